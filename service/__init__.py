@@ -1,0 +1,3 @@
+"""Paperboy: a self-hosted daily digest of trending research papers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,184 @@
+"""Pure ranking: candidate papers × one subscriber's topics → a short, explained digest.
+
+Relevance of a keyword topic is BM25 (bm25s, with Snowball stemming and English stop words)
+over title + abstract, divided by what a paper scores that uses every term of the topic once in an
+abstract of average length (the sum of the terms' IDFs over 1 + k1, as Lucene's BM25 leaves out the
+k1 + 1 factor). That ratio is 1.0 for such a paper, more when it uses the terms often, and small
+when it only shares a common word: it is comparable across days and topics, so one relevance
+floor works for everybody. It is capped at 1.
+
+One ``RelevanceIndex`` is built per run over every candidate of the run, and each distinct topic
+text is scored once per run however many subscribers share it.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from service.records import Candidate, Reason, ScoredPaper, Topic
+
+# A paper in the ranked list for a topic-less subscriber is there for its community signal alone.
+TRENDING_TIEBREAK = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """Relevance of one topic text to every paper of the index."""
+
+    relevance: np.ndarray  # float, 0..1, one per paper
+    terms: tuple[tuple[str, str], ...]  # (stem, the word as the subscriber wrote it)
+
+
+class RelevanceIndex:
+    """BM25 index over one run's candidates; topic scores are memoised per topic text."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self.candidates = list(candidates)
+        self.position = {c.paper_id: i for i, c in enumerate(self.candidates)}
+        self._stemmer = Stemmer.Stemmer("english")
+        texts = [f"{c.title}\n{c.abstract}" for c in self.candidates]
+        tokenized = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
+        inverse = {i: token for token, i in tokenized.vocab.items()}
+        self._doc_terms = [frozenset(inverse[i] for i in ids) for ids in tokenized.ids]
+        self._df: dict[str, int] = {}
+        for terms in self._doc_terms:
+            for term in terms:
+                self._df[term] = self._df.get(term, 0) + 1
+        self._bm25: bm25s.BM25 | None = None
+        if self.candidates and tokenized.vocab:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(tokenized, show_progress=False)
+        self._cache: dict[str, TopicMatch] = {}
+        self._upvotes = _normalised_log([c.upvotes or 0 for c in self.candidates])
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def _idf(self, term: str) -> float:
+        n, df = len(self.candidates), self._df.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def _query_terms(self, text: str) -> tuple[tuple[str, str], ...]:
+        words = bm25s.tokenize([text], stopwords="en", return_ids=False, show_progress=False)[0]
+        seen: dict[str, str] = {}
+        for word in words:
+            seen.setdefault(self._stemmer.stemWord(word), word)
+        return tuple(seen.items())
+
+    def match(self, text: str) -> TopicMatch:
+        """Relevance of ``text`` to every paper (memoised: once per distinct text per run)."""
+        key = " ".join(text.casefold().split())
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        terms = self._query_terms(key)
+        relevance = np.zeros(len(self.candidates), dtype=np.float64)
+        if terms and self._bm25 is not None:
+            raw = self._bm25.get_scores([stem for stem, _ in terms]).astype(np.float64)
+            expected = sum(self._idf(stem) for stem, _ in terms) / (1 + self._bm25.k1)
+            relevance = np.minimum(raw / expected, 1.0)
+        result = TopicMatch(relevance, terms)
+        self._cache[key] = result
+        return result
+
+    def matched_words(self, match: TopicMatch, index: int) -> tuple[str, ...]:
+        """The topic's words (as written) that paper ``index`` contains."""
+        terms = self._doc_terms[index]
+        return tuple(word for stem, word in match.terms if stem in terms)
+
+    def contains_all(self, text: str, index: int) -> bool:
+        """True when paper ``index`` has every term of ``text`` (how an exclude topic matches)."""
+        match = self.match(text)
+        return bool(match.terms) and len(self.matched_words(match, index)) == len(match.terms)
+
+    def trending(self, index: int) -> float:
+        return float(self._upvotes[index])
+
+
+def _normalised_log(values: Sequence[int]) -> np.ndarray:
+    """log1p(values) scaled to 0..1 over the set, so one viral paper does not flatten the rest."""
+    logs = np.log1p(np.asarray(values, dtype=np.float64))
+    top = logs.max() if len(logs) else 0.0
+    return logs / top if top > 0 else logs
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def author_matches(wanted: str, author: str) -> bool:
+    """Name match tolerant of accents, case and initials: "Y. LeCun" matches "Yann LeCun"."""
+    want = _fold(wanted).replace(".", " ").replace("-", " ").split()
+    have = _fold(author).replace(".", " ").replace("-", " ").split()
+    if not want or not have or want[-1] != have[-1]:
+        return False
+    firsts_w, firsts_h = want[:-1], have[:-1]
+    if not firsts_w or not firsts_h:
+        return True
+    return all(
+        (w == h) or (len(w) == 1 and h.startswith(w)) or (len(h) == 1 and w.startswith(h))
+        for w, h in zip(firsts_w, firsts_h, strict=False)
+    )
+
+
+def rank(
+    index: RelevanceIndex,
+    *,
+    topics: Iterable[Topic],
+    eligible: Collection[int] | None = None,
+    already_sent: Collection[int] = (),
+    max_papers: int = 10,
+    floor: float = 0.3,
+) -> list[ScoredPaper]:
+    """The top ``max_papers`` eligible papers for these topics, best first, each with reasons.
+
+    ``eligible`` limits the run's index to this subscriber's candidates (paper ids; None = all);
+    papers in ``already_sent`` and papers matching an exclude topic are never returned. With no
+    positive topics the day's trending papers are returned.
+    """
+    topics = list(topics)
+    excludes = [t for t in topics if t.kind == "exclude"]
+    positives = [t for t in topics if t.kind != "exclude"]
+    sent = set(already_sent)
+    scored: list[ScoredPaper] = []
+    for i, paper in enumerate(index.candidates):
+        if paper.paper_id in sent or (eligible is not None and paper.paper_id not in eligible):
+            continue
+        if any(index.contains_all(t.text, i) for t in excludes):
+            continue
+        trend = index.trending(i)
+        if not positives:
+            reasons = (Reason(f"trending: {paper.upvotes} upvotes"),) if paper.upvotes else (Reason("new today"),)
+            scored.append(ScoredPaper(paper, round(trend, 6), reasons))
+            continue
+        total, reasons = 0.0, []
+        for topic in positives:
+            relevance, reason = _topic_relevance(index, topic, i, paper)
+            if relevance >= floor:
+                total += topic.weight * relevance
+                reasons.append(reason)
+        if reasons:
+            scored.append(ScoredPaper(paper, round(total + TRENDING_TIEBREAK * trend, 6), tuple(reasons)))
+    scored.sort(key=lambda s: (-s.score, -(s.paper.upvotes or 0), s.paper.paper_id))
+    return scored[:max_papers]
+
+
+def _topic_relevance(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate) -> tuple[float, Reason]:
+    if topic.kind == "category":
+        hit = topic.text.casefold() in {c.casefold() for c in paper.categories}
+        return (1.0 if hit else 0.0), Reason(f"in {topic.text}", topic=topic.text, terms=(topic.text,))
+    if topic.kind == "author":
+        names = [a for a in paper.authors if author_matches(topic.text, a)]
+        return (1.0 if names else 0.0), Reason(f"by {names[0] if names else topic.text}", topic=topic.text, terms=tuple(names))
+    match = index.match(topic.text)
+    words = index.matched_words(match, i)
+    label = f'matches "{topic.text}"' + (f" ({', '.join(words)})" if words else "")
+    return float(match.relevance[i]), Reason(label, topic=topic.text, terms=words)

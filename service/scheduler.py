@@ -1,0 +1,52 @@
+"""APScheduler jobs: the ingest tick and the delivery tick. The scheduler only ticks; the
+database decides what is due, so a process that was down catches up when it returns and two
+ticks never make two digests.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from service.delivery import send_due
+from service.ingest import ingest_enabled_sources, utcnow
+from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def ingest_tick(runtime: Runtime) -> None:
+    settings = runtime.settings
+    reports = ingest_enabled_sources(runtime.factory, sources=settings.enabled_sources, listing_dir=settings.listing_dir)
+    log.info("ingest_tick inputs=%d new=%d", len(reports), sum(r.new for r in reports))
+
+
+def delivery_tick(runtime: Runtime) -> None:
+    mailer = runtime.mailer()
+    try:
+        send_due(runtime.pipeline, mailer=mailer, now=utcnow())
+    finally:
+        mailer.close()
+
+
+def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    """A scheduler with both jobs; each runs at most once at a time and missed runs coalesce."""
+    settings = runtime.settings
+    scheduler = BackgroundScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    scheduler.add_job(
+        ingest_tick, CronTrigger.from_crontab(settings.ingest_cron, timezone="UTC"), args=[runtime], id="ingest"
+    )
+    scheduler.add_job(
+        delivery_tick,
+        IntervalTrigger(seconds=settings.delivery_interval_seconds),
+        args=[runtime],
+        id="delivery",
+        next_run_time=utcnow(),  # catch up at start-up on anything due while the service was down
+    )
+    return scheduler

@@ -1,0 +1,163 @@
+"""Every Paperboy setting, declared once with its default and a one-line meaning.
+
+Settings come from the environment (prefix ``PAPERBOY_``) or a ``.env`` file in the working
+directory. This module is the only place that reads the environment; the README's settings table
+is checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.errors import ConfigError
+
+PLACEHOLDER_SECRET = "change-me"
+KNOWN_SOURCES = ("files",)
+
+
+class Settings(BaseSettings):
+    """Validated settings; construct with ``load_settings()`` so errors read well."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERBOY_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    env: Literal["development", "production"] = Field(
+        "development", description="`development` allows the placeholder secret key; use `production` when deployed."
+    )
+    database_url: str = Field(
+        "sqlite:///var/paperboy.db", description="SQLAlchemy URL of the database (SQLite file or `postgresql+psycopg://…`)."
+    )
+    smtp_url: str | None = Field(
+        None, description="`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`; unset writes `.eml` files to the outbox directory."
+    )
+    outbox_dir: Path = Field(Path("var/outbox"), description="Where messages are written as `.eml` files when no SMTP URL is set.")
+    from_address: str = Field(
+        "Paperboy <paperboy@localhost>", validation_alias="PAPERBOY_FROM", description="The From: of every email."
+    )
+    reply_to: str | None = Field(None, description="Optional Reply-To: of every email.")
+    base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the web front, used in every link in an email.")
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET, description="Signs the links in emails; refused at the placeholder unless `PAPERBOY_ENV=development`."
+    )
+    default_timezone: str = Field("UTC", description="Time zone of subscribers added without one (IANA name).")
+    default_hour: int = Field(8, ge=0, le=23, description="Local hour of delivery for subscribers added without one.")
+    default_max_papers: int = Field(10, ge=1, le=100, description="Papers per digest for subscribers added without a maximum.")
+    relevance_floor: float = Field(0.3, ge=0, le=1, description="Minimum relevance (0–1; 1 = every topic word used once) for a topic to count a paper as a match.")
+    candidate_days: int = Field(7, ge=1, le=60, description="How far back a first digest looks for papers.")
+    sources: str = Field("files", description="Comma-separated enabled sources for scheduled ingest (`files`).")
+    listing_dir: Path = Field(Path("var/listings"), description="Folder the `files` source ingests listing files from on every ingest tick.")
+    ingest_cron: str = Field("*/30 * * * *", description="Cron expression (UTC) of the scheduled ingest.")
+    delivery_interval_seconds: int = Field(300, ge=10, description="Seconds between delivery ticks of the scheduler.")
+    retry_base_seconds: int = Field(300, ge=1, description="First retry delay of a deferred delivery; doubles with every attempt.")
+    retry_max_attempts: int = Field(5, ge=1, description="Attempts before a deferred delivery is marked failed.")
+    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: Literal["text", "json"] = Field("text", description="`text` for people, `json` for log collectors.")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://user:pass@host:port or smtps://host:465")
+        return value
+
+    @field_validator("ingest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression: {exc}") from exc
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: str) -> str:
+        unknown = [s for s in value.replace(" ", "").split(",") if s and s not in KNOWN_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}; known: {list(KNOWN_SOURCES)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown log level {value!r}")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _secret_outside_development(self) -> Settings:
+        if self.env != "development" and self.secret_key in ("", PLACEHOLDER_SECRET):
+            raise ValueError(
+                "PAPERBOY_SECRET_KEY is the placeholder; set a long random value "
+                "(or PAPERBOY_ENV=development for local use)"
+            )
+        return self
+
+    @property
+    def enabled_sources(self) -> list[str]:
+        return [s for s in self.sources.replace(" ", "").split(",") if s]
+
+    @property
+    def list_domain(self) -> str:
+        """Host name of the public URL, used for List-Id and Message-ID."""
+        return urlsplit(self.base_url).hostname or "localhost"
+
+    @classmethod
+    def env_names(cls) -> dict[str, str]:
+        """Environment variable name → description, for the documentation test."""
+        names = {}
+        for name, info in cls.model_fields.items():
+            env = info.validation_alias if isinstance(info.validation_alias, str) else None
+            names[env or f"PAPERBOY_{name.upper()}"] = info.description or ""
+        return names
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; a ConfigError names every bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            name = field if field.startswith("PAPERBOY_") else f"PAPERBOY_{field.upper()}"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

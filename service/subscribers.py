@@ -1,0 +1,57 @@
+"""Validation of what people type about themselves: address, time zone, hour, topics."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from email_validator import EmailNotValidError, validate_email
+
+from service.errors import InputError
+
+TOPIC_KINDS = ("keyword", "category", "author", "exclude")
+CADENCES = ("daily", "weekly")
+MAX_TOPIC_LENGTH = 200
+
+
+def normalise_email(address: str) -> str:
+    """The stored form of an address (validated syntax, lower case); InputError names a bad one."""
+    try:
+        result = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InputError(f"invalid email address {address!r}: {exc}") from None
+    return result.normalized.lower()
+
+
+def check_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+    return name
+
+
+def check_hour(hour: int) -> int:
+    if not 0 <= hour <= 23:
+        raise InputError(f"invalid delivery hour {hour}: use 0 to 23")
+    return hour
+
+
+def check_cadence(cadence: str) -> str:
+    if cadence not in CADENCES:
+        raise InputError(f"invalid cadence {cadence!r}: use daily or weekly")
+    return cadence
+
+
+def parse_topic(text: str, *, kind: str = "keyword", weight: float = 1.0) -> tuple[str, str, float]:
+    """(kind, text, weight) from what a person typed; ``category:cs.LG`` and ``author:Name`` pick the kind."""
+    text = " ".join(text.split())
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix.lower() in TOPIC_KINDS and rest.strip():
+        kind, text = prefix.lower(), rest.strip()
+    if kind not in TOPIC_KINDS:
+        raise InputError(f"invalid topic kind {kind!r}: use one of {', '.join(TOPIC_KINDS)}")
+    if not text:
+        raise InputError("empty topic")
+    if len(text) > MAX_TOPIC_LENGTH:
+        raise InputError(f"topic {text[:40]!r}… is longer than {MAX_TOPIC_LENGTH} characters")
+    return kind, text, weight
