@@ -139,6 +139,15 @@ def finish_ingest_run(session: Session, *, run_id: int, counts: dict[str, Any], 
     session.execute(update(IngestRun).where(IngestRun.id == run_id).values(finished_at=now, error=error, **values))
 
 
+def last_clean_ingest(session: Session, *, input_name: str) -> dt.datetime | None:
+    """Start time of the latest ingest of this input that finished without error."""
+    return session.scalar(
+        select(func.max(IngestRun.started_at)).where(
+            IngestRun.input_name == input_name, IngestRun.finished_at.is_not(None), IngestRun.error.is_(None)
+        )
+    )
+
+
 def last_ingest_runs(session: Session, *, limit: int = 10) -> list[IngestRun]:
     return list(session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)))
 

@@ -113,3 +113,35 @@ def test_missing_file_is_a_source_error_naming_it(runtime: Runtime, tmp_path: Pa
 
     with pytest.raises(SourceError, match="nope.txt"):
         ingest_file(runtime.factory, path=tmp_path / "nope.txt", now=T0)
+
+
+def test_folder_scan_passes_over_files_already_ingested(runtime: Runtime, tmp_path: Path, seed_files: list[Path]) -> None:
+    import os
+    import time
+
+    folder = tmp_path / "listings"
+    folder.mkdir()
+    target = folder / "day.txt"
+    target.write_bytes(seed_files[0].read_bytes())
+    os.utime(target, (time.time() - 60, time.time() - 60))
+    assert [r.new for r in ingest_folder(runtime.factory, folder=folder)] == [119]
+    assert ingest_folder(runtime.factory, folder=folder) == []
+    target.write_bytes(seed_files[1].read_bytes())  # modified: read again
+    assert [r.new for r in ingest_folder(runtime.factory, folder=folder)] == [106]
+
+
+def test_unseen_page_with_card_footers_stores_every_field(runtime: Runtime) -> None:
+    page = Path(__file__).parent / "data" / "page_with_footers.txt"
+    report = ingest_file(runtime.factory, path=page, now=T0)
+    assert report.new == 7 and report.rejected == 0
+    with session_scope(runtime.factory) as session:
+        papers = session.scalars(select(Paper).order_by(Paper.id)).all()
+        for paper in papers:
+            assert len(paper.abstract) > 200, paper.title
+            assert paper.author_count and paper.published, paper.title
+            assert "authors" not in paper.title and "·" not in paper.title and "2025" not in paper.abstract[-12:]
+        first = papers[0]
+        assert (first.author_count, first.published, first.upvotes) == (9, dt.date(2025, 8, 19), 57)
+        assert sum(1 for p in papers if p.upvotes) >= 4
+        days = session.scalars(select(Sighting.listed_on)).all()
+        assert set(days) == {dt.date(2025, 8, 21)}

@@ -1,0 +1,63 @@
+"""Settings: validated at start-up, and documented in the README one for one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from service.errors import ConfigError
+from service.settings import Settings, load_settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_settings() -> dict[str, str]:
+    rows = re.findall(r"^\| `(PAPERBOY_[A-Z_]+)` \| (.+?) \| (.+?) \|$", README.read_text(), re.MULTILINE)
+    return {name: meaning for name, _default, meaning in rows}
+
+
+def test_readme_table_matches_the_settings_class() -> None:
+    documented = readme_settings()
+    declared = Settings.env_names()
+    assert sorted(documented) == sorted(declared)
+    for name, meaning in declared.items():
+        assert meaning and documented[name] == meaning, name
+
+
+def test_defaults_are_the_embedded_ones() -> None:
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.smtp_url is None and settings.env == "development"
+
+
+def test_placeholder_secret_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOY_ENV", "production")
+    with pytest.raises(ConfigError, match="PAPERBOY_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("PAPERBOY_SECRET_KEY", "a-real-long-random-secret")
+    assert load_settings().env == "production"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PAPERBOY_DEFAULT_TIMEZONE", "Mars/Olympus"),
+        ("PAPERBOY_SMTP_URL", "http://mail.example.org"),
+        ("PAPERBOY_BASE_URL", "ftp://example.org"),
+        ("PAPERBOY_INGEST_CRON", "every day"),
+        ("PAPERBOY_DEFAULT_HOUR", "25"),
+        ("PAPERBOY_SOURCES", "files,nope"),
+    ],
+)
+def test_invalid_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+def test_from_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PAPERBOY_FROM=Digest <d@example.org>\nPAPERBOY_DEFAULT_HOUR=6\n")
+    settings = load_settings()
+    assert settings.from_address == "Digest <d@example.org>" and settings.default_hour == 6
