@@ -1,0 +1,322 @@
+"""Digest rendering: subject, escaping, URL vetting, inlined HTML, wrapped text, resources."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html as htmllib
+import re
+
+import pytest
+
+from service.records import (
+    Candidate,
+    Digest,
+    DigestLinks,
+    Reason,
+    RenderedDigest,
+    ScoredPaper,
+    Topic,
+)
+from service.render import Renderer, authors_line, excerpt, safe_url, summary_line
+from service.resources import alembic_dir, alembic_ini, sample_listings_path, templates_dir
+
+FRIDAY = dt.date(2025, 11, 21)
+BASE = "https://paperboy.example.org"
+ABSTRACT = (
+    "Reinforcement learning from human feedback has been crucial to recent language models. "
+    "However, it is often a complex and brittle process. In the classical framework a reward "
+    "model is trained first. A fourth sentence that the excerpt must leave out."
+)
+TOPICS = (
+    Topic("keyword", "reinforcement learning"),
+    Topic("keyword", "scaling laws"),
+    Topic("author", "Yann LeCun"),
+    Topic("exclude", "quantum"),
+)
+
+
+def paper(i: int, **overrides: object) -> ScoredPaper:
+    fields: dict[str, object] = {
+        "paper_id": i,
+        "key": f"arxiv:2511.{i:05d}",
+        "title": f"Scaling laws for reward models, part {i}",
+        "abstract": ABSTRACT,
+        "authors": ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"),
+        "published": dt.date(2025, 11, 20),
+        "sources": ("arxiv", "hf"),
+        "upvotes": 42,
+        "stars": 1234,
+        "abstract_url": f"https://arxiv.org/abs/2511.{i:05d}",
+        "pdf_url": f"https://arxiv.org/pdf/2511.{i:05d}",
+        "code_url": f"https://github.com/example/repo{i}?tab=readme&ref=paperboy",
+        "project_url": f"https://example.org/project/{i}",
+    }
+    fields.update(overrides)
+    reasons = (Reason('matches "reinforcement learning"'), Reason("trending: 42 upvotes"))
+    return ScoredPaper(Candidate(**fields), 1.0 / i, reasons)  # type: ignore[arg-type]
+
+
+def digest(
+    papers: list[ScoredPaper], *, topics: tuple[Topic, ...] = TOPICS, day: dt.date = FRIDAY
+) -> Digest:
+    feedback = {
+        p.paper.paper_id: (
+            f"{BASE}/feedback/{p.paper.paper_id}/up?sig=" + "a" * 70,
+            f"{BASE}/feedback/{p.paper.paper_id}/down?sig=b&x=1",
+        )
+        for p in papers
+    }
+    links = DigestLinks(f"{BASE}/manage/tok?x=1&y=2", f"{BASE}/unsubscribe/tok", feedback)
+    return Digest("reader@example.org", day, tuple(papers), links, topics)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(templates_dir())
+
+
+@pytest.fixture(scope="module")
+def seven(renderer: Renderer) -> RenderedDigest:
+    return renderer.render(digest([paper(i) for i in range(1, 8)]))
+
+
+def hrefs(html: str) -> list[str]:
+    return [htmllib.unescape(h) for h in re.findall(r'href="([^"]*)"', html)]
+
+
+# --------------------------------------------------------------------------- subject
+
+
+def test_subject_counts_papers_and_names_the_day(seven: RenderedDigest) -> None:
+    assert seven.subject == "Paperboy — 7 papers for Fri 21 Nov"
+
+
+def test_subject_singular_and_unpadded_day(renderer: Renderer) -> None:
+    rendered = renderer.render(digest([paper(1)], day=dt.date(2025, 3, 2)))
+    assert rendered.subject == "Paperboy — 1 paper for Sun 2 Mar"
+
+
+def test_subject_uses_site_name_and_stays_on_one_line() -> None:
+    rendered = Renderer(templates_dir(), site_name="Evil\r\nBcc: x@y.z").render(digest([paper(1)]))
+    assert "\r" not in rendered.subject and "\n" not in rendered.subject
+    assert rendered.subject.startswith("Evil Bcc: x@y.z — 1 paper")
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def test_summary_names_keyword_topics_only(seven: RenderedDigest) -> None:
+    line = "7 papers on reinforcement learning and scaling laws"
+    assert line in seven.html
+    assert line in seven.text
+    assert "LeCun" not in seven.html and "quantum" not in seven.html
+
+
+def test_summary_without_keywords_is_just_the_count(renderer: Renderer) -> None:
+    rendered = renderer.render(digest([paper(1), paper(2)], topics=(Topic("category", "cs.LG"),)))
+    assert re.search(r">\s*2 papers\s*</td>", rendered.html)
+    assert "\n2 papers\n" in rendered.text
+
+
+def test_summary_line_lists_three_then_counts_the_rest() -> None:
+    topics = [Topic("keyword", t) for t in ("a", "b", "B", "c", "d", "e")]
+    assert summary_line(1, topics) == "1 paper on a, b, c and 2 more topics"
+    assert summary_line(3, topics[:1]) == "3 papers on a"
+
+
+# --------------------------------------------------------------------------- untrusted data
+
+
+def test_markup_in_title_is_escaped_in_html_and_literal_in_text(renderer: Renderer) -> None:
+    title = "<script>alert('x')</script> & <b>bold</b>"
+    evil = paper(1, title=title, abstract="Uses <img src=x onerror=alert(1)> tags. Second.")
+    rendered = renderer.render(digest([evil]))
+    assert "<script>" not in rendered.html
+    assert "<img src=x" not in rendered.html
+    assert "&lt;script&gt;alert(" in rendered.html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rendered.html
+    assert title in rendered.text
+    assert "<img src=x onerror=alert(1)>" in rendered.text
+    assert "&lt;" not in rendered.text
+
+
+def test_unsafe_urls_never_reach_an_href(renderer: Renderer) -> None:
+    evil = paper(
+        1,
+        abstract_url="javascript:alert(1)",
+        pdf_url="data:text/html;base64,PHNjcmlwdD4=",
+        code_url=" JaVaScRiPt:alert(2)",
+        project_url="https://example.org/fine",
+    )
+    links = DigestLinks(f"{BASE}/m", f"{BASE}/u", {1: ("javascript:up()", f"{BASE}/down")})
+    rendered = renderer.render(Digest("r@example.org", FRIDAY, (evil,), links))
+    found = hrefs(rendered.html)
+    assert found and all(h.startswith(("https://", "http://")) for h in found)
+    for part in (rendered.html.lower(), rendered.text.lower()):
+        assert "javascript" not in part
+        assert "data:text" not in part
+    assert "https://example.org/fine" in found  # the safe link survives
+    assert f"{BASE}/down" in found
+
+
+def test_title_links_to_pdf_when_no_abstract_url(renderer: Renderer) -> None:
+    rendered = renderer.render(digest([paper(1, abstract_url=None, title="Only a PDF")]))
+    assert re.search(
+        r'<a href="https://arxiv.org/pdf/2511.00001"[^>]*>Only a PDF</a>', rendered.html
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://arxiv.org/abs/1", "https://arxiv.org/abs/1"),
+        ("  http://x.org/a?b=1&c=2 ", "http://x.org/a?b=1&c=2"),
+        ("javascript:alert(1)", ""),
+        ("java\tscript:alert(1)", ""),
+        ("data:text/html,hi", ""),
+        ("vbscript:x", ""),
+        ("//evil.example/x", ""),
+        ("/relative/path", ""),
+        ("https://x.org/a\nb", ""),
+        ("https://", ""),
+        ("http://[::1", ""),
+        (None, ""),
+        (42, ""),
+    ],
+)
+def test_safe_url(url: object, expected: str) -> None:
+    assert safe_url(url) == expected
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def test_html_is_inlined_keeps_dark_mode_and_stays_small(renderer: Renderer) -> None:
+    rendered = renderer.render(digest([paper(i) for i in range(1, 26)]))
+    assert len(rendered.html.encode("utf-8")) < 100_000
+    assert re.search(r'<p class="title" style="[^"]*font-size:18px', rendered.html)
+    assert re.search(r'<td class="paper" style="[^"]*padding', rendered.html)
+    style = re.search(r"<style[^>]*>(.*?)</style>", rendered.html, re.S)
+    assert style, "the media queries need a <style> block"
+    assert "prefers-color-scheme: dark" in style.group(1)
+    assert "!important" in style.group(1)  # or the inline styles would win
+    assert "<link" not in rendered.html
+    assert rendered.html.count('class="paper"') == 25
+
+
+def test_html_layout_and_preheader(seven: RenderedDigest) -> None:
+    assert '<table role="presentation"' in seven.html
+    assert "max-width:600px" in seven.html
+    assert 'name="viewport"' in seven.html
+    assert re.search(r'<div class="preheader" style="[^"]*display:none', seven.html)
+    assert seven.preheader.startswith("Scaling laws for reward models, part 1 · ")
+    assert htmllib.escape(seven.preheader, quote=False) in seven.html
+    assert "Friday 21 November 2025" in seven.html
+
+
+def test_paper_details(renderer: Renderer) -> None:
+    papers = [
+        paper(1),
+        paper(2, authors=("Ada Lovelace", "Alan Turing")),
+        paper(3, authors=(), author_count=7, upvotes=1, stars=None, sources=("file", "arxiv")),
+    ]
+    rendered = renderer.render(digest(papers))
+    for part in (rendered.html, rendered.text):
+        assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in part
+        assert "Ada Lovelace, Alan Turing\n" in part or "Ada Lovelace, Alan Turing<" in part
+        assert "arXiv, Hugging Face · 20 Nov 2025 · 42 upvotes · 1,234 stars" in part
+        assert "arXiv · 20 Nov 2025 · 7 authors · 1 upvote" in part
+        assert "Edsger" not in part
+        assert "fourth sentence" not in part
+    why = re.search(r'<p class="why"[^>]*>(.*?)</p>', rendered.html, re.S)
+    assert why and htmllib.unescape(why.group(1)) == (
+        '<strong>Why:</strong> matches "reinforcement learning"; trending: 42 upvotes'
+    )
+    assert 'Why: matches "reinforcement learning"; trending: 42 upvotes' in rendered.text
+    assert "More like this" in rendered.html and "Less like this" in rendered.html
+
+
+def test_excerpt_prefers_ai_summary_else_first_sentences() -> None:
+    base = paper(1).paper
+    assert (
+        excerpt(Candidate(**{**_fields(base), "ai_summary": "Short\nsummary."})) == "Short summary."
+    )
+    text = excerpt(base)
+    assert text.startswith("Reinforcement learning from human feedback")
+    assert text.endswith("a reward model is trained first.")
+    long = Candidate(**{**_fields(base), "abstract": "word " * 300})
+    cut = excerpt(long)
+    assert len(cut) <= 400 and cut.endswith("…")
+
+
+def test_authors_line_marks_partial_lists() -> None:
+    base = _fields(paper(1).paper)
+    assert authors_line(Candidate(**{**base, "authors": ("A", "B")})) == "A, B"
+    assert (
+        authors_line(Candidate(**{**base, "authors": ("A", "B"), "author_count": 5}))
+        == "A, B et al."
+    )
+    assert authors_line(Candidate(**{**base, "authors": ("A", "B", "C", "D")})) == "A, B, C et al."
+    assert authors_line(Candidate(**{**base, "authors": ()})) == ""
+
+
+def _fields(candidate: Candidate) -> dict[str, object]:
+    return {name: getattr(candidate, name) for name in Candidate.__slots__}  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- text
+
+
+def test_text_lines_fit_78_columns_except_bare_urls(renderer: Renderer) -> None:
+    long_title = "An extraordinarily long paper title " * 5
+    papers = [
+        paper(1, title=long_title, ai_summary="Summary sentence. " * 40),
+        *[paper(i) for i in range(2, 6)],
+    ]
+    rendered = renderer.render(digest(papers))
+    assert "<" not in rendered.text.replace("<script>", "")  # real text, not stripped HTML
+    for line in rendered.text.splitlines():
+        if len(line) > 78:
+            assert re.fullmatch(r"\s*https?://\S+", line), line
+
+
+def test_every_link_appears_in_both_parts(seven: RenderedDigest) -> None:
+    found = hrefs(seven.html)
+    expected = [
+        "https://arxiv.org/abs/2511.00003",
+        "https://arxiv.org/pdf/2511.00003",
+        "https://github.com/example/repo3?tab=readme&ref=paperboy",
+        "https://example.org/project/3",
+        f"{BASE}/feedback/3/up?sig=" + "a" * 70,
+        f"{BASE}/feedback/3/down?sig=b&x=1",
+        f"{BASE}/manage/tok?x=1&y=2",
+        f"{BASE}/unsubscribe/tok",
+    ]
+    for url in expected:
+        assert url in found, url
+        assert url in seven.text, url
+    assert "Abstract: https://arxiv.org/abs/2511.00003" in seven.text
+    assert "Unsubscribe: https://paperboy.example.org/unsubscribe/tok" in seven.text
+
+
+def test_footer_says_why_and_how_to_leave(seven: RenderedDigest) -> None:
+    assert "You get this email because reader@example.org subscribed" in seven.html
+    assert "You get this email because reader@example.org subscribed" in seven.text
+    assert ">Manage preferences</a>" in seven.html and ">Unsubscribe</a>" in seven.html
+
+
+def test_empty_digest_still_renders(renderer: Renderer) -> None:
+    rendered = renderer.render(digest([]))
+    assert rendered.subject == "Paperboy — 0 papers for Fri 21 Nov"
+    assert "Nothing new matched" in rendered.html and "Nothing new matched" in rendered.text
+
+
+# --------------------------------------------------------------------------- resources
+
+
+def test_resource_paths_exist() -> None:
+    assert (templates_dir() / "email" / "digest.html").is_file()
+    assert (templates_dir() / "email" / "digest.txt").is_file()
+    assert alembic_dir().is_dir()
+    assert alembic_ini().is_file()
+    assert sample_listings_path().parts[-3:] == ("service", "data", "sample_listings.jsonl")

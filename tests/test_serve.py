@@ -1,0 +1,107 @@
+"""`paperboy serve` as a real process: refuses a stale schema, serves the sample papers, and the
+page looks right in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+PAPERBOY = [sys.executable, "-m", "service"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
+    env.update(PAPERBOY_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}", PAPERBOY_OUTBOX_DIR=str(tmp_path / "outbox"))
+    return env
+
+
+def test_serve_refuses_a_stale_schema(tmp_path: Path) -> None:
+    result = subprocess.run([*PAPERBOY, "serve", "--port", str(free_port())], env=env_for(tmp_path),
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert "paperboy db upgrade" in result.stderr and "--migrate" in result.stderr
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """The quick start's sequence: migrate, load the sample if empty, serve."""
+    env = env_for(tmp_path)
+    subprocess.run([*PAPERBOY, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run([*PAPERBOY, "ingest", "--sample", "--if-empty"], env=env, check=True, capture_output=True, timeout=60)
+    port = free_port()
+    process = subprocess.Popen([*PAPERBOY, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"paperboy serve did not answer:\n{process.communicate()[0]}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_serve_shows_the_sample_papers(served: str) -> None:
+    page = httpx.get(served + "/", timeout=10)
+    assert page.status_code == 200
+    assert "314 papers" in page.text
+    assert "Calibration and Uncertainty for multiRater Volume Assessment" in page.text
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+def test_landing_page_in_headless_chromium(served: str, tmp_path: Path) -> None:
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("PAPERBOY_TEST_REQUIRE_ALL"):
+            pytest.fail("chromium is not installed")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        try:
+            for width, name in ((375, "phone"), (1280, "desktop")):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(served + "/")
+                assert page.title() == "Paperboy"
+                assert page.locator("li.paper").count() == 30
+                first_title = page.locator("li.paper h2").first.inner_text()
+                assert first_title.strip()
+                # The stylesheet loaded under the CSP and nothing overflows a phone's width.
+                assert page.evaluate("getComputedStyle(document.querySelector('.brand')).fontWeight") == "700"
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                page.screenshot(path=str(tmp_path / f"landing-{name}.png"), full_page=False)
+                page.close()
+        finally:
+            browser.close()
+    assert (tmp_path / "landing-phone.png").stat().st_size > 10_000
