@@ -3,9 +3,13 @@
 Relevance of a keyword topic is BM25 (bm25s, with Snowball stemming and English stop words)
 over title + abstract, divided by what a paper scores that uses every term of the topic once in an
 abstract of average length (the sum of the terms' IDFs over 1 + k1, as Lucene's BM25 leaves out the
-k1 + 1 factor). That ratio is 1.0 for such a paper, more when it uses the terms often, and small
+k1 + 1 factor). That ratio r is 1.0 for such a paper, more when it uses the terms often, and small
 when it only shares a common word: it is comparable across days and topics, so one relevance
-floor works for everybody. It is capped at 1.
+floor works for everybody. Relevance is tanh(r) × coverage, where coverage is the share of the
+topic's IDF mass that the paper contains: 0.76 for that paper, near 1 for heavy use, and a paper
+that shares only the common half of "video generation" is discounted twice, so a multi-word topic
+asks for all of its words without demanding an exact phrase. It stays within 0..1 without the
+ties a hard cap would make.
 
 One ``RelevanceIndex`` is built per run over every candidate of the run, and each distinct topic
 text is scored once per run however many subscribers share it.
@@ -47,10 +51,11 @@ class RelevanceIndex:
         tokenized = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
         inverse = {i: token for token, i in tokenized.vocab.items()}
         self._doc_terms = [frozenset(inverse[i] for i in ids) for ids in tokenized.ids]
-        self._df: dict[str, int] = {}
-        for terms in self._doc_terms:
+        postings: dict[str, list[int]] = {}
+        for doc, terms in enumerate(self._doc_terms):
             for term in terms:
-                self._df[term] = self._df.get(term, 0) + 1
+                postings.setdefault(term, []).append(doc)
+        self._postings = {term: np.asarray(docs, dtype=np.int64) for term, docs in postings.items()}
         self._bm25: bm25s.BM25 | None = None
         if self.candidates and tokenized.vocab:
             self._bm25 = bm25s.BM25()
@@ -62,7 +67,7 @@ class RelevanceIndex:
         return len(self.candidates)
 
     def _idf(self, term: str) -> float:
-        n, df = len(self.candidates), self._df.get(term, 0)
+        n, df = len(self.candidates), len(self._postings.get(term, ()))
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def _query_terms(self, text: str) -> tuple[tuple[str, str], ...]:
@@ -82,8 +87,14 @@ class RelevanceIndex:
         relevance = np.zeros(len(self.candidates), dtype=np.float64)
         if terms and self._bm25 is not None:
             raw = self._bm25.get_scores([stem for stem, _ in terms]).astype(np.float64)
-            expected = sum(self._idf(stem) for stem, _ in terms) / (1 + self._bm25.k1)
-            relevance = np.minimum(raw / expected, 1.0)
+            idf = {stem: self._idf(stem) for stem, _ in terms}
+            total = sum(idf.values())
+            covered = np.zeros(len(self.candidates), dtype=np.float64)
+            for stem, weight in idf.items():
+                docs = self._postings.get(stem)
+                if docs is not None:
+                    covered[docs] += weight
+            relevance = np.tanh(raw / (total / (1 + self._bm25.k1))) * (covered / total)
         result = TopicMatch(relevance, terms)
         self._cache[key] = result
         return result
@@ -180,5 +191,8 @@ def _topic_relevance(index: RelevanceIndex, topic: Topic, i: int, paper: Candida
         return (1.0 if names else 0.0), Reason(f"by {names[0] if names else topic.text}", topic=topic.text, terms=tuple(names))
     match = index.match(topic.text)
     words = index.matched_words(match, i)
-    label = f'matches "{topic.text}"' + (f" ({', '.join(words)})" if words else "")
+    if len(words) == len(match.terms):
+        label = f'matches "{topic.text}"'
+    else:
+        label = f'partly matches "{topic.text}" ({", ".join(words)})'
     return float(match.relevance[i]), Reason(label, topic=topic.text, terms=words)

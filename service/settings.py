@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     default_timezone: str = Field("UTC", description="Time zone of subscribers added without one (IANA name).")
     default_hour: int = Field(8, ge=0, le=23, description="Local hour of delivery for subscribers added without one.")
     default_max_papers: int = Field(10, ge=1, le=100, description="Papers per digest for subscribers added without a maximum.")
-    relevance_floor: float = Field(0.3, ge=0, le=1, description="Minimum relevance (0–1; 1 = every topic word used once) for a topic to count a paper as a match.")
+    relevance_floor: float = Field(0.3, ge=0, le=1, description="Minimum relevance (0–1; about 0.76 when a paper uses every word of the topic once) for a topic to count a paper as a match.")
     candidate_days: int = Field(7, ge=1, le=60, description="How far back a first digest looks for papers.")
     sources: str = Field("files", description="Comma-separated enabled sources for scheduled ingest (`files`).")
     listing_dir: Path = Field(Path("var/listings"), description="Folder the `files` source ingests listing files from on every ingest tick.")
