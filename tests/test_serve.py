@@ -105,3 +105,10 @@ def test_landing_page_in_headless_chromium(served: str, tmp_path: Path) -> None:
         finally:
             browser.close()
     assert (tmp_path / "landing-phone.png").stat().st_size > 10_000
+
+
+def test_db_upgrade_creates_the_default_sqlite_folder(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
+    result = subprocess.run([*PAPERBOY, "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var" / "paperboy.db").is_file()
