@@ -1,0 +1,31 @@
+#!/bin/sh
+# Start a Paperboy role: wait for the database, migrate, then run.
+#   all  web front + scheduler in one process (the default)
+#   web  web front only (run the scheduler elsewhere)
+#   anything else is passed to `paperboy` (e.g. `send --dry-run`, `ingest --sample`)
+set -eu
+
+role="${1:-all}"
+[ $# -gt 0 ] && shift
+
+tries=0
+until python - <<'PY'
+from sqlalchemy import text
+from service.db import make_engine
+from service.settings import get_settings
+with make_engine(get_settings().database_url).connect() as connection:
+    connection.execute(text("SELECT 1"))
+PY
+do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 30 ]; then echo "database not reachable after 60 s" >&2; exit 1; fi
+  sleep 2
+done
+
+paperboy db upgrade
+
+case "$role" in
+  all) exec paperboy serve --host 0.0.0.0 --port "${PORT:-8000}" "$@" ;;
+  web) exec paperboy serve --host 0.0.0.0 --port "${PORT:-8000}" --no-scheduler "$@" ;;
+  *)   exec paperboy "$role" "$@" ;;
+esac
