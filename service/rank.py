@@ -61,7 +61,11 @@ class RelevanceIndex:
             self._bm25 = bm25s.BM25()
             self._bm25.index(tokenized, show_progress=False)
         self._cache: dict[str, TopicMatch] = {}
-        self._upvotes = _normalised_log([c.upvotes or 0 for c in self.candidates])
+        self._kind_cache: dict[tuple[str, str], np.ndarray] = {}
+        self._exclude_cache: dict[str, np.ndarray] = {}
+        self._ids = np.asarray([c.paper_id for c in self.candidates], dtype=np.int64)
+        self.upvotes = np.asarray([c.upvotes or 0 for c in self.candidates], dtype=np.int64)
+        self.trend = _normalised_log(self.upvotes)
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -104,13 +108,37 @@ class RelevanceIndex:
         terms = self._doc_terms[index]
         return tuple(word for stem, word in match.terms if stem in terms)
 
-    def contains_all(self, text: str, index: int) -> bool:
-        """True when paper ``index`` has every term of ``text`` (how an exclude topic matches)."""
-        match = self.match(text)
-        return bool(match.terms) and len(self.matched_words(match, index)) == len(match.terms)
+    def relevance(self, topic: Topic) -> np.ndarray:
+        """Relevance of one topic of any kind to every paper (memoised per kind and text)."""
+        if topic.kind not in ("category", "author"):
+            return self.match(topic.text).relevance
+        key = (topic.kind, topic.text.casefold())
+        cached = self._kind_cache.get(key)
+        if cached is None:
+            if topic.kind == "category":
+                hits = [key[1] in {c.casefold() for c in paper.categories} for paper in self.candidates]
+            else:
+                hits = [any(author_matches(topic.text, a) for a in paper.authors) for paper in self.candidates]
+            cached = self._kind_cache[key] = np.asarray(hits, dtype=np.float64)
+        return cached
 
-    def trending(self, index: int) -> float:
-        return float(self._upvotes[index])
+    def excluded(self, text: str) -> np.ndarray:
+        """Papers that contain every term of ``text`` (how an exclude topic matches), memoised."""
+        key = " ".join(text.casefold().split())
+        cached = self._exclude_cache.get(key)
+        if cached is None:
+            terms = self.match(key).terms
+            count = np.zeros(len(self.candidates), dtype=np.int64)
+            for stem, _word in terms:
+                docs = self._postings.get(stem)
+                if docs is not None:
+                    count[docs] += 1
+            cached = self._exclude_cache[key] = (count == len(terms)) & bool(terms)
+        return cached
+
+    def mask(self, paper_ids: Collection[int]) -> np.ndarray:
+        """True for the papers of the index whose id is in ``paper_ids``."""
+        return np.isin(self._ids, np.fromiter(paper_ids, dtype=np.int64, count=len(paper_ids)))
 
 
 def _normalised_log(values: Sequence[int]) -> np.ndarray:
@@ -158,41 +186,51 @@ def rank(
     topics = list(topics)
     excludes = [t for t in topics if t.kind == "exclude"]
     positives = [t for t in topics if t.kind != "exclude"]
-    sent = set(already_sent)
-    scored: list[ScoredPaper] = []
-    for i, paper in enumerate(index.candidates):
-        if paper.paper_id in sent or (eligible is not None and paper.paper_id not in eligible):
-            continue
-        if any(index.contains_all(t.text, i) for t in excludes):
-            continue
-        trend = index.trending(i)
-        if not positives:
-            reasons = (Reason(f"trending: {paper.upvotes} upvotes"),) if paper.upvotes else (Reason("new today"),)
-            scored.append(ScoredPaper(paper, round(trend, 6), reasons))
-            continue
-        total, reasons = 0.0, []
+    if not len(index):
+        return []
+    keep = np.ones(len(index), dtype=bool)
+    if eligible is not None:
+        keep &= index.mask(eligible)
+    if already_sent:
+        keep &= ~index.mask(already_sent)
+    for topic in excludes:
+        keep &= ~index.excluded(topic.text)
+    if positives:
+        total = np.zeros(len(index), dtype=np.float64)
+        matched = np.zeros(len(index), dtype=bool)
         for topic in positives:
-            relevance, reason = _topic_relevance(index, topic, i, paper)
-            if relevance >= floor:
-                total += topic.weight * relevance
-                reasons.append(reason)
-        if reasons:
-            scored.append(ScoredPaper(paper, round(total + TRENDING_TIEBREAK * trend, 6), tuple(reasons)))
-    scored.sort(key=lambda s: (-s.score, -(s.paper.upvotes or 0), s.paper.paper_id))
-    return scored[:max_papers]
+            relevance = index.relevance(topic)
+            hit = relevance >= floor
+            total += np.where(hit, topic.weight * relevance, 0.0)
+            matched |= hit
+        keep &= matched
+        scores = total + TRENDING_TIEBREAK * index.trend
+    else:
+        scores = index.trend
+    chosen = np.flatnonzero(keep)
+    # Best score first, then most upvoted, then the oldest id: a stable, explainable order.
+    order = np.lexsort((index._ids[chosen], -index.upvotes[chosen], -np.round(scores[chosen], 6)))
+    result = []
+    for i in chosen[order[:max_papers]]:
+        paper = index.candidates[i]
+        if positives:
+            reasons = tuple(
+                _reason(index, topic, int(i), paper) for topic in positives if index.relevance(topic)[i] >= floor
+            )
+        else:
+            reasons = (Reason(f"trending: {paper.upvotes} upvotes"),) if paper.upvotes else (Reason("new today"),)
+        result.append(ScoredPaper(paper, round(float(scores[i]), 6), reasons))
+    return result
 
 
-def _topic_relevance(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate) -> tuple[float, Reason]:
+def _reason(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate) -> Reason:
     if topic.kind == "category":
-        hit = topic.text.casefold() in {c.casefold() for c in paper.categories}
-        return (1.0 if hit else 0.0), Reason(f"in {topic.text}", topic=topic.text, terms=(topic.text,))
+        return Reason(f"in {topic.text}", topic=topic.text, terms=(topic.text,))
     if topic.kind == "author":
-        names = [a for a in paper.authors if author_matches(topic.text, a)]
-        return (1.0 if names else 0.0), Reason(f"by {names[0] if names else topic.text}", topic=topic.text, terms=tuple(names))
+        names = tuple(a for a in paper.authors if author_matches(topic.text, a))
+        return Reason(f"by {names[0] if names else topic.text}", topic=topic.text, terms=names)
     match = index.match(topic.text)
     words = index.matched_words(match, i)
     if len(words) == len(match.terms):
-        label = f'matches "{topic.text}"'
-    else:
-        label = f'partly matches "{topic.text}" ({", ".join(words)})'
-    return float(match.relevance[i]), Reason(label, topic=topic.text, terms=words)
+        return Reason(f'matches "{topic.text}"', topic=topic.text, terms=words)
+    return Reason(f'partly matches "{topic.text}" ({", ".join(words)})', topic=topic.text, terms=words)
