@@ -35,12 +35,14 @@ def delivery_tick(runtime: Runtime) -> None:
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """A scheduler with both jobs; each runs at most once at a time and missed runs coalesce."""
     settings = runtime.settings
-    scheduler = BackgroundScheduler(
-        timezone="UTC",
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
-    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    never_overlap = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
     scheduler.add_job(
-        ingest_tick, CronTrigger.from_crontab(settings.ingest_cron, timezone="UTC"), args=[runtime], id="ingest"
+        ingest_tick,
+        CronTrigger.from_crontab(settings.ingest_cron, timezone="UTC"),
+        args=[runtime],
+        id="ingest",
+        **never_overlap,
     )
     scheduler.add_job(
         delivery_tick,
@@ -48,5 +50,6 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
         args=[runtime],
         id="delivery",
         next_run_time=utcnow(),  # catch up at start-up on anything due while the service was down
+        **never_overlap,
     )
     return scheduler

@@ -1,0 +1,41 @@
+"""Signed links: per purpose, expiring, and verifiable across a secret rotation."""
+
+from __future__ import annotations
+
+import pytest
+from freezegun import freeze_time
+
+from service.tokens import Signer, TokenError
+
+
+def test_round_trip_and_purpose_separation() -> None:
+    signer = Signer("secret-one")
+    token = signer.make("unsubscribe", s=42)
+    assert signer.read("unsubscribe", token) == {"s": 42}
+    with pytest.raises(TokenError, match="not valid"):
+        signer.read("manage", token)
+    with pytest.raises(TokenError, match="not valid"):
+        Signer("another-secret").read("unsubscribe", token)
+    with pytest.raises(TokenError):
+        signer.read("unsubscribe", token[:-2] + "xx")
+
+
+def test_confirm_links_expire_after_48_hours_unsubscribe_links_last() -> None:
+    signer = Signer("secret-one")
+    with freeze_time("2025-01-01 00:00:00"):
+        confirm = signer.make("confirm", s=1)
+        unsubscribe = signer.make("unsubscribe", s=1)
+    with freeze_time("2025-01-02 23:00:00"):
+        assert signer.read("confirm", confirm) == {"s": 1}
+    with freeze_time("2025-01-03 01:00:00"):
+        with pytest.raises(TokenError, match="expired"):
+            signer.read("confirm", confirm)
+    with freeze_time("2025-03-01 00:00:00"):
+        assert signer.read("unsubscribe", unsubscribe) == {"s": 1}
+
+
+def test_rotation_keeps_old_links_valid() -> None:
+    old = Signer("old-secret").make("manage", s=7)
+    rotated = Signer("new-secret", fallback_keys=("old-secret",))
+    assert rotated.read("manage", old) == {"s": 7}
+    assert Signer("new-secret").read("manage", rotated.make("manage", s=7)) == {"s": 7}
