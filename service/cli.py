@@ -249,12 +249,13 @@ def subscribers() -> None:
 @click.option("--hour", type=int, default=None, help="Local delivery hour, 0-23.")
 @click.option("--max", "max_papers", type=click.IntRange(1, 100), default=None, help="Papers per digest.")
 @click.option("--cadence", default="daily", show_default=True, help="daily or weekly.")
+@click.option("--skip-empty", is_flag=True, help="Send nothing on days without new papers (default: a short note).")
 @click.option("--pending", is_flag=True, help="Add unconfirmed (default: active, for operators adding people who agreed).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def subscribers_add(
     ctx: click.Context, email: str, topics: tuple[str, ...], excludes: tuple[str, ...], timezone: str | None,
-    hour: int | None, max_papers: int | None, cadence: str, pending: bool, as_json: bool,
+    hour: int | None, max_papers: int | None, cadence: str, skip_empty: bool, pending: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Add a subscriber with topics."""
     runtime = runtime_from(ctx)
@@ -272,7 +273,7 @@ def subscribers_add(
             subscriber = store.add_subscriber(
                 session, email=address, status="pending" if pending else "active", timezone=tz,
                 delivery_hour=delivery_hour, cadence=cadence, max_papers=max_papers or settings.default_max_papers,
-                topics=parsed, now=utcnow(),
+                topics=parsed, now=utcnow(), skip_empty=skip_empty,
             )  # fmt: skip
             data = _subscriber_dict(subscriber)
     except IntegrityError:
@@ -288,6 +289,7 @@ def _subscriber_dict(subscriber: Any) -> dict[str, Any]:
         "hour": subscriber.delivery_hour,
         "cadence": subscriber.cadence,
         "max_papers": subscriber.max_papers,
+        "skip_empty": subscriber.skip_empty,
         "topics": [{"kind": t.kind, "text": t.text, "weight": t.weight} for t in subscriber.topics],
     }
 

@@ -217,12 +217,14 @@ def _deliver_one(
             papers = _stored_papers(session, delivery_id)
         else:
             papers = choose_papers(pipeline, session, subscriber, index, now)
-            if not papers:
-                return Outcome(subscriber.email, "skipped", "no new papers match")
+            if not papers and subscriber.skip_empty:
+                # No row: papers ingested later that day can still make a digest.
+                return Outcome(subscriber.email, "skipped", "no new papers match (skip empty days)")
             if dry_run:
                 pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers))
                 return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
             items = [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
+            # A quiet day is a delivery too: a short note, so silence never means "broken".
             created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
             if created is None:  # another run created it between our look and our insert
                 return Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run")

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -106,6 +108,7 @@ class Subscriber(Base):
     delivery_hour: Mapped[int] = mapped_column(Integer, default=8)
     cadence: Mapped[str] = mapped_column(String(10), default="daily")
     max_papers: Mapped[int] = mapped_column(Integer, default=10)
+    skip_empty: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     consent_ip: Mapped[str | None] = mapped_column(String(64))

@@ -174,11 +174,13 @@ def add_subscriber(
     max_papers: int,
     topics: Iterable[tuple[str, str, float]],
     now: dt.datetime,
+    skip_empty: bool = False,
 ) -> Subscriber:
     """Create a subscriber with topics (kind, text, weight). Raises IntegrityError if the email exists."""
     subscriber = Subscriber(
         email=email, status=status, timezone=timezone, delivery_hour=delivery_hour, cadence=cadence,
-        max_papers=max_papers, created_at=now, confirmed_at=now if status == "active" else None,
+        max_papers=max_papers, skip_empty=skip_empty, created_at=now,
+        confirmed_at=now if status == "active" else None,
     )  # fmt: skip
     subscriber.topics = [Topic(kind=k, text=t, weight=w) for k, t, w in topics]
     session.add(subscriber)

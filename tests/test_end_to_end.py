@@ -4,6 +4,7 @@ SMTP server twice, and read what arrived."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,21 @@ def test_dry_run_and_bad_input(paperboy: Paperboy, seed_files: list[Path], smtp_
     paperboy("subscribers", "remove", "ada@example.org")
     assert paperboy.json("send") == {"sent": 0, "skipped": 0, "failed": 0}
     assert smtp_sink.deliveries == []
+
+
+def test_a_quiet_day_sends_a_short_note_or_nothing(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
+    with freeze_time("2025-08-20 09:30:00"):
+        paperboy("ingest", "--file", str(seed_files[0]))
+        paperboy("subscribers", "add", "ada@example.org", "--topic", "segmentation")
+        paperboy("subscribers", "add", "bob@example.org", "--topic", "segmentation", "--skip-empty")
+        assert paperboy.json("send")["sent"] == 2
+    smtp_sink.clear()
+    with freeze_time("2025-08-21 09:30:00"):  # nothing new was ingested since
+        assert paperboy.json("send") == {"sent": 1, "skipped": 1, "failed": 0}
+        assert paperboy.json("send") == {"sent": 0, "skipped": 2, "failed": 0}
+    [note] = smtp_sink.deliveries
+    assert note.rcpt_tos == ("ada@example.org",)
+    text = note.message.get_body(("plain",)).get_content()
+    assert "Thu 21 Aug" in note.message["Subject"]
+    assert re.search(r"no new papers|nothing new", text, re.IGNORECASE)
+    assert "/feedback/" not in text and "/unsubscribe/" in text
