@@ -175,6 +175,31 @@ def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | N
 
 
 @cli.command()
+@click.option("--date", "date_text", default=None, help="Only digests of this date YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def deliveries(ctx: click.Context, date_text: str | None, as_json: bool) -> None:
+    """Count deliveries per status and show the latest errors."""
+    runtime = runtime_from(ctx)
+    digest_date = _date(date_text)
+    with session_scope(runtime.factory) as session:
+        by_status = store.count_deliveries_by_status(session, digest_date=digest_date)
+        errors = store.recent_delivery_errors(session, digest_date=digest_date)
+    data = {
+        "date": digest_date.isoformat() if digest_date else None,
+        "by_status": by_status,
+        "recent_errors": [
+            {"email": e, "digest_date": d.isoformat(), "status": st, "attempts": a, "error": err}
+            for e, d, st, a, err in errors
+        ],
+    }
+    human = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "no deliveries"
+    for e, d, st, a, err in errors:
+        human += f"\n{d} {e}: {st} after {a} attempt(s): {err}"
+    emit(data, as_json, human)
+
+
+@cli.command()
 @click.argument("email")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the HTML here (.eml for the whole message).")
 @click.option("--date", "date_text", default=None, help="Digest date YYYY-MM-DD.")

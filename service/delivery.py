@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Outcome:
     email: str
-    status: str  # sent, skipped, failed, deferred, would_send
+    status: str  # sent, skipped, failed, deferred, missed, would_send
     detail: str = ""
     papers: int = 0
 
@@ -44,6 +44,7 @@ class SendReport:
     skipped: int = 0
     failed: int = 0
     deferred: int = 0
+    missed: int = 0
     dry_run: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -53,9 +54,10 @@ class SendReport:
         setattr(self, counter, getattr(self, counter) + 1)
 
     def as_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {"sent": self.sent, "skipped": self.skipped, "failed": self.failed}
-        if self.deferred:
-            data["deferred"] = self.deferred
+        data: dict[str, object] = {
+            "sent": self.sent, "deferred": self.deferred, "failed": self.failed,
+            "skipped": self.skipped, "missed": self.missed,
+        }  # fmt: skip
         if self.dry_run:
             data["dry_run"] = True
         return data
@@ -100,6 +102,15 @@ def digest_date_due(
     if cadence == "weekly" and last_digest is not None and (today - last_digest).days < 7:
         return None
     return today
+
+
+def due_at(*, digest_date: dt.date, timezone: str, hour: int) -> dt.datetime:
+    """Pure: the UTC moment a digest date's delivery hour begins in the subscriber's time zone.
+
+    A wall-clock hour that a DST change skips resolves forward (zoneinfo's fold=0 rule).
+    """
+    local = dt.datetime.combine(digest_date, dt.time(hour), tzinfo=zoneinfo.ZoneInfo(timezone))
+    return local.astimezone(dt.UTC)
 
 
 def topics_of(subscriber: Subscriber) -> list[Topic]:
@@ -187,8 +198,8 @@ def send_due(
             outcome = Outcome(subscriber.email, "failed", f"internal error: {exc}")
         report.add(outcome)
     log.info(
-        "send sent=%d skipped=%d deferred=%d failed=%d dry_run=%s",
-        report.sent, report.skipped, report.deferred, report.failed, dry_run,
+        "send sent=%d deferred=%d failed=%d skipped=%d missed=%d dry_run=%s",
+        report.sent, report.deferred, report.failed, report.skipped, report.missed, dry_run,
     )  # fmt: skip
     return report
 
@@ -210,8 +221,27 @@ def _deliver_one(
         if date is None:
             return Outcome(subscriber.email, "skipped", "not due yet")
         existing = store.get_delivery(session, subscriber_id=subscriber.id, digest_date=date)
-        if existing is not None and existing.status not in store.OPEN_DELIVERY:
+        resumable = existing is not None and (
+            existing.status in store.OPEN_DELIVERY
+            or (existing.status == "sending" and existing.lease_until is not None and existing.lease_until < now)
+        )
+        if existing is not None and not resumable:
             return Outcome(subscriber.email, "skipped", f"digest for {date} already {existing.status}")
+        deadline = due_at(digest_date=date, timezone=subscriber.timezone, hour=subscriber.delivery_hour) + dt.timedelta(
+            hours=pipeline.settings.delivery_deadline_hours
+        )
+        if forced_date is None and now > deadline:
+            # A morning digest arriving in the afternoon is worse than none: record it as missed.
+            if dry_run:
+                return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
+            if existing is None:
+                existing = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=[], now=now)
+            if existing is not None:
+                store.finish_delivery(
+                    session, delivery_id=existing.id, status="missed", now=now,
+                    error=f"not sent by {deadline.isoformat()} (deadline)",
+                )  # fmt: skip
+            return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
         if existing is not None:
             delivery_id = existing.id
             papers = _stored_papers(session, delivery_id)
@@ -232,8 +262,9 @@ def _deliver_one(
     if dry_run:
         return Outcome(subscriber.email, "would_send", f"resume digest for {date}", len(papers))
     with session_scope(pipeline.factory) as session:
-        if not store.claim_delivery(session, delivery_id=delivery_id, now=now):
-            return Outcome(subscriber.email, "skipped", "claimed by another run or retry not due")
+        lease_until = now + dt.timedelta(seconds=pipeline.settings.lease_seconds)
+        if not store.claim_delivery(session, delivery_id=delivery_id, now=now, lease_until=lease_until):
+            return Outcome(subscriber.email, "skipped", "claimed by another run, retry not due, or no longer active")
     return _send_claimed(pipeline, mailer, subscriber, delivery_id, date, papers, now)
 
 

@@ -145,6 +145,7 @@ class Delivery(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # while status is sending
 
 
 class DeliveryItem(Base):

@@ -258,16 +258,25 @@ def create_delivery(
     return delivery
 
 
-def claim_delivery(session: Session, *, delivery_id: int, now: dt.datetime) -> bool:
-    """Move an open delivery to ``sending``; True only for the one caller that won it."""
+def claim_delivery(session: Session, *, delivery_id: int, now: dt.datetime, lease_until: dt.datetime) -> bool:
+    """Move a delivery to ``sending`` under a lease; True only for the one caller that won it.
+
+    Claimable: open (pending, or deferred whose retry time has come), or ``sending`` whose lease
+    ran out because the process holding it died. The subscriber must still be active: an
+    unsubscribe between planning and sending is honoured.
+    """
+    open_now = Delivery.status.in_(OPEN_DELIVERY) & (
+        Delivery.next_attempt_at.is_(None) | (Delivery.next_attempt_at <= now)
+    )
+    abandoned = (Delivery.status == "sending") & (Delivery.lease_until < now)
     result = session.execute(
         update(Delivery)
         .where(
             Delivery.id == delivery_id,
-            Delivery.status.in_(OPEN_DELIVERY),
-            (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now),
+            open_now | abandoned,
+            Delivery.subscriber_id.in_(select(Subscriber.id).where(Subscriber.status == "active")),
         )
-        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=now)
+        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=now, lease_until=lease_until)
     )
     return result.rowcount == 1
 
@@ -282,7 +291,9 @@ def finish_delivery(
     error: str | None = None,
     next_attempt_at: dt.datetime | None = None,
 ) -> None:
-    values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error, "next_attempt_at": next_attempt_at}
+    values: dict[str, Any] = {
+        "status": status, "updated_at": now, "last_error": error, "next_attempt_at": next_attempt_at, "lease_until": None,
+    }  # fmt: skip
     if status == "sent":
         values.update(sent_at=now, message_id=message_id)
     session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
@@ -318,6 +329,20 @@ def last_digest_date(session: Session, *, subscriber_id: int) -> dt.date | None:
 
 def delivery_attempts(session: Session, *, delivery_id: int) -> int:
     return session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
+
+
+def recent_delivery_errors(session: Session, *, digest_date: dt.date | None = None, limit: int = 10) -> list[tuple[Any, ...]]:
+    """(email, digest date, status, attempts, last error) of the latest deliveries that have an error."""
+    query = (
+        select(Subscriber.email, Delivery.digest_date, Delivery.status, Delivery.attempts, Delivery.last_error)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.last_error.is_not(None))
+        .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
+        .limit(limit)
+    )
+    if digest_date is not None:
+        query = query.where(Delivery.digest_date == digest_date)
+    return [tuple(row) for row in session.execute(query)]
 
 
 def count_deliveries_by_status(session: Session, *, digest_date: dt.date | None = None) -> dict[str, int]:

@@ -15,6 +15,11 @@ from service.cli import cli
 from tests.smtp_sink import SmtpSink
 
 
+def counts(**given: object) -> dict[str, object]:
+    """`paperboy send --json`'s summary: every status count, zero unless given."""
+    return {"sent": 0, "deferred": 0, "failed": 0, "skipped": 0, "missed": 0} | given
+
+
 class Paperboy:
     """Runs `paperboy …` in-process with a given environment."""
 
@@ -57,7 +62,7 @@ def test_ingest_send_twice_delivers_one_digest_each(paperboy: Paperboy, seed_fil
     listed = paperboy.json("subscribers", "list")
     assert [s["email"] for s in listed] == ["ada@example.org", "bob@example.org"]
 
-    assert paperboy.json("send") == {"sent": 2, "skipped": 0, "failed": 0}
+    assert paperboy.json("send") == counts(sent=2, skipped=0, failed=0)
     by_rcpt = {d.rcpt_tos: d.message for d in smtp_sink.deliveries}
     assert set(by_rcpt) == {("ada@example.org",), ("bob@example.org",)}
 
@@ -83,7 +88,7 @@ def test_ingest_send_twice_delivers_one_digest_each(paperboy: Paperboy, seed_fil
     assert all("reinforcement" not in p["title"].lower() for p in preview["papers"])
 
     # A second run sends nothing more: the digests for today exist.
-    assert paperboy.json("send") == {"sent": 0, "skipped": 2, "failed": 0}
+    assert paperboy.json("send") == counts(sent=0, skipped=2, failed=0)
     assert len(smtp_sink.deliveries) == 2
 
 
@@ -99,7 +104,7 @@ def test_transient_failure_is_deferred_then_sent_once(paperboy: Paperboy, seed_f
     paperboy.env["PAPERBOY_RETRY_BASE_SECONDS"] = "60"
     with freeze_time("2025-08-20 09:45:00"):
         again = paperboy.json("send")
-    assert again == {"sent": 1, "skipped": 1, "failed": 0}
+    assert again == counts(sent=1, skipped=1, failed=0)
     assert sorted(d.rcpt_tos[0] for d in smtp_sink.deliveries) == ["ada@example.org", "bob@example.org"]
 
 
@@ -107,7 +112,7 @@ def test_transient_failure_is_deferred_then_sent_once(paperboy: Paperboy, seed_f
 def test_dry_run_and_bad_input(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
     paperboy("ingest", "--file", str(seed_files[1]))
     paperboy("subscribers", "add", "ada@example.org", "--topic", "workflow")
-    assert paperboy.json("send", "--dry-run") == {"sent": 1, "skipped": 0, "failed": 0, "dry_run": True}
+    assert paperboy.json("send", "--dry-run") == counts(sent=1, skipped=0, failed=0, dry_run=True)
     assert smtp_sink.deliveries == []
 
     bad = paperboy("subscribers", "add", "not-an-address", code=2)
@@ -118,7 +123,7 @@ def test_dry_run_and_bad_input(paperboy: Paperboy, seed_files: list[Path], smtp_
     assert "/nonexistent/listing.txt" in missing.stderr
 
     paperboy("subscribers", "remove", "ada@example.org")
-    assert paperboy.json("send") == {"sent": 0, "skipped": 0, "failed": 0}
+    assert paperboy.json("send") == counts(sent=0, skipped=0, failed=0)
     assert smtp_sink.deliveries == []
 
 
@@ -130,8 +135,8 @@ def test_a_quiet_day_sends_a_short_note_or_nothing(paperboy: Paperboy, seed_file
         assert paperboy.json("send")["sent"] == 2
     smtp_sink.clear()
     with freeze_time("2025-08-21 09:30:00"):  # nothing new was ingested since
-        assert paperboy.json("send") == {"sent": 1, "skipped": 1, "failed": 0}
-        assert paperboy.json("send") == {"sent": 0, "skipped": 2, "failed": 0}
+        assert paperboy.json("send") == counts(sent=1, skipped=1, failed=0)
+        assert paperboy.json("send") == counts(sent=0, skipped=2, failed=0)
     [note] = smtp_sink.deliveries
     assert note.rcpt_tos == ("ada@example.org",)
     text = note.message.get_body(("plain",)).get_content()

@@ -1,0 +1,112 @@
+"""The outbox state machine against a real SMTP server: deadlines, leases, unsubscribes, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from service import store
+from service.cli import cli
+from service.db import session_scope
+from service.delivery import due_at, send_due
+from service.ingest import ingest_file
+from service.mailer import SmtpMailer
+from service.models import Delivery
+from service.resources import sample_listings_path
+from service.runtime import Runtime
+from tests.smtp_sink import SmtpSink
+
+T0 = dt.datetime(2025, 8, 20, 5, tzinfo=dt.UTC)
+
+
+def setup(runtime: Runtime, *emails: str, tz: str = "UTC") -> None:
+    ingest_file(runtime.factory, path=sample_listings_path(), source="sample", now=T0)
+    with session_scope(runtime.factory) as session:
+        for address in emails:
+            store.add_subscriber(
+                session, email=address, status="active", timezone=tz, delivery_hour=8, cadence="daily",
+                max_papers=3, topics=[("keyword", "reasoning", 1.0)], now=T0,
+            )  # fmt: skip
+
+
+def send(runtime: Runtime, sink: SmtpSink, now: dt.datetime) -> dict[str, object]:
+    with SmtpMailer(sink.url) as mailer:
+        return send_due(runtime.pipeline, mailer=mailer, now=now).as_dict()
+
+
+def statuses(runtime: Runtime) -> dict[str, int]:
+    with session_scope(runtime.factory) as session:
+        return store.count_deliveries_by_status(session)
+
+
+def test_due_at_handles_dst_gaps_and_far_time_zones() -> None:
+    day = dt.date(2025, 3, 30)
+    assert due_at(digest_date=day, timezone="Europe/Berlin", hour=8) == dt.datetime(2025, 3, 30, 6, tzinfo=dt.UTC)
+    assert due_at(digest_date=day, timezone="Europe/Berlin", hour=2) == dt.datetime(2025, 3, 30, 1, tzinfo=dt.UTC)
+    assert due_at(digest_date=day, timezone="Pacific/Kiritimati", hour=8) == dt.datetime(2025, 3, 29, 18, tzinfo=dt.UTC)
+    assert due_at(digest_date=day, timezone="Pacific/Pago_Pago", hour=8) == dt.datetime(2025, 3, 30, 19, tzinfo=dt.UTC)
+
+
+def test_late_digests_are_missed_not_sent_in_the_afternoon(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+    setup(runtime, "ada@example.org")
+    # The service was down all morning: at 15:00 UTC the 08:00 digest is past the 6-hour deadline.
+    assert send(runtime, smtp_sink, dt.datetime(2025, 8, 20, 15, tzinfo=dt.UTC))["missed"] == 1
+    assert smtp_sink.deliveries == [] and statuses(runtime) == {"missed": 1}
+    # Within the deadline it catches up; the next day's digest carries the papers.
+    assert send(runtime, smtp_sink, dt.datetime(2025, 8, 21, 13, tzinfo=dt.UTC))["sent"] == 1
+    assert len(smtp_sink.deliveries) == 1
+
+
+def test_a_dead_workers_claim_is_taken_over_after_its_lease(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+    setup(runtime, "ada@example.org")
+    now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
+    smtp_sink.fail_next(1, "451 4.3.0 later")
+    assert send(runtime, smtp_sink, now)["deferred"] == 1
+    # Simulate a process that claimed the retry and died before recording the outcome.
+    with session_scope(runtime.factory) as session:
+        session.execute(update(Delivery).values(status="sending", lease_until=now + dt.timedelta(minutes=15)))
+    assert send(runtime, smtp_sink, now + dt.timedelta(minutes=10))["skipped"] == 1  # lease still held
+    assert smtp_sink.deliveries == []
+    assert send(runtime, smtp_sink, now + dt.timedelta(minutes=20))["sent"] == 1
+    assert len(smtp_sink.deliveries) == 1 and statuses(runtime) == {"sent": 1}
+
+
+def test_an_unsubscribe_between_planning_and_claim_is_honoured(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+    setup(runtime, "ada@example.org")
+    now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
+    smtp_sink.fail_next(1, "451 4.3.0 later")
+    send(runtime, smtp_sink, now)
+    with session_scope(runtime.factory) as session:
+        subscriber = store.get_subscriber(session, email="ada@example.org")
+        assert subscriber is not None
+        store.set_subscriber_status(session, subscriber_id=subscriber.id, status="unsubscribed")
+    send(runtime, smtp_sink, now + dt.timedelta(hours=1))
+    assert smtp_sink.deliveries == []
+    with session_scope(runtime.factory) as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert delivery.status == "deferred"
+        assert store.claim_delivery(
+            session, delivery_id=delivery.id, now=now + dt.timedelta(hours=2), lease_until=now + dt.timedelta(hours=3)
+        ) is False  # fmt: skip
+
+
+def test_permanent_failures_are_not_retried_and_show_in_deliveries(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+    setup(runtime, "ada@example.org", "bob@example.org")
+    now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
+    smtp_sink.fail_next(1, "550 5.1.1 no such user", stage="rcpt")
+    first = send(runtime, smtp_sink, now)
+    assert (first["sent"], first["failed"]) == (1, 1)
+    assert send(runtime, smtp_sink, now + dt.timedelta(hours=1))["sent"] == 0
+    assert len(smtp_sink.deliveries) == 1
+    result = CliRunner().invoke(
+        cli, ["deliveries", "--date", "2025-08-20", "--json"],
+        env={"PAPERBOY_DATABASE_URL": runtime.settings.database_url}, catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["by_status"] == {"failed": 1, "sent": 1}
+    [error] = report["recent_errors"]
+    assert error["status"] == "failed" and "550" in error["error"] and error["attempts"] == 1
