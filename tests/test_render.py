@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html as htmllib
+import random
 import re
+import textwrap
 
 import pytest
 
@@ -17,7 +19,15 @@ from service.records import (
     ScoredPaper,
     Topic,
 )
-from service.render import Renderer, authors_line, excerpt, safe_url, summary_line
+from service.render import (
+    Renderer,
+    authors_line,
+    clean_text,
+    excerpt,
+    safe_url,
+    summary_line,
+    wrap_text,
+)
 from service.resources import alembic_dir, alembic_ini, sample_listings_path, templates_dir
 
 FRIDAY = dt.date(2025, 11, 21)
@@ -280,6 +290,30 @@ def test_text_lines_fit_78_columns_except_bare_urls(renderer: Renderer) -> None:
             assert re.fullmatch(r"\s*https?://\S+", line), line
 
 
+def test_wrap_text_matches_textwrap() -> None:
+    rng = random.Random(5)
+    words = ["a", "of", "model", "x" * 77, "https://example.org/" + "p" * 90, "größe", "—", "ab-cd"]
+    for _ in range(500):
+        text = " \n\t".join(rng.choices(words, k=rng.randint(0, 40)))
+        width = rng.choice([20, 40, 78])
+        indent, first = rng.choice([("", None), ("    ", "1.  "), ("  ", "")])
+        expected = textwrap.wrap(
+            clean_text(text),
+            width=width,
+            initial_indent=indent if first is None else first,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        got = wrap_text(text, width, indent=indent, first=first)
+        assert got == ("\n".join(expected) if expected else (first or indent).rstrip())
+
+
+def test_clean_text_drops_controls_and_collapses_space() -> None:
+    assert clean_text("a\x00b\x1b[31m\u0085c\u00a0\u2028d\x7f\x9f  e\r\n") == "a b [31m c d e"
+    assert clean_text(None) == "" and clean_text("") == ""
+
+
 def test_every_link_appears_in_both_parts(seven: RenderedDigest) -> None:
     found = hrefs(seven.html)
     expected = [
@@ -305,10 +339,27 @@ def test_footer_says_why_and_how_to_leave(seven: RenderedDigest) -> None:
     assert ">Manage preferences</a>" in seven.html and ">Unsubscribe</a>" in seven.html
 
 
-def test_empty_digest_still_renders(renderer: Renderer) -> None:
+def test_quiet_day_is_a_short_friendly_note(renderer: Renderer) -> None:
     rendered = renderer.render(digest([]))
-    assert rendered.subject == "Paperboy — 0 papers for Fri 21 Nov"
-    assert "Nothing new matched" in rendered.html and "Nothing new matched" in rendered.text
+    assert rendered.subject == "Paperboy — no new papers for Fri 21 Nov"
+    assert rendered.preheader == "No new papers matched your topics today"
+    for part in (rendered.html, rendered.text):
+        assert "No new papers matched your topics today" in part
+        assert "Your next digest will come as soon as new papers match your topics." in part
+        assert "0 papers" not in part
+    assert re.search(r'<a href="https://paperboy.example.org/manage/tok\?x=1&amp;y=2"[^>]*>'
+                     r"Add or change your topics</a>", rendered.html)
+    assert "Manage preferences: https://paperboy.example.org/manage/tok?x=1&y=2" in rendered.text
+    assert 'class="paper"' not in rendered.html
+    assert len(rendered.text.splitlines()) < 20
+
+
+def test_quiet_day_without_a_manage_link(renderer: Renderer) -> None:
+    links = DigestLinks("", f"{BASE}/unsubscribe/tok")
+    rendered = renderer.render(Digest("r@example.org", FRIDAY, (), links))
+    assert "Add or change your topics" not in rendered.html
+    assert "preferences page" not in rendered.text
+    assert ">Unsubscribe</a>" in rendered.html
 
 
 # --------------------------------------------------------------------------- resources
