@@ -7,7 +7,7 @@ only http(s) URLs reach an href, and control characters never reach the subject 
 
 The CSS is inlined once per Renderer, not once per digest: service/inline.py learns from
 premailer which attributes each styled element of the templates gets and compiles them into the
-templates, so `render()` is plain Jinja. `reference_html()` is the slow path it must match
+templates, so `render()` is plain Jinja. `render_reference()` is the slow path it must match
 (premailer over the whole document); a test compares the two element by element.
 """
 
@@ -82,6 +82,8 @@ _SAFE_SCHEMES = frozenset({"http", "https"})
 # unicodedata loop by two orders of magnitude, and every digest runs this on every abstract.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UNSAFE_URL_CHAR = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# http(s)://host[:port][/?#…] with a plain host: urlsplit would accept it, so skip urlsplit.
+_PLAIN_HTTP_URL = re.compile(r"(?i:https?)://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#].*)?", re.DOTALL)
 QUIET_DAY = "No new papers matched your topics today"
 # The preheader's tail: zero-width joiners and spaces that fill the inbox preview's remaining
 # room, so clients do not pull body text (the site name, the date) into it.
@@ -106,8 +108,10 @@ class PaperView:
     url: str  # where the title links: abstract, else PDF, code or project page
     authors: str
     meta: tuple[str, ...]  # sources, date, author count, upvotes, stars
+    meta_line: str  # the same joined with " · "
     excerpt: str
     reasons: tuple[str, ...]
+    why: str  # the reasons joined with "; "
     links: tuple[Link, ...]  # PDF / code / project page, shown under the paper
     text_links: tuple[Link, ...]  # the same plus the abstract, spelled out in the text part
     feedback_up: str
@@ -122,6 +126,8 @@ def safe_url(value: object) -> str:
     url = value.strip()
     if not url or _UNSAFE_URL_CHAR.search(url):
         return ""
+    if _PLAIN_HTTP_URL.fullmatch(url):
+        return url
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. a malformed IPv6 netloc
@@ -149,6 +155,8 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
+# Pure, and called with the same paper text for every subscriber who gets that paper.
+@functools.lru_cache(maxsize=16384)
 def wrap_text(
     text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None
 ) -> str:
@@ -236,7 +244,9 @@ def excerpt(paper: Candidate, limit: int = EXCERPT_CHARS) -> str:
     summary = clean_text(paper.ai_summary)
     if summary:
         return truncate(summary, limit)
-    sentences = _SENTENCE_BREAK.split(clean_text(paper.abstract))
+    # Only the first `limit` characters can be kept, so split no further than twice that:
+    # a piece cut short there ends past `limit` and is never taken.
+    sentences = _SENTENCE_BREAK.split(clean_text(paper.abstract)[: 2 * limit])
     taken = sentences[0]
     for sentence in sentences[1:EXCERPT_SENTENCES]:
         if len(taken) + 1 + len(sentence) > limit:
@@ -287,6 +297,7 @@ class _PaperFacts:
     url: str
     authors: str
     meta: tuple[str, ...]
+    meta_line: str
     excerpt: str
     links: tuple[Link, ...]
     text_links: tuple[Link, ...]
@@ -307,11 +318,13 @@ def _paper_facts(paper: Candidate) -> _PaperFacts:
         )
         if url
     )
+    meta = meta_items(paper)
     return _PaperFacts(
         title=clean_text(paper.title) or "(untitled)",
         url=abstract or next((link.url for link in extra), ""),
         authors=authors_line(paper),
-        meta=meta_items(paper),
+        meta=meta,
+        meta_line=" · ".join(meta),
         excerpt=excerpt(paper),
         links=extra,
         text_links=((Link("Abstract", abstract),) if abstract else ()) + extra,
@@ -327,6 +340,8 @@ def paper_view(number: int, scored: ScoredPaper, links: DigestLinks) -> PaperVie
     """Everything the templates show for one paper, with untrusted fields cleaned and vetted."""
     facts = _paper_facts(scored.paper)
     up, down = links.feedback.get(scored.paper.paper_id, ("", ""))
+    up, down = safe_url(up), safe_url(down)
+    reasons = _reason_labels(scored.reasons)
     return PaperView(
         number=number,
         marker=f"{number}.".ljust(4),
@@ -334,12 +349,14 @@ def paper_view(number: int, scored: ScoredPaper, links: DigestLinks) -> PaperVie
         url=facts.url,
         authors=facts.authors,
         meta=facts.meta,
+        meta_line=facts.meta_line,
         excerpt=facts.excerpt,
-        reasons=_reason_labels(scored.reasons),
+        reasons=reasons,
+        why="; ".join(reasons),
         links=facts.links,
         text_links=facts.text_links,
-        feedback_up=safe_url(up),
-        feedback_down=safe_url(down),
+        feedback_up=up,
+        feedback_down=down,
         scored=scored,
     )
 
@@ -477,10 +494,17 @@ class Renderer:
             preheader=str(ctx["preheader"]),
         )
 
-    def reference_html(self, digest: Digest) -> str:
-        """The same digest's HTML the slow way: premailer over the whole document.
+    def render_reference(self, digest: Digest) -> RenderedDigest:
+        """What render() returns, the slow way: premailer over each digest's whole HTML.
 
-        render() must give every element the same attributes; tests and bench/build.py use this.
+        render() must give every element the same attributes (a test compares them);
+        bench/build.py times the two.
         """
-        html = self._reference.get_template(HTML_TEMPLATE).render(self.context(digest))
-        return inline_css(html)
+        ctx = self.context(digest)
+        html = self._reference.get_template(HTML_TEMPLATE).render(ctx)
+        return RenderedDigest(
+            subject=str(ctx["subject"]),
+            html=inline_css(html),
+            text=tidy_text(self._text.render(ctx)),
+            preheader=str(ctx["preheader"]),
+        )

@@ -49,8 +49,13 @@ def renderer() -> Renderer:
 @pytest.mark.parametrize("case", ["twenty papers", "quiet day"])
 def test_fast_path_styles_every_element_like_premailer(renderer: Renderer, case: str) -> None:
     sample = varied_digest() if case == "twenty papers" else digest([])
-    fast = elements(renderer.render(sample).html)
-    reference = elements(renderer.reference_html(sample))
+    rendered, slow = renderer.render(sample), renderer.render_reference(sample)
+    assert (rendered.subject, rendered.text, rendered.preheader) == (
+        slow.subject,
+        slow.text,
+        slow.preheader,
+    )
+    fast, reference = elements(rendered.html), elements(slow.html)
     assert len(fast) == len(reference)
     for mine, theirs in zip(fast, reference, strict=True):
         assert mine == theirs
