@@ -7,6 +7,8 @@ Use the `smtp_sink` fixture (load this module with `pytest_plugins = ["tests.smt
         assert smtp_sink.messages[0]["Subject"] == ...
         smtp_sink.fail_next(1, "451 4.3.0 try later")            # at DATA
         smtp_sink.fail_next(1, "550 5.1.1 no such user", stage="rcpt")
+        SmtpSink(strict=True)   # also answers 550 to DATA with a bare LF or CR; aiosmtpd
+                                # itself answers 500 to a line over 1,000 bytes
 
 Each delivered message is parsed with email.policy.default and gets X-MailFrom / X-RcptTo
 headers with the envelope, as aiosmtpd's own Message handler does; `deliveries` holds the
@@ -16,6 +18,7 @@ envelope as fields too.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -29,6 +32,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 STAGES = ("mail", "rcpt", "data")
+# SMTP ends lines with CRLF only; strict servers (Postfix's smtpd_forbid_bare_newline, Exchange
+# Online) refuse a message with a lone LF or CR, which some relays would otherwise rewrite.
+BARE_LINE_END = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,8 @@ class _Handler:
         failure = self.sink._take_failure("data")
         if failure:
             return failure
+        if self.sink.strict and BARE_LINE_END.search(envelope.original_content or b""):
+            return "550 5.5.2 Error: bare <LF> or <CR> received"  # Postfix's wording
         self.sink._deliver(session, envelope)
         return "250 2.0.0 Message accepted for delivery"
 
@@ -92,8 +100,9 @@ class SmtpSink:
 
     host = "127.0.0.1"
 
-    def __init__(self, *, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, *, auth: tuple[str, str] | None = None, strict: bool = False) -> None:
         self._lock = threading.Lock()
+        self.strict = strict  # refuse DATA with a bare LF or CR (550), as strict servers do
         self._deliveries: list[Delivery] = []
         self._failures: deque[tuple[str, str]] = deque()
         self._sessions: list[SMTP] = []

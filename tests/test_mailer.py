@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
+import smtplib
 import socket
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
@@ -17,8 +21,10 @@ from service.mailer import (
     OutboxMailer,
     SmtpMailer,
     build_message,
+    envelope,
     header_value,
     mailer_from_settings,
+    wire_bytes,
 )
 from service.records import RenderedDigest
 from tests.smtp_sink import SmtpSink
@@ -344,3 +350,137 @@ def test_mailer_from_settings(tmp_path: Path) -> None:
     assert isinstance(mailer_from_settings("  ", tmp_path), OutboxMailer)
     smtp = mailer_from_settings("smtp://127.0.0.1:2525", tmp_path)
     assert isinstance(smtp, SmtpMailer) and smtp.port == 2525
+
+
+# --------------------------------------------------------------------------- wire format
+
+
+LONG_UNSUBSCRIBE = (
+    f"{BASE}/unsubscribe/eyJzIjoxMjM0NX0.aSF2Ag.Hk3vQfA9cZbW1u8yJr2mN5pLx0sT4eIoD7gKqUw"
+)
+VARIED = [
+    {},
+    {
+        "from_addr": "Pâperboy Ünïcode <digest@paperboy.example.org>",
+        "to": "Jane Q. Doe <jane@example.org>",
+    },
+    {"unsubscribe_url": LONG_UNSUBSCRIBE, "unsubscribe_mailto": "unsubscribe@paperboy.example.org"},
+    {
+        "rendered": RenderedDigest(
+            "Paperboy — 1 paper 🚀", "<p>a\r\nb\rc 👍</p>\n", "a\r\nb\rc\n \n"
+        )
+    },
+    {"reply_to": None, "rendered": RenderedDigest("x" * 200, "", "")},
+]
+
+
+@pytest.mark.parametrize("overrides", VARIED)
+def test_wire_bytes_are_what_the_stdlib_generator_writes(overrides: dict[str, object]) -> None:
+    msg = message(**overrides)
+    raw = wire_bytes(msg)
+    assert raw == msg.as_bytes()
+    out = io.BytesIO()
+    BytesGenerator(out).flatten(msg, linesep="\r\n")  # as smtplib.send_message does
+    assert raw == out.getvalue()
+    assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    raw.decode("ascii")
+
+
+def test_wire_bytes_of_other_messages_fall_back_to_the_generator() -> None:
+    msg = EmailMessage()  # policy.default: LF line ends; the wire form is CRLF anyway
+    msg["Subject"] = "Größe"
+    msg.set_content("line one\nline two\n")
+    msg.add_attachment(b"\x00\x01binary", maintype="application", subtype="octet-stream")
+    assert wire_bytes(msg) == msg.as_bytes(policy=policy.SMTP)
+    built = message()
+    built.replace_header("Subject", "changed after building")
+    assert wire_bytes(built) == built.as_bytes()
+    assert reparse(built)["Subject"] == "changed after building"
+
+
+def test_parts_round_trip_a_real_digest() -> None:
+    from service.render import Renderer
+    from service.resources import templates_dir
+    from tests.test_render import digest, paper
+
+    rendered = Renderer(templates_dir()).render(digest([paper(i) for i in range(1, 21)]))
+    parsed = BytesParser(policy=policy.default).parsebytes(wire_bytes(message(rendered=rendered)))
+    assert lf(parsed.get_body(("html",)).get_content()) == rendered.html
+    assert lf(parsed.get_body(("plain",)).get_content()) == rendered.text
+    assert parsed["Subject"] == "Paperboy — 20 papers for Fri 21 Nov"
+    [plain, html] = parsed.iter_parts()
+    assert plain["Content-Transfer-Encoding"] == "quoted-printable"
+    assert html["Content-Transfer-Encoding"] == "base64"
+
+
+def test_a_long_unsubscribe_url_stays_a_url() -> None:
+    # The stock policy would fold an unbreakable 90-character URL into RFC 2047 encoded words.
+    msg = message(unsubscribe_url=LONG_UNSUBSCRIBE)
+    raw = wire_bytes(msg)
+    assert f"\r\nList-Unsubscribe: <{LONG_UNSUBSCRIBE}>\r\n".encode() in raw
+    assert reparse(msg)["List-Unsubscribe"] == f"<{LONG_UNSUBSCRIBE}>"
+    head = raw.partition(b"\r\n\r\n")[0]
+    assert b"=?" not in head.replace(b"=?utf-8?b?4oCU?=", b"")  # only the em dash is encoded
+    assert all(len(line) <= 78 for line in head.split(b"\r\n") if b"://" not in line)
+
+
+def test_list_unsubscribe_with_a_mailto() -> None:
+    msg = message(unsubscribe_mailto="unsubscribe@paperboy.example.org")
+    assert reparse(msg)["List-Unsubscribe"] == (
+        f"<{BASE}/unsubscribe/tok123>, <mailto:unsubscribe@paperboy.example.org?subject=unsubscribe>"
+    )
+    assert message(unsubscribe_mailto="mailto:u@x.org")["List-Unsubscribe"].endswith(
+        "<mailto:u@x.org?subject=unsubscribe>"
+    )
+    with pytest.raises(ValueError, match="unsubscribe_mailto"):
+        message(unsubscribe_mailto="not an address>, <https://evil.example")
+
+
+def test_message_id_is_on_the_senders_domain() -> None:
+    msg = message(
+        from_addr="Paperboy <news@mail.example.net>", base_url="https://paperboy.example.org"
+    )
+    assert re.fullmatch(r"<[0-9a-f]{32}@mail\.example\.net>", msg["Message-ID"])
+    assert message(from_addr="P <p@bücher.example>")["Message-ID"].endswith(
+        "@xn--bcher-kva.example>"
+    )
+
+
+def test_headers_round_trip_through_the_registry() -> None:
+    overrides = VARIED[1]
+    parsed = reparse(message(**overrides))  # type: ignore[arg-type]
+    assert parsed["From"] == "Pâperboy Ünïcode <digest@paperboy.example.org>"
+    assert parsed["To"] == '"Jane Q. Doe" <jane@example.org>'
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["jane@example.org"]
+    assert parsed["Date"] == format_datetime(WHEN)
+
+
+def test_strict_smtp_server_accepts_our_messages_and_refuses_bare_line_feeds() -> None:
+    with SmtpSink(strict=True) as sink:
+        with SmtpMailer(sink.url, timeout=5) as mailer:
+            mailer.send(message(unsubscribe_url=LONG_UNSUBSCRIBE))
+            mailer.send(message(rendered=RenderedDigest("s", "<p>a\nb\rc</p>", "a\nb\rc\n")))
+        assert len(sink.messages) == 2
+        assert sink.messages[0]["List-Unsubscribe"] == f"<{LONG_UNSUBSCRIBE}>"
+        # The control: the same server refuses a message with a bare LF.
+        with smtplib.SMTP(sink.host, sink.port, timeout=5) as smtp:
+            with pytest.raises(smtplib.SMTPDataError) as caught:
+                smtp.sendmail("a@example.org", ["b@example.org"], b"Subject: x\r\n\r\nbare\nLF\r\n")
+        assert caught.value.smtp_code == 550
+        assert len(sink.messages) == 2
+
+
+def test_smtp_envelope_falls_back_to_send_message_when_needed(smtp_sink: SmtpSink) -> None:
+    assert envelope(message(to="Jane <jane@example.org>")) == (
+        "digest@paperboy.example.org",
+        ["jane@example.org"],
+    )
+    bcc = message()
+    bcc["Bcc"] = "hidden@example.org"
+    assert envelope(bcc) is None
+    with SmtpMailer(smtp_sink.url, timeout=5) as mailer:
+        mailer.send(bcc)
+    [delivery] = smtp_sink.deliveries
+    assert set(delivery.rcpt_tos) == {"reader@example.org", "hidden@example.org"}
+    assert delivery.message["Bcc"] is None  # send_message strips it
