@@ -1,0 +1,210 @@
+"""Times building finished digest emails, the naive way and Paperboy's, and records the figures.
+
+    .venv/bin/python bench/build.py [--digests 2000] [--papers 20] [--no-record]
+
+Each digest has `--papers` papers drawn from the bundled sample's listings (as a day's digests
+draw on a few hundred candidates), with signed links shaped like delivery's. A finished message
+is its wire bytes. The naive path renders the template, runs premailer over each digest's whole
+HTML and builds the message with the email package (quoted-printable, header registry, stdlib
+generator), as Paperboy did before; Paperboy's path is Renderer.render → build_message →
+wire_bytes. A third run gives every digest papers no other digest has, so no per-paper cache
+helps: the worst case. One process, one core. Prints the rates and the ratio and replaces the
+"Building digest emails" section of bench/results.md (unless --no-record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import os
+import platform
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from service import render
+from service.mailer import build_message, header_value, wire_bytes
+from service.records import (
+    Candidate,
+    Digest,
+    DigestLinks,
+    Reason,
+    RenderedDigest,
+    ScoredPaper,
+    Topic,
+)
+from service.render import Renderer
+from service.resources import sample_listings_path, templates_dir
+from service.sources.listing_file import read_listing_file
+from service.tokens import Signer
+
+RESULTS = Path(__file__).with_name("results.md")
+SECTION = "## Building digest emails (`bench/build.py`)"
+BASE = "https://paperboy.example.org"
+FROM = "Paperboy <digest@paperboy.example.org>"
+LIST_ID = "digest.paperboy.example.org"
+WHEN = dt.datetime(2025, 11, 21, 7, tzinfo=dt.UTC)
+TOPICS = ["reinforcement learning", "language models", "diffusion", "video generation", "reasoning", "agents",
+          "segmentation", "robotics", "benchmark", "scaling laws", "retrieval", "multimodal"]  # fmt: skip
+
+
+def sample_papers() -> list[Candidate]:
+    """The bundled sample's listings as candidates, as the store would hand them to ranking."""
+    listings = read_listing_file(sample_listings_path(), source="arxiv").listings
+    return [
+        Candidate(
+            paper_id=i, key=f"arxiv:{item.arxiv_id}" if item.arxiv_id else f"title:{i}", title=item.title,
+            abstract=item.abstract, arxiv_id=item.arxiv_id, authors=item.authors, author_count=item.author_count,
+            categories=item.categories, published=item.published, sources=(item.source, "hf"), upvotes=item.upvotes,
+            comments=item.comments, stars=item.stars, abstract_url=item.abstract_url, pdf_url=item.pdf_url,
+            code_url=item.code_url, project_url=item.project_url, ai_summary=item.ai_summary,
+        )  # fmt: skip
+        for i, item in enumerate(listings, 1)
+    ]
+
+
+def make_digests(pool: Sequence[Candidate], count: int, papers: int, *, unique: bool, seed: int = 7) -> list[Digest]:
+    """`count` digests of `papers` papers from `pool` (or, `unique`, papers seen once each)."""
+    rng = random.Random(seed)
+    signer = Signer("bench-secret-key")
+    digests = []
+    for i in range(count):
+        chosen = rng.sample(list(pool), papers)
+        if unique:  # a fresh paper each time: new id and title, so no cache can recognise it
+            chosen = [dataclasses.replace(p, paper_id=i * papers + j, title=f"{p.title} ({i})") for j, p in enumerate(chosen)]
+        topics = tuple(Topic("keyword", t) for t in rng.sample(TOPICS, rng.randint(1, 3)))
+        scored = tuple(
+            ScoredPaper(p, 1 - j / papers, (Reason(f'matches "{topics[0].text}"'), Reason(f"trending: {p.upvotes or 0} upvotes")))
+            for j, p in enumerate(chosen)
+        )  # fmt: skip
+        feedback = {
+            p.paper_id: tuple(f"{BASE}/feedback/{signer.make('feedback', s=i, p=p.paper_id, v=v)}" for v in (1, -1))
+            for p in chosen
+        }  # fmt: skip
+        links = DigestLinks(
+            manage=f"{BASE}/manage/{signer.make('manage', s=i)}",
+            unsubscribe=f"{BASE}/unsubscribe/{signer.make('unsubscribe', s=i)}",
+            feedback=feedback,  # type: ignore[arg-type]
+        )
+        digests.append(Digest(f"reader{i}@example.org", WHEN.date(), scored, links, topics))
+    return digests
+
+
+def naive_message(rendered: RenderedDigest, *, to: str, unsubscribe_url: str) -> EmailMessage:
+    """build_message as it was: header registry, email.contentmanager's quoted-printable."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["Subject"] = header_value(rendered.subject)
+    msg["From"] = FROM
+    msg["To"] = to
+    msg["Date"] = format_datetime(WHEN)
+    msg["Message-ID"] = make_msgid(domain="paperboy.example.org")
+    msg["List-Id"] = f"<{LIST_ID}>"
+    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def naive(renderer: Renderer, digest: Digest) -> bytes:
+    rendered = renderer.render_reference(digest)  # premailer over the whole HTML
+    msg = naive_message(rendered, to=digest.email, unsubscribe_url=digest.links.unsubscribe)
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def paperboy(renderer: Renderer, digest: Digest) -> bytes:
+    msg = build_message(renderer.render(digest), to=digest.email, from_addr=FROM, base_url=BASE,
+                        unsubscribe_url=digest.links.unsubscribe, list_id=LIST_ID, date=WHEN)  # fmt: skip
+    return wire_bytes(msg)
+
+
+def forget_caches() -> None:
+    """Start each run cold: the per-paper caches fill during the run, as in a real one."""
+    render._paper_facts.cache_clear()
+    render._reason_labels.cache_clear()
+    render.wrap_text.cache_clear()
+
+
+def rate(label: str, build: Callable[[Renderer, Digest], bytes], renderer: Renderer, digests: Sequence[Digest]) -> float:
+    forget_caches()
+    start = time.perf_counter()
+    size = 0
+    for digest in digests:
+        size += len(build(renderer, digest))
+    seconds = time.perf_counter() - start
+    per_second = len(digests) / seconds
+    print(f"{label:<44} {len(digests):>6} messages in {seconds:7.2f} s = {per_second:8,.0f} messages/s"
+          f"  ({size / len(digests) / 1024:,.0f} KiB each)")  # fmt: skip
+    return per_second
+
+
+def cpu_name() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else platform.machine()
+
+
+def record(lines: list[str]) -> None:
+    """Replace (or append) this script's section of bench/results.md."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nFigures recorded by the scripts in `bench/`; each run replaces its own section.\n"
+    section = "\n".join([SECTION, "", *lines]) + "\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--digests", type=int, default=2000)
+    parser.add_argument("--papers", type=int, default=20)
+    parser.add_argument("--naive-digests", type=int, default=None, help="digests for the naive path (default: --digests)")
+    parser.add_argument("--no-record", action="store_true", help="do not write bench/results.md")
+    args = parser.parse_args()
+
+    pool = sample_papers()
+    renderer = Renderer(templates_dir())
+    shared = make_digests(pool, args.digests, args.papers, unique=False)
+    unique = make_digests(pool, args.digests, args.papers, unique=True)
+    naive_count = args.naive_digests or args.digests
+    print(f"{args.digests} digests of {args.papers} papers from a pool of {len(pool)}; Python {platform.python_version()}, {cpu_name()}")
+
+    slow = rate("naive: premailer per digest + email package", naive, renderer, shared[:naive_count])
+    fast = rate("Paperboy: styles inlined once + wire_bytes", paperboy, renderer, shared)
+    cold = rate("Paperboy, no paper shared between digests", paperboy, renderer, unique)
+    print(f"speed-up: {fast / slow:.1f}x (worst case {cold / slow:.1f}x)")
+
+    if not args.no_record:
+        record([
+            f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()}, one process "
+            f"({os.cpu_count()} CPUs present, one used). {args.digests:,} digests of {args.papers} papers drawn from the "
+            f"{len(pool)} sample papers, each to its own address with its own signed links; a finished message is its "
+            "wire bytes.",
+            "",
+            "| path | messages/s |",
+            "|---|---:|",
+            f"| naive: render, premailer over the whole HTML, `EmailMessage` + `as_bytes` ({naive_count:,} digests) | {slow:,.0f} |",
+            f"| Paperboy: `Renderer.render` (styles inlined once) → `build_message` → `wire_bytes` | {fast:,.0f} |",
+            f"| Paperboy, worst case: no paper shared between digests, so no per-paper cache hit | {cold:,.0f} |",
+            "",
+            f"Speed-up: **{fast / slow:.1f}×** ({cold / slow:.1f}× in the worst case).",
+        ])  # fmt: skip
+        print(f"recorded in {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
