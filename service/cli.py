@@ -201,32 +201,40 @@ def deliveries(ctx: click.Context, date_text: str | None, as_json: bool) -> None
 
 @cli.command()
 @click.argument("email")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the HTML here (.eml for the whole message).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the HTML here (a name ending .eml writes the message, as --eml).")
+@click.option("--eml", type=click.Path(path_type=Path), default=None, help="Write the whole message here, byte for byte as it would be sent.")
 @click.option("--date", "date_text", default=None, help="Digest date YYYY-MM-DD.")
 @click.option("--json", "as_json", is_flag=True, help="List the chosen papers with scores and reasons.")
 @click.pass_context
-def preview(ctx: click.Context, email: str, out: Path | None, date_text: str | None, as_json: bool) -> None:
+def preview(ctx: click.Context, email: str, out: Path | None, eml: Path | None, date_text: str | None, as_json: bool) -> None:
     """Render EMAIL's next digest without sending it."""
     from service.delivery import preview as build_preview
-    from service.mailer import build_message
+    from service.mailer import build_message, wire_bytes
 
+    if out is not None and out.suffix.lower() == ".eml":  # the older spelling of --eml
+        if eml is not None:
+            fail("give the message file once: --eml, or --out with a .eml name", 2)
+        out, eml = None, out
     runtime = runtime_from(ctx)
     try:
         digest, rendered = build_preview(runtime.pipeline, email=_email(email), now=utcnow(), digest_date=_date(date_text))
     except PaperboyError as exc:
         fail(str(exc), 2)
+    written: list[Path] = []
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".eml":
-            settings = runtime.settings
-            message = build_message(
-                rendered, to=digest.email, from_addr=settings.from_address, base_url=settings.base_url,
-                unsubscribe_url=digest.links.unsubscribe, list_id=f"digest.{settings.list_domain}",
-                reply_to=settings.reply_to,
-            )  # fmt: skip
-            out.write_bytes(bytes(message))
-        else:
-            out.write_text(rendered.html, encoding="utf-8")
+        out.write_text(rendered.html, encoding="utf-8")
+        written.append(out)
+    if eml is not None:
+        settings = runtime.settings
+        message = build_message(
+            rendered, to=digest.email, from_addr=settings.from_address, base_url=settings.base_url,
+            unsubscribe_url=digest.links.unsubscribe, list_id=f"digest.{settings.list_domain}",
+            reply_to=settings.reply_to, unsubscribe_mailto=settings.list_unsubscribe_mailto,
+        )  # fmt: skip
+        eml.parent.mkdir(parents=True, exist_ok=True)
+        eml.write_bytes(wire_bytes(message))
+        written.append(eml)
     data = {
         "email": digest.email,
         "digest_date": digest.digest_date.isoformat(),
@@ -246,8 +254,8 @@ def preview(ctx: click.Context, email: str, out: Path | None, date_text: str | N
         f"{i}. {p.paper.title} [{p.score:.2f}] — {'; '.join(r.label for r in p.reasons)}"
         for i, p in enumerate(digest.papers, start=1)
     )
-    if out is not None:
-        human += f"\nwritten to {out}"
+    for path in written:
+        human += f"\nwritten to {path}"
     emit(data, as_json, human if not as_json else "")
 
 

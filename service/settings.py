@@ -7,6 +7,7 @@ is checked against it by a test.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
         "Paperboy <paperboy@localhost>", validation_alias="PAPERBOY_FROM", description="The From: of every email."
     )
     reply_to: str | None = Field(None, description="Optional Reply-To: of every email.")
+    list_unsubscribe_mailto: str | None = Field(
+        None,
+        description="Optional address added to `List-Unsubscribe` as a `mailto:` beside the one-click URL, for mail clients that only offer mail; you handle what arrives there.",
+    )
     base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the web front, used in every link in an email.")
     secret_key: str = Field(
         PLACEHOLDER_SECRET, description="Signs the links in emails; refused at the placeholder unless `PAPERBOY_ENV=development`."
@@ -83,6 +88,17 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("list_unsubscribe_mailto")
+    @classmethod
+    def _plain_address(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        address = value.strip().removeprefix("mailto:")
+        # Goes into a header inside <mailto:…>: a plain ASCII address, nothing that could end it.
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", address):
+            raise ValueError(f"must be a plain email address such as unsubscribe@example.org, got {value!r}")
+        return address
 
     @field_validator("smtp_url")
     @classmethod

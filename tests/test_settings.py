@@ -61,3 +61,10 @@ def test_from_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     (tmp_path / ".env").write_text("PAPERBOY_FROM=Digest <d@example.org>\nPAPERBOY_DEFAULT_HOUR=6\n")
     settings = load_settings()
     assert settings.from_address == "Digest <d@example.org>" and settings.default_hour == 6
+
+
+def test_list_unsubscribe_mailto_must_be_a_plain_address() -> None:
+    assert load_settings(list_unsubscribe_mailto="mailto:unsub@example.org").list_unsubscribe_mailto == "unsub@example.org"
+    assert load_settings(list_unsubscribe_mailto="").list_unsubscribe_mailto is None
+    with pytest.raises(ConfigError, match="PAPERBOY_LIST_UNSUBSCRIBE_MAILTO|list_unsubscribe_mailto"):
+        load_settings(list_unsubscribe_mailto="x@y.org>, <https://evil.example")
