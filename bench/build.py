@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/build.py [--digests 2000] [--papers 20] [--no-record]
 
-Each digest has `--papers` papers drawn from the bundled sample's listings (as a day's digests
-draw on a few hundred candidates), with signed links shaped like delivery's. A finished message
+Each digest has `--papers` papers drawn from the bundled sample's 314 papers (as a day's digests
+draw on a few hundred candidates), filled in with authors, arXiv and code links and upvotes as
+Hugging Face listings have them (service/samples.py), with signed links shaped like delivery's. A finished message
 is its wire bytes. The naive path renders the template, runs premailer over each digest's whole
 HTML and builds the message with the email package (quoted-printable, header registry, stdlib
 generator), as Paperboy did before; Paperboy's path is Renderer.render → build_message →
@@ -31,43 +32,20 @@ from pathlib import Path
 
 from service import render
 from service.mailer import build_message, header_value, wire_bytes
-from service.records import (
-    Candidate,
-    Digest,
-    DigestLinks,
-    Reason,
-    RenderedDigest,
-    ScoredPaper,
-    Topic,
-)
+from service.records import Candidate, Digest, RenderedDigest, Topic
 from service.render import Renderer
-from service.resources import sample_listings_path, templates_dir
-from service.sources.listing_file import read_listing_file
+from service.resources import templates_dir
+from service.samples import BASE_URL as BASE
+from service.samples import sample_digest, sample_papers
 from service.tokens import Signer
 
 RESULTS = Path(__file__).with_name("results.md")
 SECTION = "## Building digest emails (`bench/build.py`)"
-BASE = "https://paperboy.example.org"
 FROM = "Paperboy <digest@paperboy.example.org>"
 LIST_ID = "digest.paperboy.example.org"
 WHEN = dt.datetime(2025, 11, 21, 7, tzinfo=dt.UTC)
 TOPICS = ["reinforcement learning", "language models", "diffusion", "video generation", "reasoning", "agents",
           "segmentation", "robotics", "benchmark", "scaling laws", "retrieval", "multimodal"]  # fmt: skip
-
-
-def sample_papers() -> list[Candidate]:
-    """The bundled sample's listings as candidates, as the store would hand them to ranking."""
-    listings = read_listing_file(sample_listings_path(), source="arxiv").listings
-    return [
-        Candidate(
-            paper_id=i, key=f"arxiv:{item.arxiv_id}" if item.arxiv_id else f"title:{i}", title=item.title,
-            abstract=item.abstract, arxiv_id=item.arxiv_id, authors=item.authors, author_count=item.author_count,
-            categories=item.categories, published=item.published, sources=(item.source, "hf"), upvotes=item.upvotes,
-            comments=item.comments, stars=item.stars, abstract_url=item.abstract_url, pdf_url=item.pdf_url,
-            code_url=item.code_url, project_url=item.project_url, ai_summary=item.ai_summary,
-        )  # fmt: skip
-        for i, item in enumerate(listings, 1)
-    ]
 
 
 def make_digests(pool: Sequence[Candidate], count: int, papers: int, *, unique: bool, seed: int = 7) -> list[Digest]:
@@ -80,20 +58,7 @@ def make_digests(pool: Sequence[Candidate], count: int, papers: int, *, unique: 
         if unique:  # a fresh paper each time: new id and title, so no cache can recognise it
             chosen = [dataclasses.replace(p, paper_id=i * papers + j, title=f"{p.title} ({i})") for j, p in enumerate(chosen)]
         topics = tuple(Topic("keyword", t) for t in rng.sample(TOPICS, rng.randint(1, 3)))
-        scored = tuple(
-            ScoredPaper(p, 1 - j / papers, (Reason(f'matches "{topics[0].text}"'), Reason(f"trending: {p.upvotes or 0} upvotes")))
-            for j, p in enumerate(chosen)
-        )  # fmt: skip
-        feedback = {
-            p.paper_id: tuple(f"{BASE}/feedback/{signer.make('feedback', s=i, p=p.paper_id, v=v)}" for v in (1, -1))
-            for p in chosen
-        }  # fmt: skip
-        links = DigestLinks(
-            manage=f"{BASE}/manage/{signer.make('manage', s=i)}",
-            unsubscribe=f"{BASE}/unsubscribe/{signer.make('unsubscribe', s=i)}",
-            feedback=feedback,  # type: ignore[arg-type]
-        )
-        digests.append(Digest(f"reader{i}@example.org", WHEN.date(), scored, links, topics))
+        digests.append(sample_digest(chosen, subscriber=i, email=f"reader{i}@example.org", topics=topics, signer=signer))
     return digests
 
 
@@ -191,8 +156,8 @@ def main() -> None:
         record([
             f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()}, one process "
             f"({os.cpu_count()} CPUs present, one used). {args.digests:,} digests of {args.papers} papers drawn from the "
-            f"{len(pool)} sample papers, each to its own address with its own signed links; a finished message is its "
-            "wire bytes.",
+            f"{len(pool)} sample papers (with authors, arXiv, PDF and code links, upvotes: `service/samples.py`), each "
+            "to its own address with its own signed links; a finished message is its wire bytes.",
             "",
             "| path | messages/s |",
             "|---|---:|",

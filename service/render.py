@@ -98,6 +98,22 @@ class Link:
     url: str
 
 
+# eq=False: identity equality and hashing, so the fragment cache's lookups cost nothing; the
+# lru_cache below hands out one PaperFacts per paper.
+@dataclass(frozen=True, slots=True, eq=False)
+class PaperFacts:
+    """The parts of a PaperView that depend on the paper alone, not on who receives it."""
+
+    title: str
+    url: str
+    authors: str
+    meta: tuple[str, ...]
+    meta_line: str
+    excerpt: str
+    links: tuple[Link, ...]
+    text_links: tuple[Link, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class PaperView:
     """One paper as the templates see it: display strings, vetted URLs ("" when none)."""
@@ -116,6 +132,7 @@ class PaperView:
     text_links: tuple[Link, ...]  # the same plus the abstract, spelled out in the text part
     feedback_up: str
     feedback_down: str
+    facts: PaperFacts  # what every subscriber sees the same: once_per_paper() fragments
     scored: ScoredPaper  # the raw record, for templates that want more
 
 
@@ -289,25 +306,11 @@ def meta_items(paper: Candidate) -> tuple[str, ...]:
     return tuple(items)
 
 
-@dataclass(frozen=True, slots=True)
-class _PaperFacts:
-    """The parts of a PaperView that depend on the paper alone, not on who receives it."""
-
-    title: str
-    url: str
-    authors: str
-    meta: tuple[str, ...]
-    meta_line: str
-    excerpt: str
-    links: tuple[Link, ...]
-    text_links: tuple[Link, ...]
-
-
 # A day's digests draw on a few hundred candidate papers, each sent to many subscribers: clean
 # and vet each paper once per process rather than once per digest. Keyed by the whole (frozen)
 # Candidate, so an updated paper is a new entry; bounded so a long-running server stays small.
 @functools.lru_cache(maxsize=4096)
-def _paper_facts(paper: Candidate) -> _PaperFacts:
+def _paper_facts(paper: Candidate) -> PaperFacts:
     abstract = safe_url(paper.abstract_url)
     extra = tuple(
         Link(label, url)
@@ -319,7 +322,7 @@ def _paper_facts(paper: Candidate) -> _PaperFacts:
         if url
     )
     meta = meta_items(paper)
-    return _PaperFacts(
+    return PaperFacts(
         title=clean_text(paper.title) or "(untitled)",
         url=abstract or next((link.url for link in extra), ""),
         authors=authors_line(paper),
@@ -357,6 +360,7 @@ def paper_view(number: int, scored: ScoredPaper, links: DigestLinks) -> PaperVie
         text_links=facts.text_links,
         feedback_up=up,
         feedback_down=down,
+        facts=facts,
         scored=scored,
     )
 
@@ -370,11 +374,9 @@ def preheader_line(summary: str, papers: Iterable[PaperView]) -> str:
 def tidy_text(text: str) -> str:
     """Strip trailing spaces and collapse runs of blank lines left by template logic."""
     lines = [line.rstrip() for line in text.splitlines()]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    while out and not out[-1]:
+    # A blank line stays only after a line with text: none at the start, one at most between.
+    out = [line for before, line in zip(["", *lines], lines, strict=False) if line or before]
+    if out and not out[-1]:
         out.pop()
     return "\n".join(out) + "\n"
 
@@ -409,6 +411,28 @@ def specimen_digests() -> tuple[Digest, ...]:
         Digest("specimen@paperboy.invalid", day, papers, links, (Topic("keyword", "topic"),)),
         Digest("specimen@paperboy.invalid", day, (), links),
     )
+
+
+class OncePerPaper:
+    """Template global `once_per_paper(macro, facts)`: macro(facts), rendered once per paper.
+
+    A digest's rows are mostly the same for everyone who gets that paper: the title, authors,
+    excerpt and links. Macros that see only PaperFacts render those parts once, and every
+    later digest reuses the markup. Bounded: the cache starts over past `size` entries.
+    """
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._rendered: dict[tuple[object, PaperFacts], str] = {}
+
+    def __call__(self, macro: Callable[[PaperFacts], str], facts: PaperFacts) -> str:
+        key = (macro, facts)  # a macro of an imported template is one object per environment
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            if len(self._rendered) >= self.size:
+                self._rendered.clear()
+            rendered = self._rendered[key] = macro(facts)
+        return rendered
 
 
 class Renderer:
@@ -461,7 +485,9 @@ class Renderer:
         env.filters["safe_url"] = safe_url
         env.filters["wrap"] = wrap_text
         env.filters["link_line"] = link_line
-        env.globals.update(css=css, preheader_padding=PREHEADER_PADDING)
+        env.globals.update(
+            css=css, preheader_padding=PREHEADER_PADDING, once_per_paper=OncePerPaper()
+        )
         return env
 
     def context(self, digest: Digest) -> dict[str, object]:

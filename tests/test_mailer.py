@@ -410,7 +410,7 @@ def test_parts_round_trip_a_real_digest() -> None:
     assert lf(parsed.get_body(("plain",)).get_content()) == rendered.text
     assert parsed["Subject"] == "Paperboy — 20 papers for Fri 21 Nov"
     [plain, html] = parsed.iter_parts()
-    assert plain["Content-Transfer-Encoding"] == "quoted-printable"
+    assert plain["Content-Transfer-Encoding"] == "base64"
     assert html["Content-Transfer-Encoding"] == "base64"
 
 

@@ -371,3 +371,12 @@ def test_resource_paths_exist() -> None:
     assert alembic_dir().is_dir()
     assert alembic_ini().is_file()
     assert sample_listings_path().parts[-3:] == ("service", "data", "sample_listings.jsonl")
+
+
+def test_a_realistic_25_paper_digest_stays_under_100_kb(renderer: Renderer) -> None:
+    from service.samples import sample_digest, sample_papers
+
+    papers = sorted(sample_papers(), key=lambda p: -len(p.abstract))[:25]  # the wordiest
+    html = renderer.render(sample_digest(papers)).html
+    assert html.count('class="paper"') == 25
+    assert len(html.encode("utf-8")) < 100_000  # Gmail clips messages past ~102 KB
