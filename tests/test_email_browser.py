@@ -1,0 +1,133 @@
+"""The digest email in a real headless Chromium: phone and desktop widths, light and dark colour
+schemes; nothing may overflow the width, and dark mode must take effect.
+
+Set PAPERBOY_EMAIL_SCREENSHOTS=docs/img to save the four screenshots the README shows
+(clipped to 1,400 px height): `PAPERBOY_EMAIL_SCREENSHOTS=docs/img .venv/bin/python -m pytest
+tests/test_email_browser.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.records import Digest
+from service.render import Renderer
+from service.resources import templates_dir
+from service.samples import sample_digest, sample_papers
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = (375, 800)
+SCHEMES = ("light", "dark")
+CLIP_HEIGHT = 1400
+# Read at import: the autouse fixture clears PAPERBOY_* variables and changes directory.
+SCREENSHOTS = os.environ.get("PAPERBOY_EMAIL_SCREENSHOTS")
+SCREENSHOTS_DIR = Path(SCREENSHOTS).resolve() if SCREENSHOTS else None
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def screenshot_digest() -> Digest:
+    """20 sample papers, longest titles first so the narrow layout meets the hardest cases on
+    the first screen; authors, links and upvotes as Hugging Face listings have them."""
+    papers = sorted(sample_papers(), key=lambda p: (-len(p.title), p.paper_id))[:20]
+    return sample_digest(papers)
+
+
+def save(shot: Path, target: Path) -> None:
+    """Copy a screenshot for the docs, shrunk by pngquant (palette PNG, a third the size) if
+    it is installed."""
+    pngquant = shutil.which("pngquant")
+    if pngquant is None:
+        shutil.copyfile(shot, target)
+        return
+    subprocess.run([pngquant, "--quality=70-95", "--speed=1", "--force", "--output", str(target), str(shot)], check=True)
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("PAPERBOY_TEST_REQUIRE_ALL"):
+            pytest.fail("chromium is not installed")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def digest_html() -> str:
+    return Renderer(templates_dir()).render(screenshot_digest()).html
+
+
+OVERFLOWING = """(width) => [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > width + 1)
+    .map((el) => el.tagName + '.' + el.className + ': ' + Math.round(el.getBoundingClientRect().right))"""
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", WIDTHS)
+def test_digest_fits_and_follows_the_colour_scheme(
+    browser, digest_html: str, width: int, scheme: str, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.set_content(digest_html, wait_until="load")
+        assert page.locator("td.paper").count() == 20
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.evaluate(OVERFLOWING, width) == []
+        # The inlined styles apply, and the dark rules beat them only in the dark.
+        assert page.evaluate("getComputedStyle(document.querySelector('.title')).fontWeight") == "700"
+        container = page.evaluate("getComputedStyle(document.querySelector('.container')).backgroundColor")
+        link = page.evaluate("getComputedStyle(document.querySelector('.title a')).color")
+        if scheme == "dark":
+            assert (container, link) == ("rgb(22, 27, 34)", "rgb(121, 184, 255)")
+        else:
+            assert (container, link) == ("rgb(255, 255, 255)", "rgb(11, 87, 208)")
+        # The phone layout drops the outer padding; the card is never wider than 600 px.
+        card = page.evaluate("document.querySelector('.container').getBoundingClientRect().width")
+        assert card <= 600 and (width > 620 or card == width)
+        assert not page.locator(".preheader").is_visible()
+
+        height = min(CLIP_HEIGHT, page.evaluate("document.documentElement.scrollHeight"))
+        name = f"email-{width}-{scheme}.png"
+        shot = tmp_path / name
+        page.screenshot(path=str(shot), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
+        assert shot.stat().st_size > 10_000
+        if SCREENSHOTS_DIR is not None:
+            SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+            save(shot, SCREENSHOTS_DIR / name)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_quiet_day_note_fits_a_phone(browser, scheme: str) -> None:  # type: ignore[no-untyped-def]
+    html = Renderer(templates_dir()).render(sample_digest([])).html
+    context = browser.new_context(viewport={"width": 375, "height": 700}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.set_content(html, wait_until="load")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        assert page.evaluate(OVERFLOWING, 375) == []
+        assert "No new papers matched your topics today" in page.inner_text(".summary")
+        assert page.locator(".empty a").inner_text() == "Add or change your topics"
+    finally:
+        context.close()
