@@ -380,3 +380,21 @@ def test_a_realistic_25_paper_digest_stays_under_100_kb(renderer: Renderer) -> N
     html = renderer.render(sample_digest(papers)).html
     assert html.count('class="paper"') == 25
     assert len(html.encode("utf-8")) < 100_000  # Gmail clips messages past ~102 KB
+
+
+def test_shared_papers_never_carry_another_subscribers_links(renderer: Renderer) -> None:
+    # Rows of shared papers are partly cached (once_per_paper): what is personal must not be.
+    from service.samples import sample_digest, sample_papers
+
+    papers = sample_papers()[:5]
+    ada = sample_digest(papers, subscriber=1, email="ada@example.org", topics=(Topic("keyword", "graphs"),))
+    bob = sample_digest(papers, subscriber=2, email="bob@example.org", topics=(Topic("keyword", "speech"),))
+    for mine, theirs in ((ada, bob), (bob, ada), (ada, bob)):
+        rendered = renderer.render(mine)
+        for part in (rendered.html, rendered.text):
+            assert mine.email in part and theirs.email not in part
+            assert all(up in part and down in part for up, down in mine.links.feedback.values())
+            assert not any(up in part or down in part for up, down in theirs.links.feedback.values())
+            assert mine.links.unsubscribe in part and theirs.links.unsubscribe not in part
+        topic = mine.topics[0].text
+        assert rendered.html.count(f"matches &#34;{topic}&#34;") == 5
