@@ -288,6 +288,7 @@ def _send_claimed(
             pipeline.renderer.render(digest), to=subscriber.email, from_addr=settings.from_address,
             base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
             list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
+            unsubscribe_mailto=settings.list_unsubscribe_mailto,
         )  # fmt: skip
         message_id = message["Message-ID"]
         mailer.send(message)

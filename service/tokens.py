@@ -7,6 +7,7 @@ lifetime. Extra keys (``fallback_keys``) still verify tokens signed before a sec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -26,6 +27,15 @@ class TokenError(PaperboyError):
     """A token is forged, for another purpose, or expired."""
 
 
+@lru_cache(maxsize=64)
+def _serializer(keys: tuple[str, ...], purpose: str) -> URLSafeTimedSerializer:
+    """One serializer per key set and purpose (built once: a digest signs dozens of links).
+
+    itsdangerous signs with the last key and verifies with any of them.
+    """
+    return URLSafeTimedSerializer(list(keys), salt=f"paperboy.{purpose}")
+
+
 @dataclass(frozen=True, slots=True)
 class Signer:
     secret_key: str
@@ -34,9 +44,7 @@ class Signer:
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         if purpose not in LIFETIME:
             raise ValueError(f"unknown token purpose {purpose!r}")
-        # itsdangerous signs with the last key and verifies with any of them.
-        keys = [*self.fallback_keys, self.secret_key]
-        return URLSafeTimedSerializer(keys, salt=f"paperboy.{purpose}")
+        return _serializer((*self.fallback_keys, self.secret_key), purpose)
 
     def make(self, purpose: str, **payload: Any) -> str:
         return self._serializer(purpose).dumps(payload)

@@ -143,3 +143,13 @@ def test_a_quiet_day_sends_a_short_note_or_nothing(paperboy: Paperboy, seed_file
     assert "Thu 21 Aug" in note.message["Subject"]
     assert re.search(r"no new papers|nothing new", text, re.IGNORECASE)
     assert "/feedback/" not in text and "/unsubscribe/" in text
+
+
+@freeze_time("2025-08-20 09:30:00")
+def test_list_unsubscribe_mailto_when_configured(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
+    paperboy.env["PAPERBOY_LIST_UNSUBSCRIBE_MAILTO"] = "unsubscribe@paperboy.example.org"
+    paperboy("ingest", "--file", str(seed_files[0]))
+    paperboy("subscribers", "add", "ada@example.org", "--topic", "segmentation")
+    assert paperboy.json("send")["sent"] == 1
+    header = smtp_sink.messages[0]["List-Unsubscribe"]
+    assert header.startswith("<https://paperboy.example.org/unsubscribe/") and "<mailto:unsubscribe@paperboy.example.org" in header
