@@ -18,13 +18,14 @@ from service.tokens import Signer
 
 BASE_URL = "https://paperboy.example.org"
 DIGEST_DATE = dt.date(2025, 11, 21)
+# Invented names (the real authors of the sample papers are not in the saved pages); a mix of
+# scripts and accents so rendering is exercised as with real author lists.
 _NAMES = (
-    "Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger W. Dijkstra", "Barbara Liskov",
-    "Donald E. Knuth", "Frances E. Allen", "John McCarthy", "Margaret Hamilton", "Claude Shannon",
-    "Radia Perlman", "Tony Hoare", "Katherine Johnson", "Ken Thompson", "Shafi Goldwasser",
-    "Yoshua Bengio", "Fei-Fei Li", "Geoffrey Hinton", "Daphne Koller", "Jürgen Schmidhuber",
-    "Yann LeCun", "Cynthia Dwork", "Leslie Lamport", "Xiaoyun Wang", "Chen-Yu Lee",
-    "Sébastien Bubeck", "Nguyễn Thị Minh", "Oriol Vinyals", "Joelle Pineau", "Andrew Ng",
+    "Ada Quill", "Bram Oterdoom", "Chiara Bellandi", "Dmitri Volk", "Eun-ji Park", "Farah Nasser",
+    "Gustav Lind", "Hana Kobayashi", "Ines Câmara", "Jonas Weber", "Kemal Aydın", "Lena Hoffmann",
+    "Mateo Ruiz", "Nadia Benali", "Oskar Nyström", "Priya Raman", "Quentin Morel", "Rosa Ortega",
+    "Sven Aaltonen", "Tomás Ferreira", "Uma Shankar", "Vera Novak", "Wei Zhang", "Ximena López",
+    "Yusuf Demir", "Zoë Kravitz", "Nguyễn Thị Minh", "Søren Dahl", "Aleksandra Wójcik", "Li Na",
 )  # fmt: skip
 
 
