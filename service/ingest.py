@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import store
 from service.db import session_scope
-from service.diff import diff, title_key
+from service.diff import Change, diff, title_key
 from service.errors import SourceError
 from service.records import IngestReport, ParseResult
 from service.sources.listing_file import read_listing_file
@@ -52,7 +52,9 @@ def ingest_parsed(session: Session, *, source: str, parsed: ParseResult, now: dt
     return report
 
 
-def _record_sightings(session: Session, *, changes, source: str, now: dt.datetime, default_day) -> None:  # type: ignore[no-untyped-def]
+def _record_sightings(
+    session: Session, *, changes: list[Change], source: str, now: dt.datetime, default_day: dt.date | None
+) -> None:
     """One sighting per paper per observation; replaying an input records nothing again."""
     ids = store.paper_ids(session, keys=[c.key for c in changes])
     recorded = store.sighting_observations(session, paper_ids=ids.values(), source=source)

@@ -148,10 +148,6 @@ def last_clean_ingest(session: Session, *, input_name: str) -> dt.datetime | Non
     )
 
 
-def last_ingest_runs(session: Session, *, limit: int = 10) -> list[IngestRun]:
-    return list(session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)))
-
-
 # --- subscribers --------------------------------------------------------------------------------
 
 
@@ -189,11 +185,6 @@ def add_subscriber(
     return subscriber
 
 
-def replace_topics(session: Session, *, subscriber: Subscriber, topics: Iterable[tuple[str, str, float]]) -> None:
-    subscriber.topics = [Topic(kind=k, text=t, weight=w) for k, t, w in topics]
-    session.flush()
-
-
 def list_subscribers(session: Session, *, status: str | None = None) -> list[Subscriber]:
     query = select(Subscriber).options(selectinload(Subscriber.topics)).order_by(Subscriber.id)
     if status is not None:
@@ -211,11 +202,6 @@ def set_subscriber_status(session: Session, *, subscriber_id: int, status: str) 
 
 def delete_subscriber(session: Session, *, subscriber_id: int) -> None:
     session.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))
-
-
-def count_subscribers_by_status(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Subscriber.status, func.count(Subscriber.id)).group_by(Subscriber.status))
-    return dict(rows.all())
 
 
 # --- deliveries ---------------------------------------------------------------------------------

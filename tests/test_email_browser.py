@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +28,6 @@ CLIP_HEIGHT = 1400
 # Read at import: the autouse fixture clears PAPERBOY_* variables and changes directory.
 SCREENSHOTS = os.environ.get("PAPERBOY_EMAIL_SCREENSHOTS")
 SCREENSHOTS_DIR = Path(SCREENSHOTS).resolve() if SCREENSHOTS else None
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
 
 def screenshot_digest() -> Digest:
     """20 sample papers, longest titles first so the narrow layout meets the hardest cases on
@@ -48,27 +44,6 @@ def save(shot: Path, target: Path) -> None:
         shutil.copyfile(shot, target)
         return
     subprocess.run([pngquant, "--quality=70-95", "--speed=1", "--force", "--output", str(target), str(shot)], check=True)
-
-
-def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("PAPERBOY_TEST_REQUIRE_ALL"):
-            pytest.fail("chromium is not installed")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

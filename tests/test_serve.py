@@ -4,7 +4,6 @@ page looks right in a real headless Chromium."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 PAPERBOY = [sys.executable, "-m", "service"]
 
@@ -70,40 +70,19 @@ def test_serve_shows_the_sample_papers(served: str) -> None:
     assert "Calibration and Uncertainty for multiRater Volume Assessment" in page.text
 
 
-def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.browser
-def test_landing_page_in_headless_chromium(served: str, tmp_path: Path) -> None:
-    executable = chromium_path()
-    if executable is None:
-        if os.environ.get("PAPERBOY_TEST_REQUIRE_ALL"):
-            pytest.fail("chromium is not installed")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        try:
-            for width, name in ((375, "phone"), (1280, "desktop")):
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                page.goto(served + "/")
-                assert page.title() == "Paperboy"
-                assert page.locator("li.paper").count() == 30
-                first_title = page.locator("li.paper h2").first.inner_text()
-                assert first_title.strip()
-                # The stylesheet loaded under the CSP and nothing overflows a phone's width.
-                assert page.evaluate("getComputedStyle(document.querySelector('.brand')).fontWeight") == "700"
-                assert page.evaluate("document.documentElement.scrollWidth") <= width
-                page.screenshot(path=str(tmp_path / f"landing-{name}.png"), full_page=False)
-                page.close()
-        finally:
-            browser.close()
+def test_landing_page_in_headless_chromium(served: str, tmp_path: Path, browser: Browser) -> None:
+    for width, name in ((375, "phone"), (1280, "desktop")):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(served + "/")
+        assert page.title() == "Paperboy"
+        assert page.locator("li.paper").count() == 30
+        assert page.locator("li.paper h2").first.inner_text().strip()
+        # The stylesheet loaded under the CSP and nothing overflows a phone's width.
+        assert page.evaluate("getComputedStyle(document.querySelector('.brand')).fontWeight") == "700"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(tmp_path / f"landing-{name}.png"), full_page=False)
+        page.close()
     assert (tmp_path / "landing-phone.png").stat().st_size > 10_000
 
 
