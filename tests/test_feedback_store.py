@@ -1,0 +1,39 @@
+"""Votes are stored once per subscriber and paper; a later vote replaces an earlier one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from service import store
+from service.db import session_scope
+from service.runtime import Runtime
+
+NOW = dt.datetime(2025, 8, 21, 9, 0, tzinfo=dt.UTC)
+
+
+def test_a_vote_is_stored_replaced_and_not_duplicated(runtime: Runtime) -> None:
+    with session_scope(runtime.factory) as session:
+        subscriber = store.add_subscriber(
+            session,
+            email="ada@example.org",
+            status="active",
+            timezone="UTC",
+            delivery_hour=8,
+            cadence="daily",
+            max_papers=10,
+            topics=[],
+            now=NOW,
+        )
+        paper = store.insert_paper(session, key="2508.00001", fields={"title": "A paper"}, now=NOW)
+        session.flush()
+        sid, pid = subscriber.id, paper.id
+    with session_scope(runtime.factory) as session:
+        assert store.record_feedback(session, subscriber_id=sid, paper_id=pid, vote=1, now=NOW)
+        assert not store.record_feedback(session, subscriber_id=sid, paper_id=pid, vote=1, now=NOW)
+        assert store.record_feedback(session, subscriber_id=sid, paper_id=pid, vote=-1, now=NOW)
+    with session_scope(runtime.factory) as session:
+        assert store.feedback_votes(session, subscriber_ids=[sid, sid + 1]) == {sid: {pid: -1}}
+        with pytest.raises(ValueError, match="vote"):
+            store.record_feedback(session, subscriber_id=sid, paper_id=pid, vote=2, now=NOW)
