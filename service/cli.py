@@ -57,6 +57,9 @@ def cli(ctx: click.Context) -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
+        if ctx.invoked_subcommand == "doctor":
+            ctx.obj = exc  # the doctor reports it with everything else it can check
+            return
         fail(str(exc), 2)
     logs.configure(settings.log_level, settings.log_format)
     ctx.obj = Runtime(settings)
@@ -385,6 +388,28 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     app = create_app(runtime, scheduler=not no_scheduler)
     click.echo(f"Paperboy on http://{host}:{port} (database {runtime.engine.url.render_as_string(hide_password=True)})")
     uvicorn.run(app, host=host, port=port, log_config=None)
+
+
+# --- doctor -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Check settings, database, schema, SMTP and sources; exit 1 if anything fails."""
+    from service.doctor import fail as failed
+    from service.doctor import run_checks
+
+    if isinstance(ctx.obj, ConfigError):
+        checks = [failed("settings", str(ctx.obj))]
+    else:
+        checks = run_checks(ctx.obj)
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+    human = "\n".join(f"{marks[c.status]}  {c.name}: {c.detail}" for c in checks)
+    emit([c.as_dict() for c in checks], as_json, human)
+    if any(c.status == "fail" for c in checks):
+        sys.exit(1)
 
 
 def main() -> None:

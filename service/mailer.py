@@ -471,6 +471,24 @@ class SmtpMailer(Mailer):
     def __repr__(self) -> str:
         return f"SmtpMailer({self.server!r}, user={self.username!r})"
 
+    def probe(self) -> str:
+        """Connect, negotiate TLS and log in as a send would, then quit; the server's greeting name.
+
+        Raises the same TransientSendError a send would, so `paperboy doctor` reports what a
+        delivery run would hit.
+        """
+        try:
+            smtp = self._open()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._setup_error(exc, "anyone") from exc
+        try:
+            name = (smtp.ehlo_resp or b"").decode("ascii", "replace").splitlines()[0] if smtp.ehlo_resp else ""
+            smtp.noop()
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+        return name
+
     def _context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
             self._ssl_context = ssl.create_default_context()
