@@ -1,7 +1,9 @@
 #!/bin/sh
 # Start a Paperboy role: wait for the database, migrate, then run.
-#   all  web front + scheduler in one process (the default)
-#   web  web front only (run the scheduler elsewhere)
+#   all        web front + scheduler in one process (the default)
+#   web        web front only (run the scheduler elsewhere)
+#   scheduler  the ingest and delivery ticks only
+#   worker     a delivery worker (PAPERBOY_DELIVERY_QUEUE=procrastinate, PostgreSQL)
 #   anything else is passed to `paperboy` (e.g. `send --dry-run`, `ingest --sample`)
 set -eu
 
@@ -27,5 +29,7 @@ paperboy db upgrade
 case "$role" in
   all) exec paperboy serve --host 0.0.0.0 --port "${PORT:-8000}" "$@" ;;
   web) exec paperboy serve --host 0.0.0.0 --port "${PORT:-8000}" --no-scheduler "$@" ;;
+  scheduler) exec paperboy scheduler "$@" ;;
+  worker) exec paperboy worker "$@" ;;
   *)   exec paperboy "$role" "$@" ;;
 esac

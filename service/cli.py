@@ -390,6 +390,27 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     uvicorn.run(app, host=host, port=port, log_config=None)
 
 
+@cli.command("scheduler")
+@click.pass_context
+def scheduler_command(ctx: click.Context) -> None:
+    """Run the ingest and delivery ticks without the web front, until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from service.scheduler import build_scheduler
+
+    runtime = runtime_from(ctx)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    jobs = build_scheduler(runtime)
+    jobs.start()
+    click.echo(f"Paperboy scheduler running ({', '.join(j.id for j in jobs.get_jobs())}); stop with SIGTERM or Ctrl-C")
+    stop.wait()
+    click.echo("stopping: waiting for the running tick to finish")
+    jobs.shutdown(wait=True)
+
+
 # --- doctor -------------------------------------------------------------------------------------
 
 

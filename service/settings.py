@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(900, ge=30, description="How long a claim on a delivery lasts; a claim older than this (its process died) is taken over.")
     retry_base_seconds: int = Field(300, ge=1, description="First retry delay of a deferred delivery; doubles with every attempt.")
     retry_max_attempts: int = Field(5, ge=1, description="Attempts before a deferred delivery is marked failed.")
+    delivery_queue: Literal["inline", "procrastinate"] = Field(
+        "inline",
+        description="`inline` sends due digests in the scheduler's process; `procrastinate` (PostgreSQL only) fans them out as jobs to `paperboy worker` processes on any number of machines.",
+    )
+    delivery_batch_size: int = Field(200, ge=1, le=10000, description="Deliveries per job when the delivery queue is `procrastinate`.")
+    worker_concurrency: int = Field(4, ge=1, le=64, description="Jobs a `paperboy worker` process runs at once.")
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["text", "json"] = Field("text", description="`text` for people, `json` for log collectors.")
 
@@ -133,6 +139,12 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"unknown log level {value!r}")
         return value.upper()
+
+    @model_validator(mode="after")
+    def _queue_needs_postgresql(self) -> Settings:
+        if self.delivery_queue == "procrastinate" and not self.database_url.startswith("postgresql"):
+            raise ValueError("PAPERBOY_DELIVERY_QUEUE=procrastinate needs a PostgreSQL PAPERBOY_DATABASE_URL")
+        return self
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:

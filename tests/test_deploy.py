@@ -26,7 +26,7 @@ def test_compose_services_and_settings_names() -> None:
     known = set(Settings.env_names())
     assert set(app["environment"]) <= known, set(app["environment"]) - known
     assert app["environment"]["PAPERBOY_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert app["environment"]["PAPERBOY_SMTP_URL"] == "smtp://mailpit:1025"
+    assert app["environment"]["PAPERBOY_SMTP_URL"].endswith("smtp://mailpit:1025}")
 
 
 def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
@@ -47,3 +47,24 @@ def test_entrypoint_migrates_then_passes_commands_through(tmp_path: Path) -> Non
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (ROOT / ".env.example").read_text()
+    named = set(re.findall(r"^#? ?(PAPERBOY_[A-Z_]+)[= ]", text, re.MULTILINE))
+    assert named == set(Settings.env_names()), named ^ set(Settings.env_names())
+    assert re.search(r"^PAPERBOY_SECRET_KEY=change-me$", text, re.MULTILINE)  # refused in production
+
+
+def test_compose_runs_web_scheduler_and_two_workers_on_postgresql() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["paperboy"]["command"] == ["all"]
+    worker = services["worker"]
+    assert worker["command"] == ["worker"]
+    assert worker["deploy"]["replicas"] == 2
+    assert worker["environment"]["PAPERBOY_DELIVERY_QUEUE"] == "procrastinate"
+    assert worker["image"] == services["paperboy"]["image"]
+    assert "volumes" in services["db"] and services["mailpit"]["image"].startswith("axllent/mailpit")
+    entrypoint = (ROOT / "deploy" / "entrypoint.sh").read_text()
+    for role in ("all", "web", "scheduler", "worker"):
+        assert re.search(rf"^\s+{role}\)", entrypoint, re.MULTILINE), role
