@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -192,6 +192,27 @@ def add_subscriber(
     with session.begin_nested():
         session.flush()
     return subscriber
+
+
+def add_subscribers_bulk(session: Session, *, rows: Sequence[dict[str, Any]], now: dt.datetime) -> list[int]:
+    """Insert many subscribers at once (imports, benchmarks); each row may carry ``topics``
+    as (kind, text, weight) tuples. Returns the new ids in the order of ``rows``."""
+    ids: list[int] = []
+    for chunk in _chunks(rows, 5000):
+        values = [
+            {k: v for k, v in row.items() if k != "topics"} | {"created_at": now, "confirmed_at": now if row.get("status") == "active" else None}
+            for row in chunk
+        ]
+        new_ids = list(session.scalars(insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), values))
+        topics = [
+            {"subscriber_id": sid, "kind": kind, "text": text, "weight": weight}
+            for sid, row in zip(new_ids, chunk, strict=True)
+            for kind, text, weight in row.get("topics", ())
+        ]
+        if topics:
+            session.execute(insert(Topic), topics)
+        ids.extend(new_ids)
+    return ids
 
 
 def list_subscribers(session: Session, *, status: str | None = None) -> list[Subscriber]:

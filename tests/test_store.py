@@ -1,4 +1,4 @@
-"""Votes are stored once per subscriber and paper; a later vote replaces an earlier one."""
+"""Store queries not covered elsewhere: feedback votes (one per subscriber and paper, replaceable) and bulk subscriber inserts."""
 
 from __future__ import annotations
 
@@ -37,3 +37,19 @@ def test_a_vote_is_stored_replaced_and_not_duplicated(runtime: Runtime) -> None:
         assert store.feedback_votes(session, subscriber_ids=[sid, sid + 1]) == {sid: {pid: -1}}
         with pytest.raises(ValueError, match="vote"):
             store.record_feedback(session, subscriber_id=sid, paper_id=pid, vote=2, now=NOW)
+
+
+def test_subscribers_are_added_in_bulk_with_their_topics(runtime: Runtime) -> None:
+    rows = [
+        {"email": f"reader{i}@example.org", "status": "active", "timezone": "UTC", "delivery_hour": 8,
+         "cadence": "daily", "max_papers": 10, "topics": [("keyword", f"topic {i}", 1.0)] * (i % 3)}
+        for i in range(1200)
+    ]  # fmt: skip
+    with session_scope(runtime.factory) as session:
+        ids = store.add_subscribers_bulk(session, rows=rows, now=NOW)
+    with session_scope(runtime.factory) as session:
+        assert len(set(ids)) == 1200
+        last = store.get_subscriber_by_id(session, subscriber_id=ids[-1])
+        assert last is not None and last.email == "reader1199@example.org"
+        assert [t.text for t in last.topics] == ["topic 1199"] * 2
+        assert last.confirmed_at == NOW
