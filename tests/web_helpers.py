@@ -45,7 +45,12 @@ def client(runtime: Runtime, clock: Clock) -> TestClient:
 
 @pytest.fixture
 def papers(runtime: Runtime) -> None:
-    ingest_file(runtime.factory, path=sample_listings_path(), source="sample", now=NOW - dt.timedelta(hours=2))
+    ingest_file(
+        runtime.factory,
+        path=sample_listings_path(),
+        source="sample",
+        now=NOW - dt.timedelta(hours=2),
+    )
 
 
 def csrf_of(html: str) -> str:
@@ -60,8 +65,16 @@ def form_token(client: TestClient, path: str = "/") -> str:
     return csrf_of(page.text)
 
 
-def subscribe(client: TestClient, address: str, *, topics: tuple[str, ...] = ("segmentation",), **fields: str):  # type: ignore[no-untyped-def]
-    data = {"email": address, "topic": list(topics), "timezone": "Europe/Berlin", "hour": "7", "cadence": "daily"}
+def subscribe(
+    client: TestClient, address: str, *, topics: tuple[str, ...] = ("segmentation",), **fields: str
+):  # type: ignore[no-untyped-def]
+    data = {
+        "email": address,
+        "topic": list(topics),
+        "timezone": "Europe/Berlin",
+        "hour": "7",
+        "cadence": "daily",
+    }
     data.update(fields)
     data.setdefault("csrf_token", form_token(client))
     return client.post("/subscribe", data=data)
@@ -69,7 +82,9 @@ def subscribe(client: TestClient, address: str, *, topics: tuple[str, ...] = ("s
 
 def outbox(runtime: Runtime) -> list[EmailMessage]:
     folder = Path(runtime.settings.outbox_dir)
-    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.is_dir() else []
+    files = (
+        sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.is_dir() else []
+    )
     return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]  # type: ignore[misc]
 
 
