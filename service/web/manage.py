@@ -69,6 +69,12 @@ def router(web: Web) -> APIRouter:
         }  # fmt: skip
         return web.page(request, "manage.html", context, status_code=status_code, form=True)
 
+    def fragment(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
+        """The preview alone, for the page's script; the header tells it this is a fragment."""
+        response = web.page(request, "_preview.html", context, status_code=status_code)
+        response.headers["X-Paperboy-Fragment"] = "1"
+        return response
+
     def values_of(prefs: Preferences) -> dict[str, Any]:
         return {
             "timezone": prefs.timezone, "hour": prefs.delivery_hour, "cadence": prefs.cadence,
@@ -144,9 +150,7 @@ def router(web: Web) -> APIRouter:
             )  # fmt: skip
         except InputError as exc:
             if request.headers.get("x-paperboy-fragment"):
-                return web.page(
-                    request, "_preview.html", {"error": str(exc), "papers": None}, status_code=400
-                )
+                return fragment(request, {"error": str(exc), "papers": None}, status_code=400)
             return show(request, token, subscriber, rows=rows + _rows(())[:1], values=values, papers=None,
                         error=str(exc), status_code=400)  # fmt: skip
         papers = papers_for(subscriber.id, prefs)
@@ -154,7 +158,7 @@ def router(web: Web) -> APIRouter:
             if request.headers.get(
                 "x-paperboy-fragment"
             ):  # the page's script asks for the preview only
-                return web.page(request, "_preview.html", {"papers": papers, "unsaved": True})
+                return fragment(request, {"papers": papers, "unsaved": True})
             return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs), papers=papers,
                         notice="Preview with the settings below. They are not saved yet.")  # fmt: skip
         with session_scope(web.runtime.factory) as session:

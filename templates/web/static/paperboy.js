@@ -25,10 +25,11 @@
       data.set("action", "preview");
       var mine = ++seq;
       target.setAttribute("aria-busy", "true");
-      fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
+      // form.action would be the button named "action"; read the attribute.
+      fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin",
                            headers: { "X-Paperboy-Fragment": "1" } })
-        .then(function (r) { return r.text(); })
-        .then(function (html) { if (mine === seq) { target.innerHTML = html; } })
+        .then(function (r) { return r.headers.get("X-Paperboy-Fragment") ? r.text() : null; })
+        .then(function (html) { if (html !== null && mine === seq) { target.innerHTML = html; } })
         .catch(function () {})
         .then(function () { if (mine === seq) { target.removeAttribute("aria-busy"); } });
     };
