@@ -80,6 +80,11 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply migrations up to the latest revision."""
     runtime = runtime_from(ctx, check_schema=False)
     schema.upgrade(runtime.settings.database_url, revision)
+    if runtime.settings.database_url.startswith("postgresql"):
+        from service.queue import apply_schema
+
+        if apply_schema(runtime.settings.database_url):
+            click.echo("installed the delivery queue's tables (procrastinate)")
     click.echo(f"database at {schema.current_revision(runtime.engine)}")
 
 
@@ -409,6 +414,21 @@ def scheduler_command(ctx: click.Context) -> None:
     stop.wait()
     click.echo("stopping: waiting for the running tick to finish")
     jobs.shutdown(wait=True)
+
+
+@cli.command("worker")
+@click.option("--concurrency", type=int, default=None, help="Batches at once (default PAPERBOY_WORKER_CONCURRENCY).")
+@click.option("--once", is_flag=True, help="Stop when the queue is empty instead of waiting for more.")
+@click.option("--name", default=None, help="Worker name in logs.")
+@click.pass_context
+def worker_command(ctx: click.Context, concurrency: int | None, once: bool, name: str | None) -> None:
+    """Send queued delivery batches (PAPERBOY_DELIVERY_QUEUE=procrastinate) until SIGTERM."""
+    runtime = runtime_from(ctx)
+    if not runtime.settings.database_url.startswith("postgresql"):
+        fail("paperboy worker needs PostgreSQL (PAPERBOY_DATABASE_URL=postgresql+psycopg://…); on SQLite the scheduler sends itself", 2)
+    from service.queue import run_worker
+
+    run_worker(runtime, concurrency=concurrency or runtime.settings.worker_concurrency, wait=not once, name=name)
 
 
 # --- doctor -------------------------------------------------------------------------------------

@@ -324,3 +324,22 @@ def _stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:
         for i in items
         if i.paper_id in papers
     ]
+
+
+def preview_papers(
+    pipeline: Pipeline, *, subscriber_id: int, topics: Sequence[Topic], max_papers: int, now: dt.datetime
+) -> list[ScoredPaper]:
+    """What a subscriber's next digest would hold with these (unsaved) topics and maximum."""
+    with session_scope(pipeline.factory) as session:
+        index = build_index(pipeline, session, now)
+        window = now - dt.timedelta(days=pipeline.settings.candidate_days)
+        previous = store.last_sent_at(session, subscriber_id=subscriber_id)
+        since = max(previous, window) if previous else window
+        return rank(
+            index,
+            topics=list(topics),
+            eligible={c.paper_id for c in index.candidates if c.first_seen and c.first_seen >= since},
+            already_sent=store.received_paper_ids(session, subscriber_id=subscriber_id),
+            max_papers=max_papers,
+            floor=pipeline.settings.relevance_floor,
+        )

@@ -37,3 +37,12 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level)
     for noisy in ("apscheduler", "httpx", "uvicorn.access", "alembic", "bm25s"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def mask_address(address: object) -> str:
+    """An address as logs may show it: first letter and domain (``a***@example.org``), never whole."""
+    text = str(address or "")
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"

@@ -28,6 +28,7 @@ from typing import Protocol, Self
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 from service.errors import ConfigError, PermanentSendError, SendError, TransientSendError
+from service.logs import mask_address
 from service.records import RenderedDigest
 
 log = logging.getLogger(__name__)
@@ -360,7 +361,7 @@ class OutboxMailer(Mailer):
             os.replace(tmp_name, path)
             tmp_name = None
         except OSError as exc:
-            log.warning("outbox.failed to=%s path=%s error=%s", to, path, exc)
+            log.warning("outbox.failed to=%s path=%s error=%s", mask_address(to), path, exc)
             raise TransientSendError(
                 f"outbox: cannot write message to {to} into {path}: {exc}"
             ) from exc
@@ -368,7 +369,7 @@ class OutboxMailer(Mailer):
             if tmp_name is not None:
                 Path(tmp_name).unlink(missing_ok=True)
         self.last_path = path
-        log.info("outbox.written to=%s path=%s", to, path)
+        log.info("outbox.written to=%s path=%s", mask_address(to), path)
 
     def close(self) -> None:
         pass

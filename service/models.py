@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -112,6 +113,10 @@ class Subscriber(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     consent_ip: Mapped[str | None] = mapped_column(String(64))
+    # The open confirmation: its single-use nonce, the settings it will apply, when it was mailed.
+    confirm_nonce: Mapped[str | None] = mapped_column(String(64))
+    confirm_requested: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    confirm_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     topics: Mapped[list[Topic]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Topic.id"

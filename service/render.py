@@ -34,6 +34,7 @@ from service.inline import (
     no_marker,
     probe_marker,
 )
+from service.logs import mask_address
 from service.records import (
     Candidate,
     Digest,
@@ -512,7 +513,7 @@ class Renderer:
         """Subject, CSS-inlined HTML, wrapped plain text and preheader for one digest."""
         ctx = self.context(digest)
         if not ctx["unsubscribe_url"]:
-            log.warning("render.unsubscribe_dropped email=%s reason=not_http_url", ctx["email"])
+            log.warning("render.unsubscribe_dropped email=%s reason=not_http_url", mask_address(ctx["email"]))
         return RenderedDigest(
             subject=str(ctx["subject"]),
             html=self._html.render(ctx),

@@ -33,7 +33,7 @@ class Runtime:
 
     @cached_property
     def signer(self) -> Signer:
-        return Signer(self.settings.secret_key)
+        return Signer(self.settings.secret_key, self.settings.fallback_keys)
 
     @cached_property
     def pipeline(self) -> Pipeline:

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         PLACEHOLDER_SECRET, description="Signs the links in emails; refused at the placeholder unless `PAPERBOY_ENV=development`."
     )
+    secret_key_fallbacks: str = Field("", description="Comma-separated former secret keys that still verify links signed before a key rotation.")
     default_timezone: str = Field("UTC", description="Time zone of subscribers added without one (IANA name).")
     default_hour: int = Field(8, ge=0, le=23, description="Local hour of delivery for subscribers added without one.")
     default_max_papers: int = Field(10, ge=1, le=100, description="Papers per digest for subscribers added without a maximum.")
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     )
     delivery_batch_size: int = Field(200, ge=1, le=10000, description="Deliveries per job when the delivery queue is `procrastinate`.")
     worker_concurrency: int = Field(4, ge=1, le=64, description="Jobs a `paperboy worker` process runs at once.")
+    confirm_mail_interval_seconds: int = Field(3600, ge=0, description="At most one confirmation email per address within this many seconds (kept in the database, so a restart does not reset it).")
+    subscribe_limit_per_ip: int = Field(10, ge=1, description="Subscribe form posts allowed per client IP per hour; more get 429 Too Many Requests.")
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["text", "json"] = Field("text", description="`text` for people, `json` for log collectors.")
 
@@ -158,6 +161,10 @@ class Settings(BaseSettings):
     @property
     def enabled_sources(self) -> list[str]:
         return [s for s in self.sources.replace(" ", "").split(",") if s]
+
+    @property
+    def fallback_keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.secret_key_fallbacks.split(",") if k.strip())
 
     @property
     def list_domain(self) -> str:

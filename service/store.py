@@ -402,3 +402,141 @@ def feedback_votes(session: Session, *, subscriber_ids: Iterable[int]) -> dict[i
         for subscriber_id, paper_id, vote in rows:
             votes.setdefault(subscriber_id, {})[paper_id] = vote
     return votes
+
+
+# --- web front: subscription requests, settings, archive, metrics ----------------------------------
+
+
+def request_confirmation(
+    session: Session,
+    *,
+    subscriber_id: int,
+    nonce: str,
+    requested: dict[str, Any],
+    now: dt.datetime,
+    interval: dt.timedelta,
+) -> bool:
+    """Open a confirmation (new single-use nonce, the settings it will apply) unless one was
+    mailed to this subscriber within ``interval``; True when the caller may send the mail.
+
+    One conditional UPDATE, so two concurrent requests for the same address send one mail.
+    """
+    result = session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.confirm_sent_at.is_(None) | (Subscriber.confirm_sent_at <= now - interval),
+        )
+        .values(confirm_nonce=nonce, confirm_requested=requested, confirm_sent_at=now)
+    )
+    return result.rowcount == 1
+
+
+def confirm_subscriber(
+    session: Session, *, subscriber_id: int, nonce: str, now: dt.datetime, ip: str | None
+) -> Subscriber | None:
+    """Apply the open confirmation with this nonce: the requested settings and topics, status
+    active, consent time and IP; the nonce is spent. None when the nonce is not the open one."""
+    result = session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce)
+        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip)
+    )
+    if result.rowcount != 1:
+        return None
+    subscriber = get_subscriber_by_id(session, subscriber_id=subscriber_id)
+    assert subscriber is not None
+    session.refresh(subscriber)
+    requested = subscriber.confirm_requested or {}
+    subscriber.confirm_requested = None
+    if "topics" in requested:
+        replace_topics(session, subscriber=subscriber, topics=[tuple(t) for t in requested["topics"]])
+    for name in ("timezone", "delivery_hour", "cadence"):
+        if name in requested:
+            setattr(subscriber, name, requested[name])
+    session.flush()
+    return subscriber
+
+
+def replace_topics(session: Session, *, subscriber: Subscriber, topics: Iterable[tuple[Any, ...]]) -> None:
+    """The subscriber's topics become exactly these (kind, text, weight)."""
+    subscriber.topics = [Topic(kind=k, text=t, weight=float(w)) for k, t, w in topics]
+    session.flush()
+
+
+def update_subscriber(session: Session, *, subscriber_id: int, **values: Any) -> None:
+    """Set delivery settings (timezone, delivery_hour, cadence, max_papers, skip_empty, status)."""
+    allowed = {"timezone", "delivery_hour", "cadence", "max_papers", "skip_empty", "status"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"not a subscriber setting: {sorted(unknown)}")
+    session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(**values))
+
+
+def trending_papers(session: Session, *, window: dt.timedelta, limit: int = 30) -> list[Candidate]:
+    """Papers first seen within ``window`` of the newest one, most upvoted first."""
+    newest = session.scalar(select(func.max(Paper.first_seen)))
+    if newest is None:
+        return []
+    rows = session.scalars(
+        select(Paper)
+        .where(Paper.first_seen >= newest - window)
+        .order_by(Paper.upvotes.desc().nulls_last(), Paper.first_seen.desc(), Paper.id)
+        .limit(limit)
+    )
+    return [to_candidate(p) for p in rows]
+
+
+def recent_paper_terms(session: Session, *, since: dt.datetime) -> list[tuple[str, list[str], list[str]]]:
+    """(title, ai keywords, categories) of the papers first seen since ``since``."""
+    rows = session.execute(
+        select(Paper.title, Paper.ai_keywords, Paper.categories).where(Paper.first_seen >= since)
+    )
+    return [(title, list(keywords or ()), list(categories or ())) for title, keywords, categories in rows]
+
+
+def sent_digests(session: Session, *, subscriber_id: int, limit: int = 60) -> list[tuple[Delivery, list[tuple[DeliveryItem, Candidate]]]]:
+    """The subscriber's sent digests, newest first, each with its papers in digest order."""
+    deliveries = list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.subscriber_id == subscriber_id, Delivery.status == "sent")
+            .order_by(Delivery.digest_date.desc())
+            .limit(limit)
+        )
+    )
+    if not deliveries:
+        return []
+    items: dict[int, list[DeliveryItem]] = {}
+    for chunk in _chunks([d.id for d in deliveries]):
+        for item in session.scalars(
+            select(DeliveryItem).where(DeliveryItem.delivery_id.in_(chunk)).order_by(DeliveryItem.position)
+        ):
+            items.setdefault(item.delivery_id, []).append(item)
+    papers = papers_by_id(session, ids=[i.paper_id for group in items.values() for i in group])
+    return [
+        (d, [(i, papers[i.paper_id]) for i in items.get(d.id, []) if i.paper_id in papers]) for d in deliveries
+    ]
+
+
+def count_subscribers_by_status(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Subscriber.status, func.count(Subscriber.id)).group_by(Subscriber.status)).all())
+
+
+def last_ingest_per_source(session: Session) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]]:
+    """Per source: (start of the latest finished run, start of the latest run without error)."""
+    finished = dict(
+        session.execute(
+            select(IngestRun.source, func.max(IngestRun.started_at))
+            .where(IngestRun.finished_at.is_not(None))
+            .group_by(IngestRun.source)
+        ).all()
+    )
+    clean = dict(
+        session.execute(
+            select(IngestRun.source, func.max(IngestRun.started_at))
+            .where(IngestRun.finished_at.is_not(None), IngestRun.error.is_(None))
+            .group_by(IngestRun.source)
+        ).all()
+    )
+    return {source: (finished.get(source), clean.get(source)) for source in sorted(set(finished) | set(clean))}

@@ -20,6 +20,8 @@ LIFETIME = {
     "manage": 90 * DAY,
     "unsubscribe": 90 * DAY,
     "feedback": 90 * DAY,
+    "feed": 3650 * DAY,  # an Atom feed URL lives in a feed reader; it only reads the archive
+    "csrf": DAY,  # the hidden field of a web form, bound to the visitor's cookie
 }
 
 

@@ -51,6 +51,12 @@ def test_entrypoint_migrates_then_passes_commands_through(tmp_path: Path) -> Non
 
 def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text()
+    sys.path.insert(0, str(ROOT / "deploy"))
+    try:
+        from make_env_example import render
+    finally:
+        sys.path.pop(0)
+    assert text == render(), "run deploy/make_env_example.py"
     named = set(re.findall(r"^#? ?(PAPERBOY_[A-Z_]+)[= ]", text, re.MULTILINE))
     assert named == set(Settings.env_names()), named ^ set(Settings.env_names())
     assert re.search(r"^PAPERBOY_SECRET_KEY=change-me$", text, re.MULTILINE)  # refused in production

@@ -77,7 +77,7 @@ def test_landing_page_in_headless_chromium(served: str, tmp_path: Path, browser:
         page.goto(served + "/")
         assert page.title() == "Paperboy"
         assert page.locator("li.paper").count() == 30
-        assert page.locator("li.paper h2").first.inner_text().strip()
+        assert page.locator("li.paper h3").first.inner_text().strip()
         # The stylesheet loaded under the CSP and nothing overflows a phone's width.
         assert page.evaluate("getComputedStyle(document.querySelector('.brand')).fontWeight") == "700"
         assert page.evaluate("document.documentElement.scrollWidth") <= width

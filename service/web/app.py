@@ -1,35 +1,45 @@
-"""The FastAPI application: landing page, health check and the unsubscribe links of emails."""
+"""The FastAPI application: assembles the route modules of ``service/web/``.
+
+Each module has ``router(web) -> APIRouter``; ``web`` (context.Web) carries the runtime, the
+templates, CSRF and the clock. Every response carries the security headers below.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from sqlalchemy import text
 
-from service import store
-from service.db import session_scope
 from service.resources import templates_dir
 from service.runtime import Runtime
-from service.tokens import TokenError
+from service.web import archive, confirm, feedback, landing, manage, ops, unsubscribe
+from service.web.context import Web, redact_paths, utcnow
 
 log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
 
 
-def create_app(runtime: Runtime, *, scheduler: bool = False) -> FastAPI:
+class RedactTokens(logging.Filter):
+    """Access log lines never show the signed token of a personal link."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_paths(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[], dt.datetime] = utcnow) -> FastAPI:
     """The web app; with ``scheduler`` it also runs the ingest and delivery jobs in-process."""
 
     @asynccontextmanager
@@ -47,8 +57,11 @@ def create_app(runtime: Runtime, *, scheduler: bool = False) -> FastAPI:
             if jobs is not None:
                 jobs.shutdown(wait=False)
 
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
+
     app = FastAPI(title="Paperboy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    pages = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.mount("/static", StaticFiles(directory=str(templates_dir() / "web" / "static")), name="static")
 
     @app.middleware("http")
@@ -58,48 +71,12 @@ def create_app(runtime: Runtime, *, scheduler: bool = False) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
-    @app.get("/", response_class=HTMLResponse)
-    def index(request: Request) -> Response:
-        with session_scope(runtime.factory) as session:
-            papers = store.latest_papers(session, limit=30)
-            total = store.count_papers(session)
-        return pages.TemplateResponse(request, "index.html", {"papers": papers, "total": total})
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        try:
-            with runtime.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception as exc:  # the probe must answer, not crash
-            log.error("healthz_failed error=%r", str(exc))
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
-    def _unsubscribe(token: str) -> bool:
-        payload = runtime.signer.read("unsubscribe", token)
-        with session_scope(runtime.factory) as session:
-            return store.set_subscriber_status(session, subscriber_id=int(payload["s"]), status="unsubscribed")
-
-    @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
-    def unsubscribe_page(request: Request, token: str) -> Response:
-        # A GET never changes anything: mail scanners follow links.
-        try:
-            runtime.signer.read("unsubscribe", token)
-        except TokenError as exc:
-            return pages.TemplateResponse(request, "message.html", {"title": "Link not valid", "message": str(exc)}, status_code=400)
-        return pages.TemplateResponse(request, "unsubscribe.html", {"token": token, "done": False})
-
-    @app.post("/unsubscribe/{token}")
-    async def unsubscribe(request: Request, token: str) -> Response:
-        """RFC 8058 one-click (and the page's button): idempotent, no cookies, no redirect."""
-        try:
-            changed = _unsubscribe(token)
-        except TokenError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
-        if changed:
-            log.info("unsubscribed via=link")
-        if "text/html" in request.headers.get("accept", ""):
-            return pages.TemplateResponse(request, "unsubscribe.html", {"token": token, "done": True})
-        return PlainTextResponse("You are unsubscribed.")
-
+    web = Web(runtime, clock=clock)
+    app.include_router(landing.router(web))
+    app.include_router(confirm.router(web))
+    app.include_router(manage.router(web))
+    app.include_router(unsubscribe.router(web))
+    app.include_router(feedback.router(web))
+    app.include_router(archive.router(web))
+    app.include_router(ops.router(web))
     return app

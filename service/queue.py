@@ -1,0 +1,189 @@
+"""The delivery fan-out on procrastinate (PostgreSQL): the scheduler queues batches of due
+deliveries, `paperboy worker` processes on any number of machines send them.
+
+The `deliveries` table stays the source of truth. A job carries only delivery ids; a worker
+claims each delivery with a lease before sending, so a job that runs twice (procrastinate retries
+a stalled job, or the scheduler queues a batch again) finds the deliveries already claimed or sent
+and sends nothing twice. A worker killed mid-batch leaves its job "doing"; the periodic
+`retry_stalled_jobs` task requeues it once the worker's heartbeat is stale, and its unfinished
+claims are taken over when their lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import procrastinate
+from sqlalchemy.engine import make_url
+
+from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+QUEUE = "deliveries"
+STALLED_AFTER_SECONDS = 30  # a worker without heartbeat for this long is considered dead
+
+tasks = procrastinate.Blueprint()
+
+# Set by the `paperboy worker` process before it starts; the jobs run in its threads.
+_runtime: Runtime | None = None
+# Set on SIGTERM: running batches finish the message in flight, release the rest, and return.
+stopping = threading.Event()
+
+
+def conninfo(database_url: str) -> str:
+    """A libpq connection string from the SQLAlchemy URL (which names the driver)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"the delivery queue needs PostgreSQL, not {url.get_backend_name()}")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_app(database_url: str) -> procrastinate.App:
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)),
+        worker_defaults={"queues": [QUEUE]},
+    )
+    app.add_tasks_from(tasks, namespace="paperboy")
+    return app
+
+
+@functools.cache
+def ensure_schema(database_url: str) -> None:
+    """apply_schema once per process and database."""
+    apply_schema(database_url)
+
+
+def apply_schema(database_url: str) -> bool:
+    """Install procrastinate's tables if they are missing; True when it installed them."""
+    import psycopg
+
+    with psycopg.connect(conninfo(database_url), autocommit=True) as connection:
+        connection.execute(
+            "SELECT pg_advisory_lock(7250413)"
+        )  # two starting containers: one installs
+        try:
+            exists = connection.execute(
+                "SELECT to_regclass('procrastinate_jobs') IS NOT NULL"
+            ).fetchone()
+            if exists and exists[0]:
+                return False
+            app = make_app(database_url)
+            with app.open():
+                app.schema_manager.apply_schema()
+            log.info("queue.schema_installed")
+            return True
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(7250413)")
+
+
+def batches(delivery_ids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(delivery_ids), size):
+        yield list(delivery_ids[start : start + size])
+
+
+def enqueue(runtime: Runtime, delivery_ids: Sequence[int]) -> int:
+    """Queue the deliveries in batches; the number of jobs queued."""
+    if not delivery_ids:
+        return 0
+    ensure_schema(runtime.settings.database_url)
+    app = make_app(runtime.settings.database_url)
+    jobs = 0
+    with app.open():
+        for batch in batches(sorted(delivery_ids), runtime.settings.delivery_batch_size):
+            send_batch.defer(delivery_ids=batch)
+            jobs += 1
+    log.info("queue.enqueued deliveries=%d jobs=%d", len(delivery_ids), jobs)
+    return jobs
+
+
+class Interrupted(Exception):
+    """The worker is stopping: the batch's unsent deliveries were released; retry the job."""
+
+
+@tasks.task(
+    name="send_batch", queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=20, wait=10)
+)
+def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
+    """Send these deliveries (those still open); safe to run more than once."""
+    from service.delivery import deliver_ids
+
+    if _runtime is None:
+        raise RuntimeError("send_batch runs in a `paperboy worker` process")
+    report = deliver_ids(_runtime, delivery_ids, stop=stopping)
+    if stopping.is_set():
+        raise Interrupted(
+            f"stopped after {report.as_dict()}; the rest is released for another worker"
+        )
+    return report.as_dict()
+
+
+@tasks.periodic(cron="* * * * *")
+@tasks.task(
+    name="retry_stalled_jobs", queue=QUEUE, queueing_lock="retry_stalled_jobs", pass_context=True
+)
+async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Requeue the jobs of workers that stopped sending heartbeats (killed, machine lost)."""
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
+        log.warning("queue.retry_stalled job_id=%s task=%s", job.id, job.task_name)
+        await manager.retry_job(job)
+
+
+@contextmanager
+def worker_runtime(runtime: Runtime) -> Iterator[None]:
+    global _runtime
+    _runtime = runtime
+    stopping.clear()
+    try:
+        yield
+    finally:
+        _runtime = None
+
+
+def run_worker(
+    runtime: Runtime, *, concurrency: int, wait: bool = True, name: str | None = None
+) -> None:
+    """Run a worker until SIGTERM/SIGINT (or, without ``wait``, until the queue is empty).
+
+    On a stop signal the running batches finish the message they are sending, release their
+    other claims and return; then the worker exits.
+    """
+    ensure_schema(runtime.settings.database_url)
+    app = make_app(runtime.settings.database_url)
+
+    async def main() -> None:
+        async with app.open_async():
+            worker = asyncio.create_task(
+                app.run_worker_async(
+                    concurrency=concurrency,
+                    wait=wait,
+                    name=name,
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=5,
+                    stalled_worker_timeout=STALLED_AFTER_SECONDS,
+                )  # fmt: skip
+            )
+            loop = asyncio.get_running_loop()
+
+            def stop() -> None:
+                log.info("worker.stopping")
+                stopping.set()
+                worker.cancel()
+
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop)
+            try:
+                await worker
+            except asyncio.CancelledError:
+                pass
+
+    with worker_runtime(runtime):
+        asyncio.run(main())

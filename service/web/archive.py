@@ -1,0 +1,105 @@
+"""``/archive/{token}`` (a manage link) lists the subscriber's past digests; ``/feed/{token}.atom``
+(a feed link, long-lived and read-only) is the same as an Atom feed, one entry per digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+from markupsafe import escape
+
+from service import store
+from service.db import session_scope
+from service.render import safe_url
+from service.tokens import TokenError
+from service.web.context import Web
+
+LIMIT = 60
+
+
+def atom_feed(*, digests: list[Any], feed_url: str, site_url: str, updated: dt.datetime) -> bytes:
+    """The Atom document of these digests (newest first), one entry per digest listing its papers."""
+    fg = FeedGenerator()
+    fg.id(feed_url)
+    fg.title("Your Paperboy digests")
+    fg.link(href=feed_url, rel="self", type="application/atom+xml")
+    fg.link(href=site_url, rel="alternate")
+    fg.author({"name": "Paperboy"})
+    fg.updated(max((d.sent_at or updated for d, _ in digests), default=updated))
+    for delivery, items in reversed(digests):  # feedgen prepends: add oldest first
+        entry = fg.add_entry()
+        entry.id(f"{feed_url}#{delivery.digest_date.isoformat()}")
+        entry.title(f"Papers for {delivery.digest_date:%A %d %B %Y} ({len(items)})")
+        entry.updated(delivery.sent_at or updated)
+        entry.published(delivery.sent_at or updated)
+        lines = []
+        for item, paper in items:
+            url = safe_url(paper.abstract_url)
+            reasons = "; ".join(item.reasons or ())
+            lines.append((paper.title, url, reasons))
+        entry.content(_entry_html(lines), type="html")
+        if items and safe_url(items[0][1].abstract_url):
+            entry.link(href=safe_url(items[0][1].abstract_url), rel="alternate")
+    return fg.atom_str(pretty=True)
+
+
+def _entry_html(lines: list[tuple[str, str, str]]) -> str:
+    parts = ["<ol>"]
+    for title, url, reasons in lines:
+        name = f'<a href="{escape(url)}">{escape(title)}</a>' if url else str(escape(title))
+        parts.append(
+            f"<li>{name}" + (f"<br><small>{escape(reasons)}</small>" if reasons else "") + "</li>"
+        )
+    parts.append("</ol>")
+    return "".join(parts)
+
+
+def router(web: Web) -> APIRouter:
+    api = APIRouter()
+
+    def digests_of(subscriber_id: int) -> list[Any]:
+        with session_scope(web.runtime.factory) as session:
+            if store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None:
+                raise TokenError("this subscription no longer exists")
+            digests = store.sent_digests(session, subscriber_id=subscriber_id, limit=LIMIT)
+            session.expunge_all()
+        return digests
+
+    @api.get("/archive/{token}")
+    def archive(request: Request, token: str) -> Response:
+        try:
+            subscriber_id = int(web.runtime.signer.read("manage", token)["s"])
+            digests = digests_of(subscriber_id)
+        except TokenError as exc:
+            return web.bad_link(request, str(exc))
+        feed = web.runtime.signer.make("feed", s=subscriber_id)
+        return web.page(
+            request,
+            "archive.html",
+            {"digests": digests, "token": token, "feed_url": f"/feed/{feed}.atom"},
+        )
+
+    @api.get("/feed/{token}.atom")
+    def feed(request: Request, token: str) -> Response:
+        try:
+            subscriber_id = int(web.runtime.signer.read("feed", token)["s"])
+            digests = digests_of(subscriber_id)
+        except TokenError as exc:
+            return Response(str(exc), status_code=400, media_type="text/plain")
+        base = web.settings.base_url
+        body = atom_feed(
+            digests=digests,
+            feed_url=f"{base}/feed/{token}.atom",
+            site_url=base,
+            updated=web.clock(),
+        )
+        return Response(
+            body,
+            media_type="application/atom+xml",
+            headers={"Cache-Control": "private, max-age=300"},
+        )
+
+    return api

@@ -1,0 +1,95 @@
+"""What every route module shares: the runtime, the page templates, CSRF, the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+
+from service.resources import templates_dir
+from service.runtime import Runtime
+from service.web.csrf import Csrf
+from service.web.ratelimit import SlidingWindow
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Web:
+    runtime: Runtime
+    clock: Callable[[], dt.datetime] = utcnow
+    templates: Jinja2Templates = field(init=False)
+    csrf: Csrf = field(init=False)
+    subscribe_limit: SlidingWindow = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
+        self.csrf = Csrf(self.runtime.signer)
+        self.subscribe_limit = SlidingWindow(
+            limit=self.runtime.settings.subscribe_limit_per_ip, seconds=3600
+        )
+
+    @property
+    def settings(self):  # type: ignore[no-untyped-def]
+        return self.runtime.settings
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        form: bool = False,
+    ) -> Response:
+        """Render a page; with ``form`` the context gets ``csrf_token`` and the cookie is set if needed.
+
+        Pages are never cached: most carry a personal link.
+        """
+        ctx = dict(context or {})
+        cookie = None
+        if form:
+            ctx["csrf_token"], cookie = self.csrf.issue(request)
+        response = self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+        if cookie is not None:
+            self.csrf.set_cookie(request, response, cookie)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def message(
+        self, request: Request, title: str, message: str, *, status_code: int = 200
+    ) -> Response:
+        return self.page(
+            request, "message.html", {"title": title, "message": message}, status_code=status_code
+        )
+
+    def bad_link(self, request: Request, reason: str) -> Response:
+        return self.message(request, "Link not valid", f"Sorry, {reason}.", status_code=400)
+
+    def forbidden_form(self, request: Request) -> Response:
+        return self.message(
+            request,
+            "Form expired",
+            "This form has expired or your browser did not send its cookie. Go back, reload the page and try again.",
+            status_code=403,
+        )
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+_TOKEN_PATH = re.compile(r"/(confirm|manage|unsubscribe|feedback|archive|feed|preview)/[A-Za-z0-9_.=-]+")
+
+
+def redact_paths(text: str) -> str:
+    """Hide the signed token in a path such as ``/manage/<token>`` (for access logs)."""
+    return _TOKEN_PATH.sub(r"/\1/…", text)

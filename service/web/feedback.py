@@ -1,0 +1,84 @@
+"""``/feedback/{token}``: the "more / less like this" links of every digest.
+
+The GET shows the vote and a button; the POST records it. Link scanners in mail gateways fetch
+every GET, and a vote they cast would skew the reader's ranking. A small script submits the
+form on load for people with JavaScript, so a click in the email still reads as one action;
+a scanner that runs scripts could cast a vote, which the reader's own next click replaces.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from service import store
+from service.db import session_scope
+from service.tokens import TokenError
+from service.web.context import Web
+
+log = logging.getLogger(__name__)
+
+
+def router(web: Web) -> APIRouter:
+    api = APIRouter()
+
+    def read(token: str) -> tuple[int, int, int, str]:
+        """(subscriber id, paper id, vote, paper title); TokenError for a bad link."""
+        payload = web.runtime.signer.read("feedback", token)
+        try:
+            subscriber_id, paper_id, vote = int(payload["s"]), int(payload["p"]), int(payload["v"])
+        except (KeyError, TypeError, ValueError):
+            raise TokenError("this link is not valid") from None
+        if vote not in (1, -1):
+            raise TokenError("this link is not valid")
+        with session_scope(web.runtime.factory) as session:
+            papers = store.papers_by_id(session, ids=[paper_id])
+            if (
+                paper_id not in papers
+                or store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None
+            ):
+                raise TokenError("this paper or subscription no longer exists")
+        return subscriber_id, paper_id, vote, papers[paper_id].title
+
+    @api.get("/feedback/{token}")
+    def feedback_page(request: Request, token: str) -> Response:
+        try:
+            _s, _p, vote, title = read(token)
+        except TokenError as exc:
+            return web.bad_link(request, str(exc))
+        return web.page(
+            request,
+            "feedback.html",
+            {"token": token, "vote": vote, "title": title, "done": False},
+            form=True,
+        )
+
+    @api.post("/feedback/{token}")
+    def feedback(request: Request, token: str, csrf_token: str = Form("")) -> Response:
+        if not web.csrf.valid(request, csrf_token):
+            return web.forbidden_form(request)
+        try:
+            subscriber_id, paper_id, vote, title = read(token)
+        except TokenError as exc:
+            return web.bad_link(request, str(exc))
+        with session_scope(web.runtime.factory) as session:
+            changed = store.record_feedback(
+                session, subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, now=web.clock()
+            )
+        log.info(
+            "feedback subscriber_id=%s paper_id=%s vote=%d changed=%s",
+            subscriber_id,
+            paper_id,
+            vote,
+            changed,
+        )
+        manage = web.runtime.signer.make("manage", s=subscriber_id)
+        return web.page(
+            request,
+            "feedback.html",
+            {"vote": vote, "title": title, "done": True, "manage_url": f"/manage/{manage}"},
+        )
+
+    return api

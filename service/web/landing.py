@@ -1,0 +1,144 @@
+"""The landing page (today's trending papers, the subscribe form) and the subscribe request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import Response
+
+from service import store
+from service.confirm_mail import ConfirmationMail
+from service.db import session_scope
+from service.errors import InputError
+from service.resources import templates_dir
+from service.subscriptions import OpenConfirmation, parse_subscribe_form, request_subscription
+from service.suggest import suggest_topics
+from service.web.context import Web, client_ip
+
+log = logging.getLogger(__name__)
+
+TRENDING_WINDOW = dt.timedelta(days=2)
+SUGGESTION_DAYS = 14
+TOPIC_FIELDS = 3
+
+
+@lru_cache(maxsize=1)
+def timezones() -> list[str]:
+    return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+
+
+def router(web: Web) -> APIRouter:
+    api = APIRouter()
+    settings = web.settings
+    mail = ConfirmationMail(templates_dir(), settings=settings, signer=web.runtime.signer)
+
+    def landing(
+        request: Request,
+        *,
+        form: dict[str, object] | None = None,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        now = web.clock()
+        with session_scope(web.runtime.factory) as session:
+            papers = store.trending_papers(session, window=TRENDING_WINDOW, limit=30)
+            total = store.count_papers(session)
+            terms = store.recent_paper_terms(
+                session, since=now - dt.timedelta(days=SUGGESTION_DAYS)
+            )
+        values = {
+            "email": "", "topics": [""] * TOPIC_FIELDS, "timezone": settings.default_timezone,
+            "hour": settings.default_hour, "cadence": "daily",
+        }  # fmt: skip
+        values.update(form or {})
+        context = {
+            "papers": papers, "total": total, "suggestions": suggest_topics(terms), "timezones": timezones(),
+            "form": values, "error": error,
+        }  # fmt: skip
+        return web.page(request, "index.html", context, status_code=status_code, form=True)
+
+    @api.get("/")
+    def index(request: Request) -> Response:
+        return landing(request)
+
+    def send_confirmation(confirmation: OpenConfirmation) -> None:
+        # Runs after the response went out: the answer takes the same time whatever the address.
+        try:
+            message = mail.build(confirmation, now=web.clock())
+            with web.runtime.mailer() as mailer:
+                mailer.send(message)
+        except Exception as exc:
+            log.error(
+                "confirmation_mail_failed subscriber_id=%s error=%r",
+                confirmation.subscriber_id,
+                str(exc),
+            )
+            return
+        log.info(
+            "confirmation_mail_sent subscriber_id=%s existing=%s",
+            confirmation.subscriber_id,
+            confirmation.was_active,
+        )
+
+    @api.post("/subscribe")
+    def subscribe(
+        request: Request,
+        background: BackgroundTasks,
+        email: str = Form(""),
+        topic: Annotated[list[str] | None, Form()] = None,
+        timezone: str = Form(""),
+        hour: str = Form(""),
+        cadence: str = Form("daily"),
+        website: str = Form(""),
+        csrf_token: str = Form(""),
+    ) -> Response:
+        if not web.csrf.valid(request, csrf_token):
+            log.warning("subscribe_refused reason=csrf")
+            return web.forbidden_form(request)
+        if not web.subscribe_limit.allow(client_ip(request), web.clock().timestamp()):
+            log.warning("subscribe_refused reason=ip_rate_limit")
+            return web.message(
+                request, "Too many requests", "Too many subscribe requests from your network. Try again in an hour.",
+                status_code=429,
+            )  # fmt: skip
+        if website:
+            # The honeypot: a field people never see. Bots get the usual answer and nothing happens.
+            log.warning("subscribe_refused reason=honeypot")
+            return inbox(request)
+        topic = topic or []
+        topics = (topic + [""] * TOPIC_FIELDS)[: max(TOPIC_FIELDS, len(topic))]
+        try:
+            wanted = parse_subscribe_form(
+                email=email, topics=topic, timezone=timezone, hour=hour, cadence=cadence
+            )
+        except InputError as exc:
+            form = {
+                "email": email,
+                "topics": topics,
+                "timezone": timezone,
+                "hour": hour,
+                "cadence": cadence,
+            }
+            return landing(request, form=form, error=str(exc), status_code=400)
+        now = web.clock()
+        with session_scope(web.runtime.factory) as session:
+            confirmation = request_subscription(
+                session, request=wanted, max_papers=settings.default_max_papers, now=now,
+                interval=dt.timedelta(seconds=settings.confirm_mail_interval_seconds),
+            )  # fmt: skip
+        if confirmation is None:
+            log.info("subscribe_throttled reason=address_interval")
+        else:
+            background.add_task(send_confirmation, confirmation)
+        return inbox(request)
+
+    def inbox(request: Request) -> Response:
+        # The same page, byte for byte, for a new, pending, active or unsubscribed address.
+        return web.page(request, "inbox.html")
+
+    return api

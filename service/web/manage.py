@@ -1,0 +1,213 @@
+"""``/manage/{token}``: topics (add, remove, weight, exclude), cadence, hour, time zone, papers per
+digest, quiet days, pause and resume, and a preview of the next digest with the settings on the
+form (saved or not). ``/preview/{token}`` shows the whole next email as it would be sent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from service import store
+from service.db import session_scope
+from service.delivery import preview, preview_papers
+from service.errors import InputError
+from service.records import Topic
+from service.subscribers import TOPIC_KINDS
+from service.subscriptions import Preferences, parse_preferences
+from service.tokens import TokenError
+from service.web.context import Web
+from service.web.landing import timezones
+
+log = logging.getLogger(__name__)
+
+BLANK_ROWS = 3
+RESUMABLE = ("paused", "unsubscribed")
+# The email keeps its inline styles; nothing else is allowed to load or run.
+PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _preferences_of(subscriber: Any) -> Preferences:
+    return Preferences(
+        topics=tuple((t.kind, t.text, t.weight) for t in subscriber.topics),
+        timezone=subscriber.timezone, delivery_hour=subscriber.delivery_hour, cadence=subscriber.cadence,
+        max_papers=subscriber.max_papers, skip_empty=subscriber.skip_empty,
+    )  # fmt: skip
+
+
+def _rows(topics: Any) -> list[dict[str, Any]]:
+    rows = [{"text": text, "kind": kind, "weight": f"{weight:g}"} for kind, text, weight in topics]
+    return rows + [{"text": "", "kind": "keyword", "weight": "1"} for _ in range(BLANK_ROWS)]
+
+
+def router(web: Web) -> APIRouter:
+    api = APIRouter()
+
+    def subscriber_id_of(token: str) -> int:
+        return int(web.runtime.signer.read("manage", token)["s"])
+
+    def papers_for(subscriber_id: int, prefs: Preferences) -> list[Any]:
+        topics = [Topic(kind, text, weight) for kind, text, weight in prefs.topics]
+        return preview_papers(
+            web.runtime.pipeline,
+            subscriber_id=subscriber_id,
+            topics=topics,
+            max_papers=prefs.max_papers,
+            now=web.clock(),
+        )
+
+    def show(
+        request: Request, token: str, subscriber: Any, *, rows: list[dict[str, Any]], values: dict[str, Any],
+        papers: list[Any] | None, notice: str | None = None, error: str | None = None, status_code: int = 200,
+    ) -> Response:  # fmt: skip
+        context = {
+            "token": token, "status": subscriber.status, "rows": rows, "values": values, "papers": papers,
+            "kinds": TOPIC_KINDS, "timezones": timezones(), "notice": notice, "error": error,
+            "feed_token": web.runtime.signer.make("feed", s=subscriber.id),
+        }  # fmt: skip
+        return web.page(request, "manage.html", context, status_code=status_code, form=True)
+
+    def fragment(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
+        """The preview alone, for the page's script; the header tells it this is a fragment."""
+        response = web.page(request, "_preview.html", context, status_code=status_code)
+        response.headers["X-Paperboy-Fragment"] = "1"
+        return response
+
+    def values_of(prefs: Preferences) -> dict[str, Any]:
+        return {
+            "timezone": prefs.timezone, "hour": prefs.delivery_hour, "cadence": prefs.cadence,
+            "max_papers": prefs.max_papers, "skip_empty": prefs.skip_empty,
+        }  # fmt: skip
+
+    def load(token: str) -> Any:
+        subscriber_id = subscriber_id_of(token)
+        with session_scope(web.runtime.factory) as session:
+            subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
+            if subscriber is None:
+                raise TokenError("this subscription no longer exists")
+            session.expunge(subscriber)
+        return subscriber
+
+    @api.get("/manage/{token}")
+    def manage_page(request: Request, token: str, notice: str | None = None) -> Response:
+        try:
+            subscriber = load(token)
+        except TokenError as exc:
+            return web.bad_link(request, str(exc))
+        prefs = _preferences_of(subscriber)
+        return show(
+            request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs),
+            papers=papers_for(subscriber.id, prefs),
+        )  # fmt: skip
+
+    @api.post("/manage/{token}")
+    def manage(
+        request: Request,
+        token: str,
+        action: str = Form("save"),
+        text: Annotated[list[str] | None, Form()] = None,
+        kind: Annotated[list[str] | None, Form()] = None,
+        weight: Annotated[list[str] | None, Form()] = None,
+        remove: Annotated[list[int] | None, Form()] = None,
+        timezone: str = Form(""),
+        hour: str = Form(""),
+        cadence: str = Form(""),
+        max_papers: str = Form(""),
+        skip_empty: str = Form(""),
+        csrf_token: str = Form(""),
+    ) -> Response:
+        if not web.csrf.valid(request, csrf_token):
+            return web.forbidden_form(request)
+        try:
+            subscriber = load(token)
+        except TokenError as exc:
+            return web.bad_link(request, str(exc))
+        text, kind, weight, remove = text or [], kind or [], weight or [], remove or []
+        if action in ("pause", "resume"):
+            return pause_or_resume(request, token, subscriber, action)
+        rows = [
+            {
+                "text": t,
+                "kind": kind[i] if i < len(kind) else "keyword",
+                "weight": weight[i] if i < len(weight) else "1",
+            }
+            for i, t in enumerate(text)
+            if i + 1 not in set(remove)
+        ]
+        values = {
+            "timezone": timezone,
+            "hour": hour,
+            "cadence": cadence,
+            "max_papers": max_papers,
+            "skip_empty": bool(skip_empty),
+        }
+        try:
+            prefs = parse_preferences(
+                texts=text, kinds=kind, weights=weight, removed=set(remove), timezone=timezone, hour=hour,
+                cadence=cadence, max_papers=max_papers, skip_empty=bool(skip_empty),
+            )  # fmt: skip
+        except InputError as exc:
+            if request.headers.get("x-paperboy-fragment"):
+                return fragment(request, {"error": str(exc), "papers": None}, status_code=400)
+            return show(request, token, subscriber, rows=rows + _rows(())[:1], values=values, papers=None,
+                        error=str(exc), status_code=400)  # fmt: skip
+        papers = papers_for(subscriber.id, prefs)
+        if action == "preview":
+            if request.headers.get(
+                "x-paperboy-fragment"
+            ):  # the page's script asks for the preview only
+                return fragment(request, {"papers": papers, "unsaved": True})
+            return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs), papers=papers,
+                        notice="Preview with the settings below. They are not saved yet.")  # fmt: skip
+        with session_scope(web.runtime.factory) as session:
+            row = store.get_subscriber_by_id(session, subscriber_id=subscriber.id)
+            assert row is not None
+            store.replace_topics(session, subscriber=row, topics=prefs.topics)
+            store.update_subscriber(
+                session, subscriber_id=subscriber.id, timezone=prefs.timezone, delivery_hour=prefs.delivery_hour,
+                cadence=prefs.cadence, max_papers=prefs.max_papers, skip_empty=prefs.skip_empty,
+            )  # fmt: skip
+        log.info("settings_saved subscriber_id=%s topics=%d", subscriber.id, len(prefs.topics))
+        return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs), papers=papers,
+                    notice="Saved. Your next digest follows these settings.")  # fmt: skip
+
+    def pause_or_resume(request: Request, token: str, subscriber: Any, action: str) -> Response:
+        if action == "pause" and subscriber.status == "active":
+            new_status = "paused"
+        elif action == "resume" and subscriber.status in RESUMABLE:
+            new_status = "active"
+        else:
+            new_status = None
+        if new_status is not None:
+            with session_scope(web.runtime.factory) as session:
+                store.update_subscriber(session, subscriber_id=subscriber.id, status=new_status)
+            log.info(
+                "subscriber_%s subscriber_id=%s",
+                "paused" if action == "pause" else "resumed",
+                subscriber.id,
+            )
+            subscriber.status = new_status
+        prefs = _preferences_of(subscriber)
+        notice = {
+            "paused": "Paused: no digests until you resume.",
+            "active": "Resumed: digests start again.",
+        }.get(new_status or "", "Nothing to change.")
+        return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs),
+                    papers=papers_for(subscriber.id, prefs), notice=notice)  # fmt: skip
+
+    @api.get("/preview/{token}")
+    def preview_email(request: Request, token: str) -> Response:
+        """The next digest exactly as the email would render, with the saved settings."""
+        try:
+            subscriber = load(token)
+        except TokenError as exc:
+            return web.bad_link(request, str(exc))
+        _digest, rendered = preview(web.runtime.pipeline, email=subscriber.email, now=web.clock())
+        return HTMLResponse(
+            rendered.html,
+            headers={"Content-Security-Policy": PREVIEW_CSP, "Cache-Control": "no-store"},
+        )
+
+    return api

@@ -1,0 +1,82 @@
+"""``/healthz`` for probes and ``/metrics`` in the Prometheus text format."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import text
+
+from service import store
+from service.db import session_scope
+from service.web.context import Web
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "deferred", "failed", "missed")
+
+
+def metrics_text(
+    *,
+    subscribers: dict[str, int],
+    deliveries: dict[str, int],
+    ingests: dict[str, tuple[object, object]],
+) -> bytes:
+    """The exposition of these counts; every known status appears, at 0 when it has no rows."""
+    registry = CollectorRegistry(auto_describe=True)
+    subs = Gauge("paperboy_subscribers", "Subscribers by status.", ["status"], registry=registry)
+    for status in sorted(set(SUBSCRIBER_STATUSES) | set(subscribers)):
+        subs.labels(status=status).set(subscribers.get(status, 0))
+    dels = Gauge(
+        "paperboy_deliveries",
+        "Deliveries (one per subscriber and digest date) by status.",
+        ["status"],
+        registry=registry,
+    )
+    for status in sorted(set(DELIVERY_STATUSES) | set(deliveries)):
+        dels.labels(status=status).set(deliveries.get(status, 0))
+    last = Gauge(
+        "paperboy_last_ingest_timestamp_seconds",
+        "Start of the latest finished ingest run, per source.",
+        ["source"],
+        registry=registry,
+    )
+    clean = Gauge(
+        "paperboy_last_successful_ingest_timestamp_seconds", "Start of the latest ingest run without error, per source.",
+        ["source"], registry=registry,
+    )  # fmt: skip
+    for source, (finished, ok) in ingests.items():
+        if finished is not None:
+            last.labels(source=source).set(finished.timestamp())  # type: ignore[attr-defined]
+        if ok is not None:
+            clean.labels(source=source).set(ok.timestamp())  # type: ignore[attr-defined]
+    return generate_latest(registry)
+
+
+def router(web: Web) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/healthz")
+    def healthz() -> Response:
+        try:
+            with web.runtime.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # the probe must answer, not crash
+            log.error("healthz_failed error=%r", str(exc))
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @api.get("/metrics")
+    def metrics() -> Response:
+        with session_scope(web.runtime.factory) as session:
+            body = metrics_text(
+                subscribers=store.count_subscribers_by_status(session),
+                deliveries=store.count_deliveries_by_status(session),
+                ingests=store.last_ingest_per_source(session),
+            )
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return api

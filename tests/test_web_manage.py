@@ -1,0 +1,329 @@
+"""The subscriber's own pages: manage (with preview, pause, resume), feedback, archive, the Atom
+feed, the whole-email preview, and /metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+from freezegun import freeze_time
+
+from service import store
+from service.db import session_scope
+from service.errors import SourceError
+from service.ingest import ingest_file
+from service.runtime import Runtime
+from tests.web_helpers import (
+    NOW,
+    csrf_of,
+    form_token,
+)
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture
+def sub_id(runtime: Runtime, papers: None) -> int:
+    with session_scope(runtime.factory) as session:
+        return store.add_subscriber(
+            session, email="ada@example.org", status="active", timezone="UTC", delivery_hour=8, cadence="daily",
+            max_papers=5, topics=[("keyword", "segmentation", 1.0), ("keyword", "reinforcement learning", 2.0)],
+            now=NOW - dt.timedelta(days=30),
+        ).id  # fmt: skip
+
+
+def load(runtime: Runtime, subscriber_id: int):  # type: ignore[no-untyped-def]
+    with session_scope(runtime.factory) as session:
+        sub = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
+        session.expunge(sub)
+        return sub
+
+
+def preview_titles(html: str) -> list[str]:
+    return re.findall(r'<span class="preview-title">([^<]+)</span>', html)
+
+
+def form_of(page: str, **changes: object) -> dict[str, object]:
+    """The manage form's fields as the page shows them, with changes."""
+    rows = re.findall(r'name="text" value="([^"]*)"', page)
+    kinds = re.findall(
+        r'<select id="kind-\d+" name="kind">.*?<option value="(\w+)" selected', page, re.S
+    )
+    weights = re.findall(r'name="weight" type="number"[^>]*value="([^"]*)"', page)
+    data: dict[str, object] = {
+        "csrf_token": csrf_of(page), "text": rows, "kind": kinds, "weight": weights,
+        "timezone": re.search(r'<select id="timezone".*?<option selected>([^<]+)<', page, re.S).group(1),  # type: ignore[union-attr]
+        "hour": re.search(r'<select id="hour".*?<option value="(\d+)" selected', page, re.S).group(1),  # type: ignore[union-attr]
+        "cadence": "weekly" if 'value="weekly" checked' in page else "daily",
+        "max_papers": re.search(r'id="max_papers"[^>]*value="(\d+)"', page).group(1),  # type: ignore[union-attr]
+        "action": "save",
+    }  # fmt: skip
+    data.update(changes)
+    return data
+
+
+def test_manage_page_shows_settings_and_the_next_digest(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert re.findall(r'name="text" value="([^"]*)"', page.text) == [
+        "segmentation",
+        "reinforcement learning",
+        "",
+        "",
+        "",
+    ]
+    assert 'value="2"' in page.text  # the weight
+    titles = preview_titles(page.text)
+    assert 1 <= len(titles) <= 5
+    assert "receiving digests" in page.text and 'value="pause"' in page.text
+    for field_id in ("text-1", "kind-1", "weight-1", "hour", "timezone", "max_papers"):
+        assert f'for="{field_id}"' in page.text
+
+
+def test_preview_follows_unsaved_settings_and_save_stores_them(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    before = preview_titles(page)
+
+    changed = form_of(page, action="preview", text=["segmentation", "reinforcement learning", "speech recognition"],
+                      kind=["exclude", "keyword", "keyword"], weight=["1", "1", "3"], max_papers="3")  # fmt: skip
+    preview = client.post(f"/manage/{token}", data=changed)
+    assert preview.status_code == 200 and "not saved yet" in preview.text
+    after = preview_titles(preview.text)
+    assert after and after != before and len(after) <= 3
+    assert not any("segment" in t.lower() for t in after)  # excluded now
+    sub = load(runtime, sub_id)
+    assert [(t.kind, t.text) for t in sub.topics] == [
+        ("keyword", "segmentation"),
+        ("keyword", "reinforcement learning"),
+    ]
+
+    # The page's script asks for the preview alone.
+    fragment = client.post(f"/manage/{token}", data=changed, headers={"X-Paperboy-Fragment": "1"})
+    assert (
+        fragment.status_code == 200
+        and "<html" not in fragment.text
+        and preview_titles(fragment.text) == after
+    )
+
+    saved = client.post(f"/manage/{token}", data=form_of(
+        preview.text, text=["segmentation", "reinforcement learning", "speech recognition", "category:cs.CL"],
+        kind=["exclude", "keyword", "keyword", "keyword"], weight=["1", "1", "3", "1"], remove=["2"],
+        max_papers="3", hour="6", timezone="Asia/Tokyo", cadence="weekly", skip_empty="1",
+    ))  # fmt: skip
+    assert saved.status_code == 200 and "Saved." in saved.text
+    sub = load(runtime, sub_id)
+    assert [(t.kind, t.text, t.weight) for t in sub.topics] == [
+        ("exclude", "segmentation", 1.0), ("keyword", "speech recognition", 3.0), ("category", "cs.CL", 1.0),
+    ]  # fmt: skip
+    assert (sub.max_papers, sub.delivery_hour, sub.timezone, sub.cadence, sub.skip_empty) == (
+        3,
+        6,
+        "Asia/Tokyo",
+        "weekly",
+        True,
+    )
+
+
+def test_bad_settings_are_named_and_nothing_is_saved(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    for changes, message in (
+        ({"weight": ["9", "1", "1", "1", "1"]}, "topic 1: weight 9 must be above 0 and at most 5"),
+        ({"weight": ["x", "1", "1", "1", "1"]}, "topic 1: weight &#39;x&#39; is not a number"),
+        ({"max_papers": "0"}, "invalid number of papers 0"),
+        ({"timezone": "Nowhere/City"}, "unknown time zone"),
+        ({"hour": "24"}, "invalid delivery hour 24"),
+        (
+            {"kind": ["opinion", "keyword", "keyword", "keyword", "keyword"]},
+            "topic 1: invalid topic kind",
+        ),
+    ):
+        answer = client.post(f"/manage/{token}", data=form_of(page, **changes))
+        assert answer.status_code == 400 and message in answer.text, (changes, answer.text[:2000])
+    sub = load(runtime, sub_id)
+    assert (sub.max_papers, sub.timezone, len(sub.topics)) == (5, "UTC", 2)
+
+
+def test_pause_and_resume(runtime: Runtime, client: TestClient, sub_id: int) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    csrf = form_token(client, f"/manage/{token}")
+    paused = client.post(f"/manage/{token}", data={"csrf_token": csrf, "action": "pause"})
+    assert (
+        paused.status_code == 200
+        and "Paused" in paused.text
+        and load(runtime, sub_id).status == "paused"
+    )
+    assert 'value="resume"' in paused.text
+    client.post(f"/manage/{token}", data={"csrf_token": csrf, "action": "resume"})
+    assert load(runtime, sub_id).status == "active"
+
+
+def test_manage_refuses_missing_csrf_and_bad_links(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    data = form_of(page, max_papers="9")
+    data.pop("csrf_token")
+    assert client.post(f"/manage/{token}", data=data).status_code == 403
+    assert client.post(f"/manage/{token}", data={"action": "pause"}).status_code == 403
+    assert load(runtime, sub_id).max_papers == 5 and load(runtime, sub_id).status == "active"
+    with freeze_time(dt.datetime.now() - dt.timedelta(days=91)):
+        old = runtime.signer.make("manage", s=sub_id)
+    assert "expired" in client.get(f"/manage/{old}").text
+    assert client.get(f"/manage/{token[:-4]}abcd").status_code == 400
+    assert client.get(f"/manage/{runtime.signer.make('unsubscribe', s=sub_id)}").status_code == 400
+    assert client.get(f"/manage/{runtime.signer.make('manage', s=9999)}").status_code == 400
+
+
+def test_whole_email_preview_keeps_its_inline_styles_and_nothing_else(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    email = client.get(f"/preview/{token}")
+    assert email.status_code == 200 and 'class="container"' in email.text and "style=" in email.text
+    csp = email.headers["content-security-policy"]
+    assert (
+        "style-src 'unsafe-inline'" in csp and "default-src 'none'" in csp and "script" not in csp
+    )
+
+
+def paper_ids(runtime: Runtime, count: int) -> list[int]:
+    with session_scope(runtime.factory) as session:
+        return [c.paper_id for c in store.latest_papers(session, limit=count)]
+
+
+def test_feedback_records_only_on_post(runtime: Runtime, client: TestClient, sub_id: int) -> None:
+    paper = paper_ids(runtime, 1)[0]
+    up = runtime.signer.make("feedback", s=sub_id, p=paper, v=1)
+    page = client.get(f"/feedback/{up}")  # a link scanner's fetch records nothing
+    assert (
+        page.status_code == 200
+        and "More like this?" in page.text
+        and "data-autosubmit" in page.text
+    )
+    with session_scope(runtime.factory) as session:
+        assert store.feedback_votes(session, subscriber_ids=[sub_id]) == {}
+    assert client.post(f"/feedback/{up}", data={}).status_code == 403
+    thanks = client.post(f"/feedback/{up}", data={"csrf_token": csrf_of(page.text)})
+    assert (
+        thanks.status_code == 200 and "Thanks!" in thanks.text and 'href="/manage/' in thanks.text
+    )
+    down = runtime.signer.make("feedback", s=sub_id, p=paper, v=-1)
+    client.post(f"/feedback/{down}", data={"csrf_token": csrf_of(page.text)})
+    with session_scope(runtime.factory) as session:
+        assert store.feedback_votes(session, subscriber_ids=[sub_id]) == {sub_id: {paper: -1}}
+    assert (
+        client.get(
+            f"/feedback/{runtime.signer.make('feedback', s=sub_id, p=paper, v=5)}"
+        ).status_code
+        == 400
+    )
+    assert client.get(f"/feedback/{runtime.signer.make('manage', s=sub_id)}").status_code == 400
+    assert client.get(f"/feedback/{down[:-3]}abc").status_code == 400
+
+
+def send_digest(runtime: Runtime, subscriber_id: int, day: dt.date, papers: list[int]) -> None:
+    with session_scope(runtime.factory) as session:
+        delivery = store.create_delivery(
+            session, subscriber_id=subscriber_id, digest_date=day,
+            items=[(p, 1.0, ['matches "segmentation"']) for p in papers], now=NOW,
+        )  # fmt: skip
+        assert delivery is not None
+        store.finish_delivery(
+            session, delivery_id=delivery.id, status="sent", now=NOW, message_id="<x@y>"
+        )
+
+
+def test_archive_and_atom_feed_list_the_sent_digests(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    ids = paper_ids(runtime, 5)
+    send_digest(runtime, sub_id, dt.date(2025, 8, 18), ids[:2])
+    send_digest(runtime, sub_id, dt.date(2025, 8, 19), ids[2:5])
+    with session_scope(runtime.factory) as session:  # a failed one is not in the archive
+        store.create_delivery(
+            session, subscriber_id=sub_id, digest_date=dt.date(2025, 8, 20), items=[], now=NOW
+        )
+    token = runtime.signer.make("manage", s=sub_id)
+    archive = client.get(f"/archive/{token}")
+    assert archive.status_code == 200
+    days = re.findall(r"<h2>([^<]+)</h2>", archive.text)
+    assert days == ["Tuesday 19 August 2025", "Monday 18 August 2025"]
+    assert archive.text.count("matches &#34;segmentation&#34;") == 5
+    feed_path = re.search(r'href="(/feed/[^"]+\.atom)"', archive.text).group(1)  # type: ignore[union-attr]
+
+    feed = client.get(feed_path)
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith(
+        "application/atom+xml"
+    )
+    root = ET.fromstring(feed.content)
+    entries = root.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}title").text for e in entries] == [  # type: ignore[union-attr]
+        "Papers for Tuesday 19 August 2025 (3)", "Papers for Monday 18 August 2025 (2)",
+    ]  # fmt: skip
+    assert (
+        root.find(f"{ATOM}link[@rel='self']")
+        .get("href")
+        .startswith("https://paperboy.example.org/feed/")
+    )  # type: ignore[union-attr]
+    content = entries[0].find(f"{ATOM}content").text  # type: ignore[union-attr]
+    assert content.count("<li>") == 3 and "matches &#34;segmentation&#34;" in content  # type: ignore[union-attr]
+
+    assert (
+        client.get(f"/feed/{token}.atom").status_code == 400
+    )  # a manage token is not a feed token
+    assert client.get(f"/archive/{runtime.signer.make('feed', s=sub_id)}").status_code == 400
+
+
+def test_metrics_in_prometheus_text_format(
+    runtime: Runtime, client: TestClient, sub_id: int, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(runtime.factory) as session:
+        store.add_subscriber(session, email="b@example.org", status="pending", timezone="UTC", delivery_hour=8,
+                             cadence="daily", max_papers=5, topics=[], now=NOW)  # fmt: skip
+    send_digest(runtime, sub_id, dt.date(2025, 8, 19), paper_ids(runtime, 2))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(SourceError):
+        ingest_file(runtime.factory, path=bad, source="broken", now=NOW)
+    body = client.get("/metrics")
+    assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")
+    text = body.text
+    assert 'paperboy_subscribers{status="active"} 1.0' in text
+    assert 'paperboy_subscribers{status="pending"} 1.0' in text
+    assert 'paperboy_subscribers{status="unsubscribed"} 0.0' in text
+    assert (
+        'paperboy_deliveries{status="sent"} 1.0' in text
+        and 'paperboy_deliveries{status="failed"} 0.0' in text
+    )
+    values = {
+        (name, label): float(value)
+        for name, label, value in re.findall(
+            r'^(paperboy_\w+_ingest_timestamp_seconds)\{source="(\w+)"\} (\S+)$', text, re.M
+        )
+    }
+    assert values == {
+        ("paperboy_last_ingest_timestamp_seconds", "sample"): (
+            NOW - dt.timedelta(hours=2)
+        ).timestamp(),
+        ("paperboy_last_successful_ingest_timestamp_seconds", "sample"): (
+            NOW - dt.timedelta(hours=2)
+        ).timestamp(),
+        (
+            "paperboy_last_ingest_timestamp_seconds",
+            "broken",
+        ): NOW.timestamp(),  # failed: no successful one
+    }
+    assert "# TYPE paperboy_subscribers gauge" in text

@@ -1,0 +1,70 @@
+"""Pure parts of the web front: topic suggestions, the IP window, CSRF pairing, token redaction."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from service.suggest import suggest_topics, title_phrases
+from service.tokens import Signer
+from service.web.context import redact_paths
+from service.web.csrf import COOKIE, Csrf
+from service.web.ratelimit import SlidingWindow
+
+
+def test_suggestions_put_keywords_and_categories_first_then_recurring_title_phrases() -> None:
+    papers = [
+        ("Diffusion Models for Protein Design", ["protein design", "Diffusion"], ["q-bio.BM"]),
+        ("Fast Diffusion Models via Distillation", ["diffusion"], ["cs.LG"]),
+        ("Attention Is All You Need for Protein Design", [], ["cs.LG"]),
+        ("A Unique Title", [], []),
+    ]
+    assert suggest_topics(papers) == [
+        "category:cs.LG", "diffusion", "category:q-bio.BM", "protein design", "diffusion models",
+    ]  # fmt: skip
+    assert suggest_topics(papers, limit=2) == ["category:cs.LG", "diffusion"]
+    assert title_phrases("All You Need: Large Language Models") == {"language models"}
+    assert suggest_topics([]) == []
+
+
+def test_sliding_window_counts_per_key_and_forgets_after_the_window() -> None:
+    window = SlidingWindow(limit=2, seconds=60)
+    assert window.allow("a", 0) and window.allow("a", 10)
+    assert not window.allow("a", 20) and window.allow("b", 20)
+    assert not window.allow("a", 59.9) and window.allow("a", 60.5)
+
+
+def test_sliding_window_bounds_its_memory() -> None:
+    window = SlidingWindow(limit=1, seconds=60, max_keys=10)
+    for n in range(100):
+        assert window.allow(f"ip{n}", n)
+    assert len(window._hits) <= 10
+
+
+def request_with(cookie: str | None) -> Request:
+    headers = [(b"cookie", f"{COOKIE}={cookie}".encode())] if cookie else []
+    return Request(
+        {"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""}
+    )
+
+
+def test_csrf_field_must_be_signed_and_name_the_cookie() -> None:
+    csrf = Csrf(Signer("secret-one"))
+    field, cookie = csrf.issue(request_with(None))
+    assert cookie is not None
+    assert csrf.valid(request_with(cookie), field)
+    assert csrf.issue(request_with(cookie))[1] is None  # a good cookie is kept
+    assert not csrf.valid(request_with("another-visitors-cookie-value"), field)
+    assert not csrf.valid(request_with(None), field)
+    assert not csrf.valid(request_with(cookie), "")
+    assert not csrf.valid(
+        request_with(cookie), Csrf(Signer("other-secret")).issue(request_with(cookie))[0]
+    )
+    assert not csrf.valid(request_with(cookie), Signer("secret-one").make("manage", c=cookie))
+
+
+def test_tokens_in_paths_are_redacted() -> None:
+    line = '127.0.0.1:5 - "GET /manage/eyJzIjoxfQ.abc.def HTTP/1.1" 200 and /feed/eyJ.x.y.atom, /static/style.css'
+    assert (
+        redact_paths(line)
+        == '127.0.0.1:5 - "GET /manage/… HTTP/1.1" 200 and /feed/…, /static/style.css'
+    )
