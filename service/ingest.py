@@ -62,13 +62,16 @@ def _record_sightings(
     for change in changes:
         paper_id = ids[change.key]
         listing = change.listing
-        observation = (paper_id, listing.listed_on or default_day, listing.position, listing.upvotes)
+        observation = (
+            paper_id, listing.listed_on or default_day, listing.position, listing.upvotes, listing.comments, listing.stars,
+        )  # fmt: skip
         if paper_id in seen or observation in recorded:
             continue
         seen.add(paper_id)
         rows.append({
             "paper_id": paper_id, "source": source, "seen_at": now, "listed_on": observation[1],
-            "position": listing.position, "upvotes": listing.upvotes,
+            "position": listing.position, "upvotes": listing.upvotes, "comments": listing.comments,
+            "stars": listing.stars,
         })  # fmt: skip
     store.add_sightings(session, rows=rows)
 
