@@ -103,7 +103,11 @@ def backfill_hf(
     day = since
     while day <= until:
         try:
-            reports.append(ingest_hf_day(factory, settings=settings, fetcher=fetcher, day=day, backfill=day < today))
+            reports.append(
+                ingest_hf_day(
+                    factory, settings=settings, fetcher=fetcher, day=day, backfill=day < today
+                )
+            )
         except PaperboyError as exc:
             reports.append(IngestReport(source="hf_daily", errors=[str(exc)], status="failed"))
         if progress is not None:
@@ -116,7 +120,11 @@ def backfill_hf(
 
 
 def ingest_arxiv(
-    factory: sessionmaker[Session], *, settings: Any, fetcher: Fetcher, now: dt.datetime | None = None
+    factory: sessionmaker[Session],
+    *,
+    settings: Any,
+    fetcher: Fetcher,
+    now: dt.datetime | None = None,
 ) -> IngestReport:
     """Fetch the category feed and ingest it; an empty feed is recorded as no announcement."""
     now = now or utcnow()
@@ -125,7 +133,9 @@ def ingest_arxiv(
 
     def parse() -> ParseResult:
         etag, last_modified = _validators(factory)(url)
-        response, document = arxiv.fetch_feed(fetcher, url=url, etag=etag, last_modified=last_modified)
+        response, document = arxiv.fetch_feed(
+            fetcher, url=url, etag=etag, last_modified=last_modified
+        )
         result["response"] = response
         return document.parsed if document is not None else ParseResult()
 
@@ -134,20 +144,32 @@ def ingest_arxiv(
         if response.not_modified:
             report.status = "not_modified"
             return
-        store.save_http_validators(session, url=url, etag=response.etag, last_modified=response.last_modified, now=now)
+        store.save_http_validators(
+            session, url=url, etag=response.etag, last_modified=response.last_modified, now=now
+        )
         if report.status == "no_announcement":
             day = listing_day_at(now)
             reason = quiet_reason(day, settings.arxiv_holiday_dates)
             if reason is None:
-                log.warning("arxiv_no_announcement day=%s expected=yes (the calendar expected a listing)", day)
+                log.warning(
+                    "arxiv_no_announcement day=%s expected=yes (the calendar expected a listing)",
+                    day,
+                )
             else:
                 log.info("arxiv_no_announcement day=%s reason=%r", day, reason)
 
-    return run_ingest(factory, source="arxiv", input_name=url, now=now, parse=parse, on_success=on_success)
+    return run_ingest(
+        factory, source="arxiv", input_name=url, now=now, parse=parse, on_success=on_success
+    )
 
 
 def lookup_arxiv(
-    factory: sessionmaker[Session], *, settings: Any, fetcher: Fetcher, ids: list[str], now: dt.datetime | None = None
+    factory: sessionmaker[Session],
+    *,
+    settings: Any,
+    fetcher: Fetcher,
+    ids: list[str],
+    now: dt.datetime | None = None,
 ) -> IngestReport:
     """Fetch these arXiv ids from the export API and ingest them as one run."""
     now = now or utcnow()
@@ -160,7 +182,9 @@ def lookup_arxiv(
             combined.rejected.extend(document.parsed.rejected)
         return combined
 
-    return run_ingest(factory, source="arxiv", input_name=f"{url}?id_list={','.join(ids)}", now=now, parse=parse)
+    return run_ingest(
+        factory, source="arxiv", input_name=f"{url}?id_list={','.join(ids)}", now=now, parse=parse
+    )
 
 
 def backfill_arxiv(
@@ -186,7 +210,10 @@ def backfill_arxiv(
             break
         reports.append(report)
         if progress is not None:
-            progress(len(document.parsed.listings) + len(document.parsed.rejected), document.total_results)
+            progress(
+                len(document.parsed.listings) + len(document.parsed.rejected),
+                document.total_results,
+            )
         number += 1
     return reports
 
@@ -203,7 +230,9 @@ def _backfill_page(
         return document.parsed if document is not None else ParseResult()
 
     now = utcnow()
-    report = run_ingest(factory, source="arxiv", input_name=input_name, now=now, parse=parse, seen_at=_submitted)
+    report = run_ingest(
+        factory, source="arxiv", input_name=input_name, now=now, parse=parse, seen_at=_submitted
+    )
     return report, holder[0] if holder else None
 
 
@@ -222,7 +251,9 @@ def replay_parser(source: str) -> Callable[[bytes], ParseResult]:
         return lambda data: parse_hf_daily(data, source="hf_daily")
     if source == "arxiv":
         return lambda data: parse_arxiv_feed(data, source="arxiv")
-    raise SourceError(f"no saved-response parser for source {source!r}; use one of {list(REMOTE_SOURCES)}")
+    raise SourceError(
+        f"no saved-response parser for source {source!r}; use one of {list(REMOTE_SOURCES)}"
+    )
 
 
 def replay_file(
@@ -241,7 +272,9 @@ def replay_file(
         except SourceError as exc:
             raise SourceError(f"{path}: {str(exc).removeprefix(f'{source}: ')}") from exc
 
-    return run_ingest(factory, source=source, input_name=str(path), now=now or utcnow(), parse=parse)
+    return run_ingest(
+        factory, source=source, input_name=str(path), now=now or utcnow(), parse=parse
+    )
 
 
 # --- every enabled source ----------------------------------------------------------------------
@@ -265,10 +298,14 @@ def ingest_sources(
                 elif name == "hf_daily":
                     assert fetcher is not None
                     day = (now or utcnow()).date()
-                    reports.append(ingest_hf_day(factory, settings=settings, fetcher=fetcher, day=day, now=now))
+                    reports.append(
+                        ingest_hf_day(factory, settings=settings, fetcher=fetcher, day=day, now=now)
+                    )
                 elif name == "arxiv":
                     assert fetcher is not None
-                    reports.append(ingest_arxiv(factory, settings=settings, fetcher=fetcher, now=now))
+                    reports.append(
+                        ingest_arxiv(factory, settings=settings, fetcher=fetcher, now=now)
+                    )
                 else:
                     raise SourceError(f"unknown source {name!r}")
             except PaperboyError as exc:

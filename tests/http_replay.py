@@ -58,7 +58,9 @@ class ReplayServer:
                 parts = urlsplit(self.path)
                 request = Request(
                     path=parts.path,
-                    query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                    query={
+                        k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()
+                    },
                     headers={k.lower(): v for k, v in self.headers.items()},
                     at=time.monotonic(),
                 )
@@ -68,7 +70,11 @@ class ReplayServer:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     handler = server.routes.get(parts.path)
-                    reply = handler(request) if handler else Reply(404, b"no route " + parts.path.encode())
+                    reply = (
+                        handler(request)
+                        if handler
+                        else Reply(404, b"no route " + parts.path.encode())
+                    )
                     if reply.delay:
                         time.sleep(reply.delay)
                     self.send_response(reply.status)
@@ -78,7 +84,9 @@ class ReplayServer:
                     if reply.truncate_at is not None:
                         self.send_header("Connection", "close")
                     self.end_headers()
-                    body = reply.body if reply.truncate_at is None else reply.body[: reply.truncate_at]
+                    body = (
+                        reply.body if reply.truncate_at is None else reply.body[: reply.truncate_at]
+                    )
                     if reply.status != 304:
                         self.wfile.write(body)
                     if reply.truncate_at is not None:
@@ -93,7 +101,9 @@ class ReplayServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> ReplayServer:
         self._thread.start()
@@ -167,5 +177,7 @@ def recorded_dir() -> Path:
     """../shared/fixtures (recorded real responses); the test is skipped, saying so, if absent."""
     found = _find_fixtures()
     if found is None:
-        pytest.skip("shared/fixtures (recorded Hugging Face and arXiv responses) not found beside the repository")
+        pytest.skip(
+            "shared/fixtures (recorded Hugging Face and arXiv responses) not found beside the repository"
+        )
     return found

@@ -32,7 +32,12 @@ def query_url(api_base: str) -> str:
 
 
 def fetch_feed(
-    fetcher: Fetcher, *, url: str, etag: str | None, last_modified: str | None, source: str = "arxiv"
+    fetcher: Fetcher,
+    *,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    source: str = "arxiv",
 ) -> tuple[Response, ArxivDocument | None]:
     """The feed's response and its parse (None on 304); a broken feed raises SourceError."""
     response = fetcher.get(url, etag=etag, last_modified=last_modified, gate=GATE)
@@ -41,13 +46,17 @@ def fetch_feed(
     return response, _parse(response, source=source)
 
 
-def lookup_ids(fetcher: Fetcher, *, api_base: str, ids: list[str], source: str = "arxiv") -> list[ArxivDocument]:
+def lookup_ids(
+    fetcher: Fetcher, *, api_base: str, ids: list[str], source: str = "arxiv"
+) -> list[ArxivDocument]:
     """Export API answers for these ids, at most MAX_ID_LIST per request."""
     documents = []
     for start in range(0, len(ids), MAX_ID_LIST):
         chunk = ids[start : start + MAX_ID_LIST]
         params = {"id_list": ",".join(chunk), "max_results": len(chunk)}
-        documents.append(_parse(fetcher.get(query_url(api_base), params=params, gate=GATE), source=source))
+        documents.append(
+            _parse(fetcher.get(query_url(api_base), params=params, gate=GATE), source=source)
+        )
     return documents
 
 
@@ -58,7 +67,13 @@ def backfill_query(categories: Iterable[str], since: dt.date, until: dt.date) ->
 
 
 def backfill_pages(
-    fetcher: Fetcher, *, api_base: str, categories: list[str], since: dt.date, until: dt.date, page_size: int,
+    fetcher: Fetcher,
+    *,
+    api_base: str,
+    categories: list[str],
+    since: dt.date,
+    until: dt.date,
+    page_size: int,
     source: str = "arxiv",
 ) -> Iterator[ArxivDocument]:
     """Yield export API pages of every paper submitted in [since, until], oldest first."""

@@ -61,7 +61,9 @@ def parse_arxiv(data: bytes, *, source: str = "arxiv") -> ArxivDocument:
     if not data.strip():
         raise SourceError(f"{source}: empty response, not an RSS or Atom document")
     document = feedparser.parse(data)
-    if document.get("bozo") and not isinstance(document.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe):
+    if document.get("bozo") and not isinstance(
+        document.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe
+    ):
         raise SourceError(f"{source}: invalid or truncated feed: {document.get('bozo_exception')}")
     if not document.get("version"):
         raise SourceError(f"{source}: not an RSS or Atom feed")
@@ -69,11 +71,16 @@ def parse_arxiv(data: bytes, *, source: str = "arxiv") -> ArxivDocument:
     title = collapse_ws(feed.get("title", ""))
     if title.lower().startswith("feed error"):
         detail = collapse_ws(feed.get("subtitle", "") or feed.get("description", ""))
-        raise SourceError(f"{source}: arXiv answered with an error feed: {title}" + (f" — {detail}" if detail else ""))
+        raise SourceError(
+            f"{source}: arXiv answered with an error feed: {title}"
+            + (f" — {detail}" if detail else "")
+        )
     entries = document.get("entries", [])
     for entry in entries:
         if "/api/errors" in entry.get("id", "") or collapse_ws(entry.get("title", "")) == "Error":
-            raise SourceError(f"{source}: arXiv API error: {collapse_ws(entry.get('summary', '')) or entry.get('id')}")
+            raise SourceError(
+                f"{source}: arXiv API error: {collapse_ws(entry.get('summary', '')) or entry.get('id')}"
+            )
 
     total = _int(feed.get("opensearch_totalresults"))
     kind = "api" if total is not None or "/api/" in feed.get("id", "") else "feed"
@@ -159,7 +166,9 @@ def _listing_of(
 
 
 def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    names = [collapse_ws(a.get("name", "")) for a in entry.get("authors", []) if isinstance(a, Mapping)]
+    names = [
+        collapse_ws(a.get("name", "")) for a in entry.get("authors", []) if isinstance(a, Mapping)
+    ]
     names = [n for n in names if n]
     if len(names) == 1 and "," in names[0]:
         # RSS puts every author in one dc:creator, comma-joined ("A. One, B. Two, C. Three").

@@ -87,9 +87,10 @@ def combine_pages(pages: list[FetchedPage], *, limit: int) -> ParseResult:
         for listing in page.parsed.listings:
             position = listing.position + offset if listing.position is not None else None
             combined.listings.append(dataclasses.replace(listing, position=position))
-        combined.rejected.extend(Rejected(f"page {number} {r.where}", r.reason) for r in page.parsed.rejected)
+        combined.rejected.extend(
+            Rejected(f"page {number} {r.where}", r.reason) for r in page.parsed.rejected
+        )
         if page.parsed.listed_on is not None:
             days.add(page.parsed.listed_on)
     combined.listed_on = days.pop() if len(days) == 1 else None
     return combined
-

@@ -65,7 +65,9 @@ class Response:
 class Gate:
     """One request at a time, each starting `interval` seconds after the previous one ended."""
 
-    def __init__(self, interval: float, *, clock: Clock = time.monotonic, sleep: Sleeper = time.sleep) -> None:
+    def __init__(
+        self, interval: float, *, clock: Clock = time.monotonic, sleep: Sleeper = time.sleep
+    ) -> None:
         self.interval = interval
         self.clock = clock
         self.sleep = sleep
@@ -190,7 +192,9 @@ class Fetcher:
                 with attempt:
                     return self._attempt(request_url, headers, gate)
         except _Retryable as exc:
-            raise FetchError(f"{request_url}: {exc.reason} (gave up after {self.max_attempts} attempts)") from exc
+            raise FetchError(
+                f"{request_url}: {exc.reason} (gave up after {self.max_attempts} attempts)"
+            ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     def _attempt(self, url: str, headers: dict[str, str], gate_name: str | None) -> Response:
@@ -211,7 +215,13 @@ class Fetcher:
         self._note_window(host, response)
         status = response.status_code
         if status == 304:
-            return Response(url, 304, b"", response.headers.get("ETag") or None, response.headers.get("Last-Modified") or None)
+            return Response(
+                url,
+                304,
+                b"",
+                response.headers.get("ETag") or None,
+                response.headers.get("Last-Modified") or None,
+            )
         if status == 429 or status >= 500:
             retry_after = _retry_after(response)
             if retry_after is not None and retry_after > self.max_wait:
@@ -221,9 +231,15 @@ class Fetcher:
                 )
             raise _Retryable(f"HTTP {status} {response.reason_phrase}".rstrip(), retry_after)
         if status >= 400:
-            raise FetchError(f"{url}: HTTP {status} {response.reason_phrase}: {_snippet(response.content)}")
+            raise FetchError(
+                f"{url}: HTTP {status} {response.reason_phrase}: {_snippet(response.content)}"
+            )
         return Response(
-            url, status, response.content, response.headers.get("ETag") or None, response.headers.get("Last-Modified") or None
+            url,
+            status,
+            response.content,
+            response.headers.get("ETag") or None,
+            response.headers.get("Last-Modified") or None,
         )
 
     def _respect_window(self, url: str, host: str) -> None:
@@ -259,7 +275,13 @@ class Fetcher:
     def _log_retry(self, url: str, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.warning("http_retry url=%s attempt=%d wait=%.1f reason=%r", url, state.attempt_number, wait, str(exc))
+        log.warning(
+            "http_retry url=%s attempt=%d wait=%.1f reason=%r",
+            url,
+            state.attempt_number,
+            wait,
+            str(exc),
+        )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -9,7 +9,7 @@ import pytest
 from service.errors import FetchError
 from service.settings import load_settings
 from service.sources.http import Fetcher, Gate
-from tests.http_replay import FakeClock, Reply, ReplayServer, replay_server, sequence, with_etag  # noqa: F401
+from tests.http_replay import FakeClock, ReplayServer, Reply, sequence, with_etag
 
 
 def fetcher(clock: FakeClock, **options: object) -> Fetcher:
@@ -34,11 +34,16 @@ def test_user_agent_names_the_operator_contact(replay_server: ReplayServer) -> N
     agent = replay_server.requests[0].headers["user-agent"]
     assert agent.startswith("Paperboy/") and "contact: https://example.org/ops" in agent
     # Without a contact the From: address stands in.
-    assert "contact: digest@example.org" in load_settings(from_address="Digest <digest@example.org>").user_agent
+    assert (
+        "contact: digest@example.org"
+        in load_settings(from_address="Digest <digest@example.org>").user_agent
+    )
 
 
 def test_500_then_success_is_retried_with_backoff(replay_server: ReplayServer) -> None:
-    replay_server.routes["/x"] = sequence(Reply(500, b"oops"), Reply(502, b"oops"), Reply(200, b"fine"))
+    replay_server.routes["/x"] = sequence(
+        Reply(500, b"oops"), Reply(502, b"oops"), Reply(200, b"fine")
+    )
     clock = FakeClock()
     with fetcher(clock) as f:
         response = f.get(f"{replay_server.url}/x")
@@ -56,7 +61,9 @@ def test_retries_are_bounded_and_the_error_names_the_url(replay_server: ReplaySe
 
 
 def test_429_waits_as_retry_after_says(replay_server: ReplayServer) -> None:
-    replay_server.routes["/x"] = sequence(Reply(429, b"slow down", {"Retry-After": "7"}), Reply(200, b"ok"))
+    replay_server.routes["/x"] = sequence(
+        Reply(429, b"slow down", {"Retry-After": "7"}), Reply(200, b"ok")
+    )
     clock = FakeClock()
     with fetcher(clock) as f:
         assert f.get(f"{replay_server.url}/x").body == b"ok"
@@ -64,7 +71,11 @@ def test_429_waits_as_retry_after_says(replay_server: ReplayServer) -> None:
 
 
 def test_429_with_ratelimit_header_waits_for_the_window(replay_server: ReplayServer) -> None:
-    limited = Reply(429, b"", {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
+    limited = Reply(
+        429,
+        b"",
+        {"RateLimit": '"api";r=0;t=42', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'},
+    )
     replay_server.routes["/x"] = sequence(limited, Reply(200, b"ok"))
     clock = FakeClock()
     with fetcher(clock) as f:
@@ -73,7 +84,9 @@ def test_429_with_ratelimit_header_waits_for_the_window(replay_server: ReplaySer
 
 
 def test_an_exhausted_window_delays_the_next_request(replay_server: ReplayServer) -> None:
-    replay_server.routes["/x"] = sequence(Reply(200, b"1", {"RateLimit": '"api";r=0;t=30'}), Reply(200, b"2"))
+    replay_server.routes["/x"] = sequence(
+        Reply(200, b"1", {"RateLimit": '"api";r=0;t=30'}), Reply(200, b"2")
+    )
     clock = FakeClock()
     with fetcher(clock) as f:
         f.get(f"{replay_server.url}/x")
@@ -85,7 +98,10 @@ def test_an_exhausted_window_delays_the_next_request(replay_server: ReplayServer
 def test_a_wait_longer_than_allowed_fails_the_fetch_at_once(replay_server: ReplayServer) -> None:
     replay_server.routes["/x"] = sequence(Reply(429, b"", {"Retry-After": "3600"}))
     clock = FakeClock()
-    with fetcher(clock, max_wait=300) as f, pytest.raises(FetchError, match="3600 s.*PAPERBOY_HTTP_MAX_WAIT_SECONDS"):
+    with (
+        fetcher(clock, max_wait=300) as f,
+        pytest.raises(FetchError, match="3600 s.*PAPERBOY_HTTP_MAX_WAIT_SECONDS"),
+    ):
         f.get(f"{replay_server.url}/x")
     assert len(replay_server.requests) == 1 and clock.sleeps == []
 
@@ -96,12 +112,19 @@ def test_a_timeout_is_retried_then_reported(replay_server: ReplayServer) -> None
     with fetcher(clock, timeout=0.2) as f:
         assert f.get(f"{replay_server.url}/slow").body == b"quick"
     replay_server.routes["/slower"] = sequence(Reply(200, b"late", delay=0.6))
-    with fetcher(clock, timeout=0.2, max_attempts=2) as f, pytest.raises(FetchError, match="timed out"):
+    with (
+        fetcher(clock, timeout=0.2, max_attempts=2) as f,
+        pytest.raises(FetchError, match="timed out"),
+    ):
         f.get(f"{replay_server.url}/slower")
 
 
-def test_a_truncated_body_is_a_network_error_not_a_short_document(replay_server: ReplayServer) -> None:
-    replay_server.routes["/cut"] = sequence(Reply(200, b"<rss>" + b"x" * 500 + b"</rss>", truncate_at=100))
+def test_a_truncated_body_is_a_network_error_not_a_short_document(
+    replay_server: ReplayServer,
+) -> None:
+    replay_server.routes["/cut"] = sequence(
+        Reply(200, b"<rss>" + b"x" * 500 + b"</rss>", truncate_at=100)
+    )
     clock = FakeClock()
     with fetcher(clock, max_attempts=2) as f, pytest.raises(FetchError, match="network error"):
         f.get(f"{replay_server.url}/cut")
@@ -110,17 +133,25 @@ def test_a_truncated_body_is_a_network_error_not_a_short_document(replay_server:
 
 def test_a_4xx_is_not_retried(replay_server: ReplayServer) -> None:
     replay_server.routes["/x"] = sequence(Reply(400, b'{"error":"Invalid date"}'))
-    with fetcher(FakeClock()) as f, pytest.raises(FetchError, match='HTTP 400.*Invalid date'):
+    with fetcher(FakeClock()) as f, pytest.raises(FetchError, match="HTTP 400.*Invalid date"):
         f.get(f"{replay_server.url}/x")
     assert len(replay_server.requests) == 1
 
 
 def test_conditional_request_gets_304(replay_server: ReplayServer) -> None:
-    replay_server.routes["/feed"] = with_etag(b"<rss/>", '"v1"', {"Last-Modified": "Wed, 20 Aug 2025 04:00:00 GMT"})
+    replay_server.routes["/feed"] = with_etag(
+        b"<rss/>", '"v1"', {"Last-Modified": "Wed, 20 Aug 2025 04:00:00 GMT"}
+    )
     with fetcher(FakeClock()) as f:
         first = f.get(f"{replay_server.url}/feed")
-        assert (first.status, first.etag, first.last_modified) == (200, '"v1"', "Wed, 20 Aug 2025 04:00:00 GMT")
-        second = f.get(f"{replay_server.url}/feed", etag=first.etag, last_modified=first.last_modified)
+        assert (first.status, first.etag, first.last_modified) == (
+            200,
+            '"v1"',
+            "Wed, 20 Aug 2025 04:00:00 GMT",
+        )
+        second = f.get(
+            f"{replay_server.url}/feed", etag=first.etag, last_modified=first.last_modified
+        )
     assert second.not_modified and second.body == b""
     assert replay_server.requests[1].headers["if-none-match"] == '"v1"'
     assert replay_server.requests[1].headers["if-modified-since"] == "Wed, 20 Aug 2025 04:00:00 GMT"
@@ -148,7 +179,9 @@ def test_arxiv_gate_spaces_requests_three_seconds_apart(replay_server: ReplaySer
     assert len(clock.sleeps) == 2
 
 
-def test_arxiv_gate_allows_one_connection_at_a_time_across_threads(replay_server: ReplayServer) -> None:
+def test_arxiv_gate_allows_one_connection_at_a_time_across_threads(
+    replay_server: ReplayServer,
+) -> None:
     clock = FakeClock()
     replay_server.routes["/rss/cs.LG"] = sequence(Reply(200, b"<feed/>", delay=0.05))
     gate = Gate(3.0, clock=clock.clock, sleep=clock.sleep)
