@@ -198,7 +198,7 @@ def backfill_arxiv(
         until=until, page_size=settings.arxiv_api_page_size,
     )  # fmt: skip
     url = arxiv.query_url(settings.arxiv_api_url)
-    number = 0
+    number = seen = 0
     while True:
         name = f"{url} backfill {since}..{until} page {number}"
         try:
@@ -209,11 +209,12 @@ def backfill_arxiv(
         if document is None:
             break
         reports.append(report)
+        count = len(document.parsed.listings) + len(document.parsed.rejected)
+        seen += count
         if progress is not None:
-            progress(
-                len(document.parsed.listings) + len(document.parsed.rejected),
-                document.total_results,
-            )
+            progress(count, document.total_results)
+        if count == 0 or document.total_results is None or seen >= document.total_results:
+            break
         number += 1
     return reports
 
