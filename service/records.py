@@ -157,6 +157,7 @@ class Digest:
     papers: tuple[ScoredPaper, ...]
     links: DigestLinks
     topics: tuple[Topic, ...] = ()
+    notes: tuple[str, ...] = ()  # why a day is quiet, e.g. arXiv made no announcement
 
 
 @dataclass(frozen=True, slots=True)

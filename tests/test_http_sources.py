@@ -8,6 +8,8 @@ gets an injected clock, so the 3-second spacing costs no test time.
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import hashlib
 import json
 from pathlib import Path
@@ -336,3 +338,27 @@ def test_backfills_and_id_lookup(
 
     paperboy("ingest", "--source", "files", "--since", "2025-01-01", code=2)
     paperboy("ingest", "--source", "arxiv", "--id", "not-an-id", code=2)
+
+
+def test_a_quiet_arxiv_day_says_so_in_the_digest(env: dict[str, str], tmp_path: Path) -> None:
+    paperboy = Paperboy(env | {"PAPERBOY_ARXIV_HOLIDAYS": "2025-12-25"})
+    paperboy("db", "upgrade")
+    paperboy("subscribers", "add", "ada@example.org", "--topic", "segmentation")
+    for day, note in [
+        ("2025-08-23", "No new arXiv papers today: arXiv makes no announcement on Friday evenings, so there is no Saturday listing."),
+        ("2025-12-25", "No new arXiv papers today: arXiv makes no announcement for this day (holiday schedule)."),
+        ("2025-08-21", None),  # a Thursday: arXiv announced, nothing matched
+    ]:
+        out, eml = tmp_path / f"{day}.html", tmp_path / f"{day}.eml"
+        paperboy("preview", "ada@example.org", "--date", day, "--out", str(out), "--eml", str(eml))
+        html = out.read_text()
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        text = " ".join(message.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+        if note is None:
+            assert "arXiv" not in html and "arXiv" not in text and "No new papers matched your topics today" in html
+        else:
+            assert note in html and note in text and "Your next digest will come" in html
+    quiet = Paperboy(env | {"PAPERBOY_SOURCES": "files,hf_daily"})
+    out = tmp_path / "no-arxiv.html"
+    quiet("preview", "ada@example.org", "--date", "2025-08-23", "--out", str(out))
+    assert "arXiv" not in out.read_text()
