@@ -345,8 +345,14 @@ def test_a_quiet_arxiv_day_says_so_in_the_digest(env: dict[str, str], tmp_path: 
     paperboy("db", "upgrade")
     paperboy("subscribers", "add", "ada@example.org", "--topic", "segmentation")
     for day, note in [
-        ("2025-08-23", "No new arXiv papers today: arXiv makes no announcement on Friday evenings, so there is no Saturday listing."),
-        ("2025-12-25", "No new arXiv papers today: arXiv makes no announcement for this day (holiday schedule)."),
+        (
+            "2025-08-23",
+            "No new arXiv papers today: arXiv makes no announcement on Friday evenings, so there is no Saturday listing.",
+        ),
+        (
+            "2025-12-25",
+            "No new arXiv papers today: arXiv makes no announcement for this day (holiday schedule).",
+        ),
         ("2025-08-21", None),  # a Thursday: arXiv announced, nothing matched
     ]:
         out, eml = tmp_path / f"{day}.html", tmp_path / f"{day}.eml"
@@ -355,10 +361,62 @@ def test_a_quiet_arxiv_day_says_so_in_the_digest(env: dict[str, str], tmp_path: 
         message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
         text = " ".join(message.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
         if note is None:
-            assert "arXiv" not in html and "arXiv" not in text and "No new papers matched your topics today" in html
+            assert (
+                "arXiv" not in html
+                and "arXiv" not in text
+                and "No new papers matched your topics today" in html
+            )
         else:
             assert note in html and note in text and "Your next digest will come" in html
     quiet = Paperboy(env | {"PAPERBOY_SOURCES": "files,hf_daily"})
     out = tmp_path / "no-arxiv.html"
     quiet("preview", "ada@example.org", "--date", "2025-08-23", "--out", str(out))
     assert "arXiv" not in out.read_text()
+
+
+def test_scheduler_tick_runs_every_enabled_source(
+    runtime: Any, replay_server: ReplayServer, recorded_dir: Path, arxiv_clock: FakeClock
+) -> None:
+    from service.scheduler import ingest_tick
+
+    replay_server.routes["/api/daily_papers"] = hf_pages(
+        (recorded_dir / "hf_daily_papers_2025-08-20.json").read_bytes()
+    )
+    replay_server.routes[FEED_PATH] = sequence(Reply(503, b"down for maintenance"))
+    runtime.settings = runtime.settings.model_copy(
+        update={
+            "sources": "files,hf_daily,arxiv", "hf_api_url": f"{replay_server.url}/api",
+            "arxiv_rss_url": replay_server.url, "http_backoff_seconds": 0.0, "http_max_attempts": 2,
+        }
+    )  # fmt: skip
+    ingest_tick(runtime)
+    with session_scope(runtime.factory) as session:
+        assert store.count_papers(session) == 14
+        runs = {run.source: run for run in store.ingest_runs(session)}
+    assert runs["hf_daily"].status == "ok" and runs["arxiv"].status == "failed"
+    assert "HTTP 503" in (runs["arxiv"].error or "")
+    assert (
+        len(replay_server.requests_to(FEED_PATH)) == 2
+    )  # retried once, then left to the next tick
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PAPERBOY_SOURCES", "files,hf", "unknown source"),
+        ("PAPERBOY_ARXIV_CATEGORIES", "cs.LG;cs.CL", "arXiv categories"),
+        ("PAPERBOY_ARXIV_HOLIDAYS", "2025-12-25,Christmas", "not a date"),
+        ("PAPERBOY_HF_API_URL", "huggingface.co/api", "http"),
+        ("PAPERBOY_ARXIV_INTERVAL_SECONDS", "1", "greater than or equal to 3"),
+    ],
+)
+def test_source_settings_are_validated(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    from service.errors import ConfigError
+    from service.settings import load_settings
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name) as info:
+        load_settings()
+    assert message in str(info.value)
