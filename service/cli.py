@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from service import logs, schema, store
 from service.db import session_scope
 from service.errors import ConfigError, InputError, PaperboyError, SchemaError, SourceError
-from service.ingest import ingest_file, ingest_folder, utcnow
+from service.ingest import ingest_file, utcnow
+from service.records import IngestReport
 from service.resources import sample_listings_path
 from service.runtime import Runtime
 from service.settings import load_settings
@@ -104,15 +105,33 @@ def db_status(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path), help="Listing file(s) to ingest.")
+@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path), help="Listing file(s) to ingest; with --source hf_daily|arxiv, saved responses of that source.")
 @click.option("--sample", is_flag=True, help="Ingest the bundled sample listings.")
 @click.option("--if-empty", is_flag=True, help="Only when the database holds no paper yet.")
-@click.option("--source", "source_name", default=None, help="Ingest the enabled source NAME (default: all enabled).")
+@click.option("--source", "source_name", default=None, help="Run only source NAME (files, hf_daily, arxiv; default: all enabled).")
+@click.option("--since", "since_text", default=None, help="Backfill hf_daily or arxiv from this day YYYY-MM-DD.")
+@click.option("--until", "until_text", default=None, help="Last day of a backfill YYYY-MM-DD (default: today).")
+@click.option("--id", "arxiv_ids", multiple=True, help="Look these arXiv ids up in the export API (with --source arxiv).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.pass_context
-def ingest(ctx: click.Context, files: tuple[Path, ...], sample: bool, if_empty: bool, source_name: str | None, as_json: bool) -> None:
+def ingest(
+    ctx: click.Context, files: tuple[Path, ...], sample: bool, if_empty: bool, source_name: str | None,
+    since_text: str | None, until_text: str | None, arxiv_ids: tuple[str, ...], as_json: bool,
+) -> None:  # fmt: skip
     """Fetch or read listings and merge them into the paper ledger."""
+    from service import source_runs
+    from service.settings import KNOWN_SOURCES
+    from service.sources.arxiv_ids import parse_arxiv_id
+
     runtime = runtime_from(ctx)
+    settings = runtime.settings
+    if source_name is not None and source_name not in KNOWN_SOURCES:
+        fail(f"unknown source {source_name!r}; known: {', '.join(KNOWN_SOURCES)}", 2)
+    remote = source_name in source_runs.REMOTE_SOURCES
+    if (since_text or until_text) and not remote:
+        fail("--since/--until backfill needs --source hf_daily or --source arxiv", 2)
+    if arxiv_ids and source_name != "arxiv":
+        fail("--id needs --source arxiv", 2)
     if if_empty:
         with session_scope(runtime.factory) as session:
             if store.count_papers(session):
@@ -123,25 +142,70 @@ def ingest(ctx: click.Context, files: tuple[Path, ...], sample: bool, if_empty: 
         if sample:
             reports.append(ingest_file(runtime.factory, path=sample_listings_path(), source="sample"))
         for path in files:
-            reports.append(ingest_file(runtime.factory, path=path, source="file"))
+            if remote:
+                reports.append(source_runs.replay_file(runtime.factory, source=source_name, path=path))
+            else:
+                reports.append(ingest_file(runtime.factory, path=path, source="file"))
     except SourceError as exc:
         fail(str(exc), 2)
     if not sample and not files:
-        enabled = runtime.settings.enabled_sources
-        if source_name is not None and source_name not in enabled:
-            fail(f"source {source_name!r} is not enabled (PAPERBOY_SOURCES={runtime.settings.sources})", 2)
-        for name in [source_name] if source_name else enabled:
-            if name == "files":
-                reports.extend(ingest_folder(runtime.factory, folder=runtime.settings.listing_dir))
+        with source_runs.make_fetcher(settings) as fetcher:
+            if since_text or until_text:
+                since = _date(since_text) or utcnow().date()
+                until = _date(until_text) or utcnow().date()
+                if since > until:
+                    fail(f"--since {since} is after --until {until}", 2)
+                bar = _ProgressBar(f"backfill {source_name} {since}..{until}", enabled=not as_json and sys.stderr.isatty())
+                backfill = source_runs.backfill_hf if source_name == "hf_daily" else source_runs.backfill_arxiv
+                try:
+                    reports.extend(backfill(runtime.factory, settings=settings, fetcher=fetcher, since=since, until=until, progress=bar))
+                finally:
+                    bar.close()
+            elif arxiv_ids:
+                ids = []
+                for text in arxiv_ids:
+                    parsed_id = parse_arxiv_id(text)
+                    if parsed_id is None:
+                        fail(f"--id {text!r} is not an arXiv id", 2)
+                    ids.append(parsed_id[0])
+                try:
+                    reports.append(source_runs.lookup_arxiv(runtime.factory, settings=settings, fetcher=fetcher, ids=ids))
+                except PaperboyError as exc:
+                    reports.append(IngestReport(source="arxiv", errors=[str(exc)], status="failed"))
+            else:
+                names = [source_name] if source_name else settings.enabled_sources
+                reports.extend(source_runs.ingest_sources(runtime.factory, settings=settings, names=names, fetcher=fetcher))
     summaries = [r.as_dict() | ({"errors": r.errors} if r.errors else {}) for r in reports]
     human = "\n".join(
         f"{r.source}: fetched {r.fetched}, new {r.new}, updated {r.updated}, unchanged {r.unchanged}, rejected {r.rejected}"
+        + (f", skipped {r.skipped}" if r.skipped else "")
+        + (f" ({r.status.replace('_', ' ')})" if r.status != "ok" else "")
         + (f" — {'; '.join(r.errors)}" if r.errors else "")
         for r in reports
     ) or "nothing to ingest"
     emit(summaries[0] if len(summaries) == 1 else summaries, as_json, human)
     if any(r.errors for r in reports):
         sys.exit(1)
+
+
+class _ProgressBar:
+    """A click progress bar on stderr, created once the total is known; nothing when disabled."""
+
+    def __init__(self, label: str, *, enabled: bool) -> None:
+        self.label, self.enabled = label, enabled
+        self._bar: Any = None
+
+    def __call__(self, step: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=total or 0, label=self.label, file=sys.stderr, show_pos=True)
+            self._bar.__enter__()
+        self._bar.update(step)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 # --- send and preview ---------------------------------------------------------------------------

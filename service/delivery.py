@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import store
+from service.arxiv_calendar import quiet_reason
 from service.db import session_scope
 from service.errors import PaperboyError, PermanentSendError, TransientSendError
 from service.mailer import Mailer, build_message
@@ -152,7 +153,16 @@ def make_digest(pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date
         papers=tuple(papers),
         links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers]),
         topics=tuple(topics_of(subscriber)),
+        notes=() if papers else quiet_day_notes(pipeline.settings, digest_date),
     )
+
+
+def quiet_day_notes(settings: Settings, digest_date: dt.date) -> tuple[str, ...]:
+    """Why the sources had nothing on ``digest_date``, for the quiet-day note (arXiv's calendar)."""
+    if "arxiv" not in settings.enabled_sources:
+        return ()
+    reason = quiet_reason(digest_date, settings.arxiv_holiday_dates)
+    return (f"No new arXiv papers today: {reason}.",) if reason else ()
 
 
 def preview(

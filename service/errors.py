@@ -19,6 +19,10 @@ class SourceError(PaperboyError):
     """A source could not be read or parsed as a whole; the message names the input."""
 
 
+class FetchError(SourceError):
+    """A source's server could not be reached or did not answer usefully; the message names the URL."""
+
+
 class InputError(PaperboyError):
     """A user-supplied value (address, timezone, topic, file) is invalid; the message names it."""
 

@@ -33,6 +33,8 @@ def ingest_parsed(session: Session, *, source: str, parsed: ParseResult, now: dt
     """Merge one parsed input into the ledger and record sightings; the caller commits."""
     report = IngestReport(source=source, fetched=len(parsed.listings) + len(parsed.rejected))
     report.rejected = len(parsed.rejected)
+    if parsed.quiet:
+        report.status = "no_announcement"
     for rejected in parsed.rejected:
         log.warning("listing_rejected source=%s where=%r reason=%r", source, rejected.where, rejected.reason)
     keys: set[str] = set()
@@ -40,7 +42,16 @@ def ingest_parsed(session: Session, *, source: str, parsed: ParseResult, now: dt
         keys.add(listing.arxiv_id or title_key(listing.title))
         if listing.arxiv_id:
             keys.add(title_key(listing.title))
-    changes = diff(parsed.listings, store.paper_states(session, keys=keys))
+    known = store.paper_states(session, keys=keys)
+    listings = parsed.listings
+    if parsed.update_only:
+        # A replacement of a paper the ledger never had is an old paper revised, not news.
+        listings = [
+            item for item in listings
+            if item.arxiv_id not in parsed.update_only or item.arxiv_id in known or title_key(item.title) in known
+        ]  # fmt: skip
+        report.skipped = len(parsed.listings) - len(listings)
+    changes = diff(listings, known)
     for change in changes:
         if change.kind == "new":
             store.insert_paper(session, key=change.key, fields=change.fields, now=now)
@@ -62,13 +73,16 @@ def _record_sightings(
     for change in changes:
         paper_id = ids[change.key]
         listing = change.listing
-        observation = (paper_id, listing.listed_on or default_day, listing.position, listing.upvotes)
+        observation = (
+            paper_id, listing.listed_on or default_day, listing.position, listing.upvotes, listing.comments, listing.stars,
+        )  # fmt: skip
         if paper_id in seen or observation in recorded:
             continue
         seen.add(paper_id)
         rows.append({
             "paper_id": paper_id, "source": source, "seen_at": now, "listed_on": observation[1],
-            "position": listing.position, "upvotes": listing.upvotes,
+            "position": listing.position, "upvotes": listing.upvotes, "comments": listing.comments,
+            "stars": listing.stars,
         })  # fmt: skip
     store.add_sightings(session, rows=rows)
 
@@ -81,19 +95,37 @@ def ingest_file(
     An unreadable or unparseable file raises SourceError after its failure is recorded.
     """
     now = now or utcnow()
-    return _run(factory, source=source, input_name=str(path), now=now, parse=lambda: read_listing_file(path, source=source))
+    return run_ingest(factory, source=source, input_name=str(path), now=now, parse=lambda: read_listing_file(path, source=source))
 
 
-def _run(
-    factory: sessionmaker[Session], *, source: str, input_name: str, now: dt.datetime, parse: Callable[[], ParseResult]
+def run_ingest(
+    factory: sessionmaker[Session],
+    *,
+    source: str,
+    input_name: str,
+    now: dt.datetime,
+    parse: Callable[[], ParseResult],
+    on_success: Callable[[Session, IngestReport], None] | None = None,
+    seen_at: dt.datetime | Callable[[ParseResult], dt.datetime | None] | None = None,
 ) -> IngestReport:
+    """Parse (or fetch and parse), then ingest in one transaction; ``on_success`` joins it.
+
+    ``seen_at`` (default ``now``; or a function of the parse) is the papers' first-seen and
+    sighting time: a backfill of a past day passes that day, so history does not land in the
+    next digest as news.
+    """
     with session_scope(factory) as session:
         run_id = store.start_ingest_run(session, source=source, input_name=input_name, now=now).id
     try:
         parsed = parse()
         with session_scope(factory) as session:
-            report = ingest_parsed(session, source=source, parsed=parsed, now=now)
-            store.finish_ingest_run(session, run_id=run_id, counts=report.as_dict(), error=None, now=utcnow())
+            when = seen_at(parsed) if callable(seen_at) else seen_at
+            report = ingest_parsed(session, source=source, parsed=parsed, now=when or now)
+            if on_success is not None:
+                on_success(session, report)
+            store.finish_ingest_run(
+                session, run_id=run_id, counts=report.as_dict(), error=None, now=utcnow(), status=report.status
+            )
     except Exception as exc:
         with session_scope(factory) as session:
             counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -103,8 +135,9 @@ def _run(
             raise
         raise SourceError(f"{input_name}: {exc}") from exc
     log.info(
-        "ingest source=%s input=%r fetched=%d new=%d updated=%d unchanged=%d rejected=%d",
-        source, input_name, report.fetched, report.new, report.updated, report.unchanged, report.rejected,
+        "ingest source=%s input=%r status=%s fetched=%d new=%d updated=%d unchanged=%d rejected=%d skipped=%d",
+        source, input_name, report.status, report.fetched, report.new, report.updated, report.unchanged,
+        report.rejected, report.skipped,
     )  # fmt: skip
     return report
 
@@ -131,13 +164,13 @@ def ingest_folder(factory: sessionmaker[Session], *, folder: Path, now: dt.datet
         try:
             reports.append(ingest_file(factory, path=path, source="file", now=now))
         except SourceError as exc:
-            report = IngestReport(source="file", errors=[str(exc)])
+            report = IngestReport(source="file", errors=[str(exc)], status="failed")
             reports.append(report)
     return reports
 
 
 def ingest_enabled_sources(factory: sessionmaker[Session], *, sources: Iterable[str], listing_dir: Path) -> list[IngestReport]:
-    """The scheduled ingest: every enabled source, each isolated from the others' failures."""
+    """The `files` source of the scheduled ingest; the HTTP sources run in ``source_runs.ingest_sources``."""
     reports: list[IngestReport] = []
     for source in sources:
         if source == "files":

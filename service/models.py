@@ -97,6 +97,8 @@ class Sighting(Base):
     listed_on: Mapped[dt.date | None] = mapped_column(Date)
     position: Mapped[int | None] = mapped_column(Integer)
     upvotes: Mapped[int | None] = mapped_column(Integer)
+    comments: Mapped[int | None] = mapped_column(Integer)
+    stars: Mapped[int | None] = mapped_column(Integer)
 
 
 class Subscriber(Base):
@@ -190,3 +192,17 @@ class IngestRun(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # ok, failed, no_announcement (an arXiv quiet day), not_modified (HTTP 304); NULL before 0005
+    status: Mapped[str | None] = mapped_column(String(20))
+
+
+class HttpValidator(Base):
+    """The ETag / Last-Modified a URL last answered with, for conditional requests."""
+
+    __tablename__ = "http_validators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

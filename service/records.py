@@ -55,6 +55,9 @@ class ParseResult:
     listings: list[Listing] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     listed_on: dt.date | None = None  # the listing day, where the input says it
+    # arXiv ids announced here only as replacements: they update a stored paper, never add one
+    update_only: frozenset[str] = frozenset()
+    quiet: bool = False  # a valid feed without entries: the source announced nothing that day
 
 
 @dataclass(slots=True)
@@ -68,6 +71,8 @@ class IngestReport:
     unchanged: int = 0
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: int = 0  # replacements of papers the ledger never had: not added
+    status: str = "ok"  # ok, failed, no_announcement, not_modified
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -77,6 +82,8 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "skipped": self.skipped,
+            "status": self.status,
         }
 
 
@@ -150,6 +157,7 @@ class Digest:
     papers: tuple[ScoredPaper, ...]
     links: DigestLinks
     topics: tuple[Topic, ...] = ()
+    notes: tuple[str, ...] = ()  # why a day is quiet, e.g. arXiv made no announcement
 
 
 @dataclass(frozen=True, slots=True)

@@ -507,6 +507,7 @@ class Renderer:
             "manage_url": safe_url(digest.links.manage),
             "unsubscribe_url": safe_url(digest.links.unsubscribe),
             "text_width": TEXT_WIDTH,
+            "notes": [clean_text(note) for note in digest.notes],
         }
 
     def render(self, digest: Digest) -> RenderedDigest:

@@ -12,16 +12,21 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service.delivery import send_due
-from service.ingest import ingest_enabled_sources, utcnow
+from service.ingest import utcnow
 from service.runtime import Runtime
+from service.source_runs import ingest_sources
 
 log = logging.getLogger(__name__)
 
 
 def ingest_tick(runtime: Runtime) -> None:
     settings = runtime.settings
-    reports = ingest_enabled_sources(runtime.factory, sources=settings.enabled_sources, listing_dir=settings.listing_dir)
-    log.info("ingest_tick inputs=%d new=%d", len(reports), sum(r.new for r in reports))
+    # Every enabled source (files, hf_daily, arxiv), each isolated from the others' failures.
+    reports = ingest_sources(runtime.factory, settings=settings, names=settings.enabled_sources)
+    log.info(
+        "ingest_tick inputs=%d new=%d failed=%d",
+        len(reports), sum(r.new for r in reports), sum(1 for r in reports if r.errors),
+    )  # fmt: skip
 
 
 def delivery_tick(runtime: Runtime) -> None:

@@ -14,6 +14,7 @@ from service.models import (
     Delivery,
     DeliveryItem,
     Feedback,
+    HttpValidator,
     IngestRun,
     Paper,
     Sighting,
@@ -117,14 +118,15 @@ def to_candidate(paper: Paper) -> Candidate:
 
 
 def sighting_observations(session: Session, *, paper_ids: Iterable[int], source: str) -> set[tuple[Any, ...]]:
-    """Every recorded (paper_id, listed_on, position, upvotes) of these papers from ``source``."""
+    """Every recorded (paper_id, listed_on, position, upvotes, comments, stars) of these papers from ``source``."""
     wanted = sorted(set(paper_ids))
     seen: set[tuple[Any, ...]] = set()
     for chunk in _chunks(wanted):
         rows = session.execute(
-            select(Sighting.paper_id, Sighting.listed_on, Sighting.position, Sighting.upvotes).where(
-                Sighting.source == source, Sighting.paper_id.in_(chunk)
-            )
+            select(
+                Sighting.paper_id, Sighting.listed_on, Sighting.position, Sighting.upvotes, Sighting.comments,
+                Sighting.stars,
+            ).where(Sighting.source == source, Sighting.paper_id.in_(chunk))
         )
         seen.update(tuple(row) for row in rows)
     return seen
@@ -143,8 +145,12 @@ def start_ingest_run(session: Session, *, source: str, input_name: str | None, n
     return run
 
 
-def finish_ingest_run(session: Session, *, run_id: int, counts: dict[str, Any], error: str | None, now: dt.datetime) -> None:
+def finish_ingest_run(
+    session: Session, *, run_id: int, counts: dict[str, Any], error: str | None, now: dt.datetime, status: str | None = None
+) -> None:
+    """Close a run: status is ok / failed (from ``error``) unless given (no_announcement, not_modified)."""
     values = {k: counts[k] for k in ("fetched", "new", "updated", "unchanged", "rejected")}
+    values["status"] = status or ("failed" if error else "ok")
     session.execute(update(IngestRun).where(IngestRun.id == run_id).values(finished_at=now, error=error, **values))
 
 
@@ -540,3 +546,46 @@ def last_ingest_per_source(session: Session) -> dict[str, tuple[dt.datetime | No
         ).all()
     )
     return {source: (finished.get(source), clean.get(source)) for source in sorted(set(finished) | set(clean))}
+# --- HTTP validators and source runs ----------------------------------------------------------
+
+
+def http_validators(session: Session, *, url: str) -> tuple[str | None, str | None]:
+    """The (ETag, Last-Modified) ``url`` last answered with, or (None, None)."""
+    row = session.execute(select(HttpValidator.etag, HttpValidator.last_modified).where(HttpValidator.url == url)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def save_http_validators(
+    session: Session, *, url: str, etag: str | None, last_modified: str | None, now: dt.datetime
+) -> None:
+    """Remember the validators of ``url``; a response without any forgets the old ones."""
+    existing = session.scalar(select(HttpValidator).where(HttpValidator.url == url))
+    if etag is None and last_modified is None:
+        if existing is not None:
+            session.delete(existing)
+        return
+    if existing is None:
+        session.add(HttpValidator(url=url, etag=etag, last_modified=last_modified, updated_at=now))
+    else:
+        existing.etag, existing.last_modified, existing.updated_at = etag, last_modified, now
+
+
+def ingest_runs(session: Session, *, source: str | None = None, limit: int = 50) -> list[IngestRun]:
+    """The latest ingest runs, newest first, of one source or all."""
+    query = select(IngestRun).order_by(IngestRun.started_at.desc(), IngestRun.id.desc()).limit(limit)
+    if source is not None:
+        query = query.where(IngestRun.source == source)
+    return list(session.scalars(query))
+
+
+def quiet_source_runs(session: Session, *, since: dt.datetime, until: dt.datetime) -> list[str]:
+    """Sources whose runs between ``since`` and ``until`` all said "no announcement" (a quiet day)."""
+    rows = session.execute(
+        select(IngestRun.source, IngestRun.status).where(
+            IngestRun.started_at >= since, IngestRun.started_at < until, IngestRun.finished_at.is_not(None)
+        )
+    ).all()
+    statuses: dict[str, set[str | None]] = {}
+    for source, status in rows:
+        statuses.setdefault(source, set()).add(status)
+    return sorted(src for src, seen in statuses.items() if seen == {"no_announcement"})

@@ -11,7 +11,7 @@ import pytest
 from service.runtime import Runtime
 from service.settings import Settings, load_settings
 
-pytest_plugins = ["tests.smtp_sink", "tests.pg_server", "tests.browser", "tests.web_helpers"]
+pytest_plugins = ["tests.smtp_sink", "tests.pg_server", "tests.browser", "tests.web_helpers", "tests.http_replay"]
 
 REPO = Path(__file__).resolve().parents[1]
 
