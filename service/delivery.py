@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import store
+from service import personal, store
 from service.db import session_scope
 from service.errors import PaperboyError, PermanentSendError, TransientSendError
 from service.mailer import Mailer, build_message
 from service.models import Subscriber
-from service.rank import RelevanceIndex, rank
+from service.rank import RelevanceIndex
 from service.records import Digest, DigestLinks, Reason, RenderedDigest, ScoredPaper, Topic
 from service.render import Renderer
 from service.settings import Settings
@@ -127,22 +127,13 @@ def candidate_since(pipeline: Pipeline, session: Session, subscriber: Subscriber
 def choose_papers(
     pipeline: Pipeline, session: Session, subscriber: Subscriber, index: RelevanceIndex, now: dt.datetime
 ) -> list[ScoredPaper]:
-    since = candidate_since(pipeline, session, subscriber, now)
-    eligible = {c.paper_id for c in index.candidates if c.first_seen and c.first_seen >= since}
-    return rank(
-        index,
-        topics=topics_of(subscriber),
-        eligible=eligible,
-        already_sent=store.received_paper_ids(session, subscriber_id=subscriber.id),
-        max_papers=subscriber.max_papers,
-        floor=pipeline.settings.relevance_floor,
-    )
+    """Topics, floor, trending share, history and votes → ranked papers (service/personal.py)."""
+    return personal.rank_for_subscriber(session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now)
 
 
 def build_index(pipeline: Pipeline, session: Session, now: dt.datetime) -> RelevanceIndex:
     """One index per run over the widest candidate window any subscriber can have."""
-    since = now - dt.timedelta(days=pipeline.settings.candidate_days)
-    return RelevanceIndex(store.candidates_since(session, since=since))
+    return personal.build_index(session, settings=pipeline.settings, now=now)
 
 
 def make_digest(pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date, papers: Sequence[ScoredPaper]) -> Digest:

@@ -112,6 +112,9 @@ class Subscriber(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     consent_ip: Mapped[str | None] = mapped_column(String(64))
+    # Ranking preferences; None means the service default (settings).
+    relevance_floor: Mapped[float | None] = mapped_column(Float)
+    trending_share: Mapped[float | None] = mapped_column(Float)
 
     topics: Mapped[list[Topic]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Topic.id"
