@@ -73,14 +73,6 @@ def candidate_since(
     return max(previous, window) if previous else window
 
 
-def votes_of(session: Session, *, subscriber_id: int) -> Votes | None:
-    """The subscriber's votes with the voted papers, or None without any."""
-    votes = store.feedback_votes(session, subscriber_ids=[subscriber_id]).get(subscriber_id)
-    if not votes:
-        return None
-    return Votes.from_mapping(votes, store.papers_by_id(session, ids=votes.keys()))
-
-
 def rank_for_subscriber(
     session: Session,
     *,
@@ -98,13 +90,18 @@ def rank_for_subscriber(
     share = (
         settings.trending_share if subscriber.trending_share is None else subscriber.trending_share
     )
+    votes = store.feedback_votes(session, subscriber_ids=[subscriber.id]).get(subscriber.id, {})
+    # A paper they already voted on has been read: never offer it again.
+    seen = store.received_paper_ids(session, subscriber_id=subscriber.id) | set(votes)
     return rank(
         index,
         topics=topics_of(subscriber),
         since=candidate_since(session, settings=settings, subscriber=subscriber, now=now),
-        already_sent=store.received_paper_ids(session, subscriber_id=subscriber.id),
+        already_sent=seen,
         max_papers=subscriber.max_papers,
         floor=floor,
         trending_share=share,
-        votes=votes_of(session, subscriber_id=subscriber.id),
+        votes=Votes.from_mapping(votes, store.papers_by_id(session, ids=votes.keys()))
+        if votes
+        else None,
     )
