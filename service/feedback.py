@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 ALPHA = 1.0  # weight of the liked papers' centroid
 BETA = 1.0  # weight of the disliked papers' centroid: an explicit "less like this" counts as much
 PRIOR_VOTES = 2.0  # damping n / (n + PRIOR_VOTES)
-FEEDBACK_WEIGHT = 1.0  # how much the feedback score counts in the blend (relevance is 0..1)
-ADMIT_SIMILARITY = 0.3  # cosine to a liked paper above which a paper is chosen for that alone
+FEEDBACK_WEIGHT = 2.0  # how much the feedback score counts in the blend (relevance is 0..1)
+ADMIT_SIMILARITY = 0.2  # cosine to a liked paper above which a paper is chosen for that alone
 
 
 @dataclass(frozen=True, slots=True)
