@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from pathlib import Path
 
@@ -144,6 +145,11 @@ def test_preview_json_names_topics_and_terms_and_excluded_terms_never_appear(
     for p in papers:
         text = p["title"].lower()
         assert "robot" not in text and "video" not in text
+    html_path = Path(env["PAPERBOY_OUTBOX_DIR"]).parent / "digest.html"
+    run("preview", EMAIL, "--out", str(html_path))
+    page = html.unescape(html_path.read_text(encoding="utf-8"))
+    assert "Why:</strong> trending: 90 upvotes (+85 today)" in page
+    assert page.count('Why:</strong> matches "') + page.count('Why:</strong> partly matches "') == 8
     with session_scope(
         Runtime(load_settings(database_url=env["PAPERBOY_DATABASE_URL"])).factory
     ) as session:
