@@ -26,6 +26,7 @@ from service.settings import load_settings
 from service.subscribers import (
     check_cadence,
     check_hour,
+    check_share,
     check_timezone,
     normalise_email,
     parse_topic,
@@ -315,8 +316,12 @@ def preview(ctx: click.Context, email: str, out: Path | None, eml: Path | None, 
             {
                 "title": p.paper.title,
                 "key": p.paper.key,
+                "id": p.paper.paper_id,
+                "arxiv_id": p.paper.arxiv_id,
                 "score": p.score,
                 "reasons": [r.label for r in p.reasons],
+                "matches": [{"topic": r.topic, "terms": list(r.terms)} for r in p.reasons if r.topic is not None],
+                "upvotes": p.paper.upvotes,
                 "url": p.paper.abstract_url,
             }
             for p in digest.papers
@@ -355,12 +360,15 @@ def subscribers() -> None:
 @click.option("--max", "max_papers", type=click.IntRange(1, 100), default=None, help="Papers per digest.")
 @click.option("--cadence", default="daily", show_default=True, help="daily or weekly.")
 @click.option("--skip-empty", is_flag=True, help="Send nothing on days without new papers (default: a short note).")
+@click.option("--floor", "relevance_floor", type=float, default=None, help="Relevance floor 0-1 (default PAPERBOY_RELEVANCE_FLOOR).")
+@click.option("--trending-share", type=float, default=None, help="Share 0-1 of trending papers (default PAPERBOY_TRENDING_SHARE).")
 @click.option("--pending", is_flag=True, help="Add unconfirmed (default: active, for operators adding people who agreed).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def subscribers_add(
     ctx: click.Context, email: str, topics: tuple[str, ...], excludes: tuple[str, ...], timezone: str | None,
     hour: int | None, max_papers: int | None, cadence: str, skip_empty: bool, pending: bool, as_json: bool,
+    relevance_floor: float | None = None, trending_share: float | None = None,
 ) -> None:  # fmt: skip
     """Add a subscriber with topics."""
     runtime = runtime_from(ctx)
@@ -371,6 +379,10 @@ def subscribers_add(
         delivery_hour = check_hour(settings.default_hour if hour is None else hour)
         cadence = check_cadence(cadence)
         parsed = [parse_topic(t) for t in topics] + [parse_topic(t, kind="exclude") for t in excludes]
+        if relevance_floor is not None:
+            check_share(relevance_floor, name="--floor")
+        if trending_share is not None:
+            check_share(trending_share, name="--trending-share")
     except InputError as exc:
         fail(str(exc), 2)
     try:
@@ -379,6 +391,7 @@ def subscribers_add(
                 session, email=address, status="pending" if pending else "active", timezone=tz,
                 delivery_hour=delivery_hour, cadence=cadence, max_papers=max_papers or settings.default_max_papers,
                 topics=parsed, now=utcnow(), skip_empty=skip_empty,
+                relevance_floor=relevance_floor, trending_share=trending_share,
             )  # fmt: skip
             data = _subscriber_dict(subscriber)
     except IntegrityError:
@@ -395,6 +408,8 @@ def _subscriber_dict(subscriber: Any) -> dict[str, Any]:
         "cadence": subscriber.cadence,
         "max_papers": subscriber.max_papers,
         "skip_empty": subscriber.skip_empty,
+        "relevance_floor": subscriber.relevance_floor,
+        "trending_share": subscriber.trending_share,
         "topics": [{"kind": t.kind, "text": t.text, "weight": t.weight} for t in subscriber.topics],
     }
 
@@ -433,6 +448,31 @@ def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
         else:
             store.set_subscriber_status(session, subscriber_id=subscriber.id, status="unsubscribed")
     click.echo(f"{'deleted' if purge else 'unsubscribed'} {address}")
+
+
+# --- feedback -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("email")
+@click.argument("paper")
+@click.argument("vote")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def feedback(ctx: click.Context, email: str, paper: str, vote: str, as_json: bool) -> None:
+    """Record EMAIL's vote (up or down) on PAPER (an arXiv id or an internal id from preview --json)."""
+    from service.votes import cast_vote
+
+    runtime = runtime_from(ctx)
+    address = _email(email)
+    try:
+        with session_scope(runtime.factory) as session:
+            paper_id, value, changed = cast_vote(session, email=address, paper=paper, vote=vote, now=utcnow())
+    except InputError as exc:
+        fail(str(exc), 2)
+    data = {"email": address, "paper_id": paper_id, "vote": value, "changed": changed}
+    word = "up" if value > 0 else "down"
+    emit(data, as_json, f"{address}: {word} on paper {paper_id}" + ("" if changed else " (already recorded)"))
 
 
 # --- serve --------------------------------------------------------------------------------------

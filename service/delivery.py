@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import store
+from service import personal, store
 from service.arxiv_calendar import quiet_reason
 from service.db import session_scope
 from service.errors import PaperboyError, PermanentSendError, TransientSendError
 from service.mailer import Mailer, build_message
 from service.models import Subscriber
-from service.rank import RelevanceIndex, rank
+from service.rank import RelevanceIndex
 from service.records import Digest, DigestLinks, Reason, RenderedDigest, ScoredPaper, Topic
 from service.render import Renderer
 from service.settings import Settings
@@ -128,22 +128,13 @@ def candidate_since(pipeline: Pipeline, session: Session, subscriber: Subscriber
 def choose_papers(
     pipeline: Pipeline, session: Session, subscriber: Subscriber, index: RelevanceIndex, now: dt.datetime
 ) -> list[ScoredPaper]:
-    since = candidate_since(pipeline, session, subscriber, now)
-    eligible = {c.paper_id for c in index.candidates if c.first_seen and c.first_seen >= since}
-    return rank(
-        index,
-        topics=topics_of(subscriber),
-        eligible=eligible,
-        already_sent=store.received_paper_ids(session, subscriber_id=subscriber.id),
-        max_papers=subscriber.max_papers,
-        floor=pipeline.settings.relevance_floor,
-    )
+    """Topics, floor, trending share, history and votes → ranked papers (service/personal.py)."""
+    return personal.rank_for_subscriber(session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now)
 
 
 def build_index(pipeline: Pipeline, session: Session, now: dt.datetime) -> RelevanceIndex:
     """One index per run over the widest candidate window any subscriber can have."""
-    since = now - dt.timedelta(days=pipeline.settings.candidate_days)
-    return RelevanceIndex(store.candidates_since(session, since=since))
+    return personal.build_index(session, settings=pipeline.settings, now=now)
 
 
 def make_digest(pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date, papers: Sequence[ScoredPaper]) -> Digest:
@@ -341,15 +332,11 @@ def preview_papers(
 ) -> list[ScoredPaper]:
     """What a subscriber's next digest would hold with these (unsaved) topics and maximum."""
     with session_scope(pipeline.factory) as session:
+        subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
+        if subscriber is None:
+            raise PaperboyError(f"no subscriber #{subscriber_id}")
         index = build_index(pipeline, session, now)
-        window = now - dt.timedelta(days=pipeline.settings.candidate_days)
-        previous = store.last_sent_at(session, subscriber_id=subscriber_id)
-        since = max(previous, window) if previous else window
-        return rank(
-            index,
-            topics=list(topics),
-            eligible={c.paper_id for c in index.candidates if c.first_seen and c.first_seen >= since},
-            already_sent=store.received_paper_ids(session, subscriber_id=subscriber_id),
-            max_papers=max_papers,
-            floor=pipeline.settings.relevance_floor,
-        )
+        return personal.rank_for_subscriber(
+            session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now,
+            topics=topics, max_papers=max_papers,
+        )  # fmt: skip

@@ -119,6 +119,9 @@ class Subscriber(Base):
     confirm_nonce: Mapped[str | None] = mapped_column(String(64))
     confirm_requested: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     confirm_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Ranking preferences; None means the service default (settings).
+    relevance_floor: Mapped[float | None] = mapped_column(Float)
+    trending_share: Mapped[float | None] = mapped_column(Float)
 
     topics: Mapped[list[Topic]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Topic.id"

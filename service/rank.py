@@ -1,56 +1,97 @@
-"""Pure ranking: candidate papers × one subscriber's topics → a short, explained digest.
+"""Pure ranking: candidate papers × one subscriber's preferences → a short, explained digest.
 
-Relevance of a keyword topic is BM25 (bm25s, with Snowball stemming and English stop words)
-over title + abstract, divided by what a paper scores that uses every term of the topic once in an
-abstract of average length (the sum of the terms' IDFs over 1 + k1, as Lucene's BM25 leaves out the
-k1 + 1 factor). That ratio r is 1.0 for such a paper, more when it uses the terms often, and small
-when it only shares a common word: it is comparable across days and topics, so one relevance
-floor works for everybody. Relevance is tanh(r) × coverage, where coverage is the share of the
-topic's IDF mass that the paper contains: 0.76 for that paper, near 1 for heavy use, and a paper
-that shares only the common half of "video generation" is discounted twice, so a multi-word topic
-asks for all of its words without demanding an exact phrase. It stays within 0..1 without the
-ties a hard cap would make.
+docs/ranking.md explains every component and the blend; in short:
 
-One ``RelevanceIndex`` is built per run over every candidate of the run, and each distinct topic
-text is scored once per run however many subscribers share it.
+* Relevance of a keyword topic is BM25 (bm25s, Snowball stemming, English stop words) over title
+  + abstract, divided by what a paper scores that uses every term of the topic once in an abstract
+  of average length (Σ IDF / (1 + k1)): r. Relevance = tanh(r) × coverage, coverage being the share
+  of the topic's IDF mass the paper contains: 0.76 for that paper, near 1 for heavy use, small for a
+  paper sharing one common word. With ``paperboy[semantic]`` it is the larger of that and the
+  calibrated embedding similarity. A category topic is worth ``CATEGORY_RELEVANCE``, an author
+  topic ``AUTHOR_RELEVANCE`` (name match tolerant of initials and accents).
+* A topic counts when its relevance passes the subscriber's floor; the topics combine as a
+  weighted noisy-or, R = 1 − Π (1 − rel_t) ** weight_t, which stays in 0..1.
+* Score = (1 − s)·R + s·T + 0.1·recency + feedback, s being the subscriber's trending share and T
+  the community signal normalised over the candidates (service/trend.py); feedback is the Rocchio
+  score of their votes (service/feedback.py).
+* ⌊s × max papers⌋ slots go to the most trending papers that did not make it on relevance; a
+  subscriber without topics gets trending papers only. Exclude topics and already sent papers
+  never appear.
+
+One ``RelevanceIndex`` is built per run over every candidate of the run; each distinct topic text
+(and each voted paper's similarity vector) is computed once per run however many subscribers share
+it, so ranking one subscriber is a handful of array operations.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import bm25s
 import numpy as np
 import Stemmer
 
+from service.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
 from service.records import Candidate, Reason, ScoredPaper, Topic
+from service.trend import signals, trending_label
 
-# A paper in the ranked list for a topic-less subscriber is there for its community signal alone.
-TRENDING_TIEBREAK = 0.05
+# Being in a wanted category is evidence, but weaker than a good keyword match (0.76);
+# a paper by a named author is what the subscriber asked for almost by definition.
+CATEGORY_RELEVANCE = 0.6
+AUTHOR_RELEVANCE = 0.9
+RECENCY_WEIGHT = 0.1  # fresher first among equals; matters for weekly digests
+_NEAR_ONE = 1.0 - 1e-9  # keeps log(1 - rel) finite
+
+
+class SemanticScorer(Protocol):
+    """Embedding similarity of a topic text to every candidate, calibrated to 0..1 relevance."""
+
+    def relevance(self, text: str) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
-    """Relevance of one topic text to every paper of the index."""
+    """Lexical relevance of one topic text to every paper of the index."""
 
     relevance: np.ndarray  # float, 0..1, one per paper
     terms: tuple[tuple[str, str], ...]  # (stem, the word as the subscriber wrote it)
 
 
-class RelevanceIndex:
-    """BM25 index over one run's candidates; topic scores are memoised per topic text."""
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """One topic at one floor: which papers it counts for, and log(1 - relevance) where it does."""
 
-    def __init__(self, candidates: Sequence[Candidate]) -> None:
+    hit: np.ndarray  # bool
+    log_miss: np.ndarray  # float, 0 where not a hit
+
+
+class RelevanceIndex:
+    """BM25 index and community signals over one run's candidates; topic scores memoised per run."""
+
+    def __init__(
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        now: dt.datetime | None = None,
+        upvotes_before: Mapping[int, int] | None = None,
+        semantic: SemanticScorer | None = None,
+    ) -> None:
         self.candidates = list(candidates)
         self.position = {c.paper_id: i for i, c in enumerate(self.candidates)}
         self._stemmer = Stemmer.Stemmer("english")
         texts = [f"{c.title}\n{c.abstract}" for c in self.candidates]
-        tokenized = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
-        inverse = {i: token for token, i in tokenized.vocab.items()}
-        self._doc_terms = [frozenset(inverse[i] for i in ids) for ids in tokenized.ids]
+        tokenized = bm25s.tokenize(
+            texts, stopwords="en", stemmer=self._stemmer, show_progress=False
+        )
+        self._inverse = {i: token for token, i in tokenized.vocab.items()}
+        self._doc_ids = tokenized.ids
+        self._doc_terms = [frozenset(self._inverse[i] for i in ids) for ids in tokenized.ids]
         postings: dict[str, list[int]] = {}
         for doc, terms in enumerate(self._doc_terms):
             for term in terms:
@@ -60,15 +101,26 @@ class RelevanceIndex:
         if self.candidates and tokenized.vocab:
             self._bm25 = bm25s.BM25()
             self._bm25.index(tokenized, show_progress=False)
+        self.semantic = semantic
         self._cache: dict[str, TopicMatch] = {}
-        self._kind_cache: dict[tuple[str, str], np.ndarray] = {}
+        self._relevance_cache: dict[tuple[str, str], np.ndarray] = {}
+        self._evidence_cache: dict[tuple[str, str, float], _Evidence] = {}
         self._exclude_cache: dict[str, np.ndarray] = {}
+        self._similarity_cache: dict[int, np.ndarray] = {}
+        self._tfidf: tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]] | None = None
         self._ids = np.asarray([c.paper_id for c in self.candidates], dtype=np.int64)
-        self.upvotes = np.asarray([c.upvotes or 0 for c in self.candidates], dtype=np.int64)
-        self.trend = _normalised_log(self.upvotes)
+        self._first_seen = np.asarray(
+            [c.first_seen.timestamp() if c.first_seen else math.inf for c in self.candidates],
+            dtype=np.float64,
+        )
+        found = signals(self.candidates, now=now, upvotes_before=upvotes_before)
+        self.upvotes, self.velocity = found.upvotes, found.velocity
+        self.trend, self.recency = found.trend, found.recency
 
     def __len__(self) -> int:
         return len(self.candidates)
+
+    # --- keyword relevance -----------------------------------------------------------------------
 
     def _idf(self, term: str) -> float:
         n, df = len(self.candidates), len(self._postings.get(term, ()))
@@ -82,7 +134,7 @@ class RelevanceIndex:
         return tuple(seen.items())
 
     def match(self, text: str) -> TopicMatch:
-        """Relevance of ``text`` to every paper (memoised: once per distinct text per run)."""
+        """Lexical relevance of ``text`` to every paper (memoised: once per distinct text per run)."""
         key = " ".join(text.casefold().split())
         cached = self._cache.get(key)
         if cached is not None:
@@ -109,17 +161,40 @@ class RelevanceIndex:
         return tuple(word for stem, word in match.terms if stem in terms)
 
     def relevance(self, topic: Topic) -> np.ndarray:
-        """Relevance of one topic of any kind to every paper (memoised per kind and text)."""
-        if topic.kind not in ("category", "author"):
-            return self.match(topic.text).relevance
-        key = (topic.kind, topic.text.casefold())
-        cached = self._kind_cache.get(key)
+        """Relevance (0..1) of one topic of any kind to every paper (memoised per kind and text)."""
+        key = (topic.kind, " ".join(topic.text.casefold().split()))
+        cached = self._relevance_cache.get(key)
+        if cached is not None:
+            return cached
+        if topic.kind == "category":
+            hits = [key[1] in {c.casefold() for c in paper.categories} for paper in self.candidates]
+            cached = CATEGORY_RELEVANCE * np.asarray(hits, dtype=np.float64)
+        elif topic.kind == "author":
+            hits = [
+                any(author_matches(topic.text, a) for a in paper.authors)
+                for paper in self.candidates
+            ]
+            cached = AUTHOR_RELEVANCE * np.asarray(hits, dtype=np.float64)
+        else:
+            cached = self.match(topic.text).relevance
+            if self.semantic is not None and len(self):
+                cached = np.maximum(cached, self.semantic.relevance(topic.text))
+        self._relevance_cache[key] = cached
+        return cached
+
+    def evidence(self, topic: Topic, floor: float) -> _Evidence:
+        """Where ``topic`` counts at ``floor`` (category and author topics ignore it) and log(1 − rel)."""
+        key = (topic.kind, " ".join(topic.text.casefold().split()), floor)
+        cached = self._evidence_cache.get(key)
         if cached is None:
-            if topic.kind == "category":
-                hits = [key[1] in {c.casefold() for c in paper.categories} for paper in self.candidates]
-            else:
-                hits = [any(author_matches(topic.text, a) for a in paper.authors) for paper in self.candidates]
-            cached = self._kind_cache[key] = np.asarray(hits, dtype=np.float64)
+            relevance = self.relevance(topic)
+            hit = (
+                relevance > 0
+                if topic.kind in ("category", "author")
+                else (relevance >= floor) & (relevance > 0)
+            )
+            log_miss = np.where(hit, np.log1p(-np.minimum(relevance, _NEAR_ONE)), 0.0)
+            cached = self._evidence_cache[key] = _Evidence(hit, log_miss)
         return cached
 
     def excluded(self, text: str) -> np.ndarray:
@@ -140,12 +215,69 @@ class RelevanceIndex:
         """True for the papers of the index whose id is in ``paper_ids``."""
         return np.isin(self._ids, np.fromiter(paper_ids, dtype=np.int64, count=len(paper_ids)))
 
+    def seen_since(self, since: dt.datetime) -> np.ndarray:
+        """True for the papers first seen at or after ``since``."""
+        return self._first_seen >= since.timestamp()
 
-def _normalised_log(values: Sequence[int]) -> np.ndarray:
-    """log1p(values) scaled to 0..1 over the set, so one viral paper does not flatten the rest."""
-    logs = np.log1p(np.asarray(values, dtype=np.float64))
-    top = logs.max() if len(logs) else 0.0
-    return logs / top if top > 0 else logs
+    # --- tf-idf space for feedback ---------------------------------------------------------------
+
+    def _features(self, words: Iterable[str], authors: Iterable[str]) -> Counter[str]:
+        counts: Counter[str] = Counter(words)
+        counts.update({key: 1 for key in {author_key(a) for a in authors} if key})
+        return counts
+
+    def _space(self) -> tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Smoothed idf per feature and, per feature, the candidates holding it with their weights."""
+        if self._tfidf is None:
+            docs = [
+                self._features((self._inverse[i] for i in ids), c.authors)
+                for ids, c in zip(self._doc_ids, self.candidates, strict=True)
+            ]
+            df: Counter[str] = Counter()
+            for counts in docs:
+                df.update(counts.keys())
+            n = len(docs)
+            idf = {f: math.log((n + 1) / (d + 1)) + 1 for f, d in df.items()}
+            columns: dict[str, tuple[list[int], list[float]]] = {}
+            for doc, counts in enumerate(docs):
+                weights = {f: (1 + math.log(tf)) * idf[f] for f, tf in counts.items()}
+                norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+                for f, w in weights.items():
+                    column = columns.setdefault(f, ([], []))
+                    column[0].append(doc)
+                    column[1].append(w / norm)
+            self._tfidf = (
+                idf,
+                {
+                    f: (np.asarray(d, dtype=np.int64), np.asarray(w, dtype=np.float64))
+                    for f, (d, w) in columns.items()
+                },
+            )
+        return self._tfidf
+
+    def similarity(self, paper: Candidate) -> np.ndarray:
+        """Cosine similarity (tf-idf of words and authors) of ``paper`` to every candidate, memoised."""
+        cached = self._similarity_cache.get(paper.paper_id)
+        if cached is not None:
+            return cached
+        idf, columns = self._space()
+        words = bm25s.tokenize(
+            [f"{paper.title}\n{paper.abstract}"],
+            stopwords="en",
+            return_ids=False,
+            show_progress=False,
+        )[0]
+        counts = self._features(self._stemmer.stemWords(words), paper.authors)
+        unseen = math.log(len(self) + 1) + 1
+        weights = {f: (1 + math.log(tf)) * idf.get(f, unseen) for f, tf in counts.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        result = np.zeros(len(self), dtype=np.float64)
+        for f, w in weights.items():
+            column = columns.get(f)
+            if column is not None:
+                result[column[0]] += (w / norm) * column[1]
+        self._similarity_cache[paper.paper_id] = result
+        return result
 
 
 def _fold(text: str) -> str:
@@ -153,10 +285,13 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
+def _name_parts(name: str) -> list[str]:
+    return _fold(name).replace(".", " ").replace("-", " ").replace(",", " ").split()
+
+
 def author_matches(wanted: str, author: str) -> bool:
     """Name match tolerant of accents, case and initials: "Y. LeCun" matches "Yann LeCun"."""
-    want = _fold(wanted).replace(".", " ").replace("-", " ").split()
-    have = _fold(author).replace(".", " ").replace("-", " ").split()
+    want, have = _name_parts(wanted), _name_parts(author)
     if not want or not have or want[-1] != have[-1]:
         return False
     firsts_w, firsts_h = want[:-1], have[:-1]
@@ -168,59 +303,126 @@ def author_matches(wanted: str, author: str) -> bool:
     )
 
 
+def author_key(name: str) -> str:
+    """A feature for an author: folded surname and first initial ("lecun y" for "Yann LeCun")."""
+    parts = _name_parts(name)
+    if not parts:
+        return ""
+    return f"@{parts[-1]} {parts[0][0]}" if len(parts) > 1 else f"@{parts[-1]}"
+
+
 def rank(
     index: RelevanceIndex,
     *,
     topics: Iterable[Topic],
     eligible: Collection[int] | None = None,
+    since: dt.datetime | None = None,
     already_sent: Collection[int] = (),
     max_papers: int = 10,
     floor: float = 0.3,
+    trending_share: float = 0.0,
+    votes: Votes | None = None,
 ) -> list[ScoredPaper]:
-    """The top ``max_papers`` eligible papers for these topics, best first, each with reasons.
+    """The top ``max_papers`` papers for one subscriber, best first, each with its reasons.
 
-    ``eligible`` limits the run's index to this subscriber's candidates (paper ids; None = all);
-    papers in ``already_sent`` and papers matching an exclude topic are never returned. With no
-    positive topics the day's trending papers are returned.
+    Candidates are the index's papers first seen at or after ``since`` (None: all), limited to the
+    ids in ``eligible`` (None: all); papers in ``already_sent`` and papers matching an exclude topic
+    are never returned. Relevance picks come first, then up to ⌊trending_share × max_papers⌋
+    trending picks; with no positive topic, every pick is a trending one.
     """
     topics = list(topics)
     excludes = [t for t in topics if t.kind == "exclude"]
-    positives = [t for t in topics if t.kind != "exclude"]
-    if not len(index):
+    positives = [t for t in topics if t.kind != "exclude" and t.weight > 0]
+    if not len(index) or max_papers <= 0:
         return []
     keep = np.ones(len(index), dtype=bool)
+    if since is not None:
+        keep &= index.seen_since(since)
     if eligible is not None:
         keep &= index.mask(eligible)
     if already_sent:
         keep &= ~index.mask(already_sent)
     for topic in excludes:
         keep &= ~index.excluded(topic.text)
+    fb = feedback_scores(index, votes) if votes is not None else None
+    shift = FEEDBACK_WEIGHT * fb.score if fb is not None else 0.0
+    base = RECENCY_WEIGHT * index.recency + shift
+    picks: list[tuple[int, float, str]] = []  # (paper index, score, why: "relevant" or "trending")
     if positives:
-        total = np.zeros(len(index), dtype=np.float64)
+        share = min(max(trending_share, 0.0), 1.0)
+        log_miss = np.zeros(len(index), dtype=np.float64)
         matched = np.zeros(len(index), dtype=bool)
         for topic in positives:
-            relevance = index.relevance(topic)
-            hit = relevance >= floor
-            total += np.where(hit, topic.weight * relevance, 0.0)
-            matched |= hit
-        keep &= matched
-        scores = total + TRENDING_TIEBREAK * index.trend
+            evidence = index.evidence(topic, floor)
+            log_miss += topic.weight * evidence.log_miss
+            matched |= evidence.hit
+        if fb is not None and fb.liked:
+            matched |= fb.liked_similarity.max(axis=0) >= ADMIT_SIMILARITY
+        score = (1 - share) * (1 - np.exp(log_miss)) + share * index.trend + base
+        n_trending = math.floor(share * max_papers + 1e-9)
+        relevant = _top(index, np.flatnonzero(keep & matched), score, max_papers)
+        chosen = relevant[: max_papers - n_trending]
+        trending: list[int] = []
+        trend_score = index.trend + base
+        if n_trending:
+            rest = keep & (index.trend > 0)
+            rest[chosen] = False
+            trending = _top(index, np.flatnonzero(rest), trend_score, n_trending)
+        # Trending slots nobody can fill (no community signal today) go back to relevant papers.
+        chosen = relevant[: max_papers - len(trending)]
+        picks += [(i, float(score[i]), "relevant") for i in chosen]
+        picks += [(i, float(trend_score[i]), "trending") for i in trending]
     else:
-        scores = index.trend
-    chosen = np.flatnonzero(keep)
-    # Best score first, then most upvoted, then the oldest id: a stable, explainable order.
-    order = np.lexsort((index._ids[chosen], -index.upvotes[chosen], -np.round(scores[chosen], 6)))
+        score = index.trend + base
+        picks = [
+            (i, float(score[i]), "trending")
+            for i in _top(index, np.flatnonzero(keep), score, max_papers)
+        ]
     result = []
-    for i in chosen[order[:max_papers]]:
+    for i, value, why in picks:
         paper = index.candidates[i]
-        if positives:
-            reasons = tuple(
-                _reason(index, topic, int(i), paper) for topic in positives if index.relevance(topic)[i] >= floor
-            )
+        if why == "relevant":
+            reasons = [
+                _reason(index, topic, i, paper)
+                for topic in positives
+                if index.evidence(topic, floor).hit[i]
+            ]
         else:
-            reasons = (Reason(f"trending: {paper.upvotes} upvotes"),) if paper.upvotes else (Reason("new today"),)
-        result.append(ScoredPaper(paper, round(float(scores[i]), 6), reasons))
+            velocity = int(index.velocity[i]) if index.velocity is not None else None
+            reasons = [
+                Reason(trending_label(paper.upvotes or 0, velocity))
+                if paper.upvotes
+                else Reason("new today")
+            ]
+            reasons += [
+                _reason(index, topic, i, paper)
+                for topic in positives
+                if index.evidence(topic, floor).hit[i]
+            ]
+        if (
+            fb is not None
+            and (closest := fb.closest_liked(i)) is not None
+            and closest[1] >= ADMIT_SIMILARITY
+        ):
+            reasons.append(
+                Reason(f'like "{closest[0].title}", which you liked', topic=None, terms=())
+            )
+        result.append(ScoredPaper(paper, round(value, 6), tuple(reasons)))
     return result
+
+
+def _top(index: RelevanceIndex, candidates: np.ndarray, score: np.ndarray, n: int) -> list[int]:
+    """The ``n`` best of ``candidates`` by score, then upvotes, then the oldest id (stable, explainable)."""
+    if n <= 0 or not len(candidates):
+        return []
+    if len(candidates) > 4 * n:  # only sort the few that can make it
+        cut = np.argpartition(-score[candidates], n - 1)[:n]
+        threshold = score[candidates[cut]].min()
+        candidates = candidates[score[candidates] >= threshold]
+    order = np.lexsort(
+        (index._ids[candidates], -index.upvotes[candidates], -np.round(score[candidates], 6))
+    )
+    return [int(i) for i in candidates[order[:n]]]
 
 
 def _reason(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate) -> Reason:
@@ -231,6 +433,10 @@ def _reason(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate) -> Re
         return Reason(f"by {names[0] if names else topic.text}", topic=topic.text, terms=names)
     match = index.match(topic.text)
     words = index.matched_words(match, i)
-    if len(words) == len(match.terms):
+    if match.terms and len(words) == len(match.terms):
         return Reason(f'matches "{topic.text}"', topic=topic.text, terms=words)
-    return Reason(f'partly matches "{topic.text}" ({", ".join(words)})', topic=topic.text, terms=words)
+    if words and match.relevance[i] > 0:
+        return Reason(
+            f'partly matches "{topic.text}" ({", ".join(words)})', topic=topic.text, terms=words
+        )
+    return Reason(f'close in meaning to "{topic.text}"', topic=topic.text, terms=())

@@ -186,12 +186,15 @@ def add_subscriber(
     topics: Iterable[tuple[str, str, float]],
     now: dt.datetime,
     skip_empty: bool = False,
+    relevance_floor: float | None = None,
+    trending_share: float | None = None,
 ) -> Subscriber:
     """Create a subscriber with topics (kind, text, weight). Raises IntegrityError if the email exists."""
     subscriber = Subscriber(
         email=email, status=status, timezone=timezone, delivery_hour=delivery_hour, cadence=cadence,
         max_papers=max_papers, skip_empty=skip_empty, created_at=now,
         confirmed_at=now if status == "active" else None,
+        relevance_floor=relevance_floor, trending_share=trending_share,
     )  # fmt: skip
     subscriber.topics = [Topic(kind=k, text=t, weight=w) for k, t, w in topics]
     session.add(subscriber)
@@ -589,3 +592,46 @@ def quiet_source_runs(session: Session, *, since: dt.datetime, until: dt.datetim
     for source, status in rows:
         statuses.setdefault(source, set()).add(status)
     return sorted(src for src, seen in statuses.items() if seen == {"no_announcement"})
+# --- ranking inputs -----------------------------------------------------------------------------
+
+
+def set_ranking_preferences(
+    session: Session, *, subscriber_id: int, relevance_floor: float | None, trending_share: float | None
+) -> None:
+    """Set a subscriber's relevance floor and trending share (None: the service default)."""
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .values(relevance_floor=relevance_floor, trending_share=trending_share)
+    )
+
+
+def upvotes_before(session: Session, *, paper_ids: Iterable[int], before: dt.datetime) -> dict[int, int]:
+    """Upvotes of each paper at its latest sighting at or before ``before`` (papers sighted then).
+
+    The difference to a paper's current upvotes is what it gained since: its trend velocity.
+    """
+    wanted = sorted(set(paper_ids))
+    found: dict[int, tuple[dt.datetime, int]] = {}
+    for chunk in _chunks(wanted):
+        rows = session.execute(
+            select(Sighting.paper_id, Sighting.seen_at, Sighting.upvotes).where(
+                Sighting.paper_id.in_(chunk), Sighting.seen_at <= before, Sighting.upvotes.is_not(None)
+            )
+        )
+        for paper_id, seen_at, upvotes in rows:
+            if paper_id not in found or seen_at >= found[paper_id][0]:
+                found[paper_id] = (seen_at, upvotes)
+    return {paper_id: upvotes for paper_id, (_, upvotes) in found.items()}
+
+
+def find_paper_ids(session: Session, *, arxiv_id: str | None = None, paper_id: int | None = None) -> list[int]:
+    """Ids of the papers with this arXiv id (without version) or this internal id."""
+    query = select(Paper.id)
+    if arxiv_id is not None:
+        query = query.where((Paper.arxiv_id == arxiv_id) | (Paper.key == arxiv_id))
+    elif paper_id is not None:
+        query = query.where(Paper.id == paper_id)
+    else:
+        return []
+    return list(session.scalars(query.order_by(Paper.id)))

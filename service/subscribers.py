@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from email_validator import EmailNotValidError, validate_email
@@ -43,8 +44,12 @@ def check_cadence(cadence: str) -> str:
 
 
 def parse_topic(text: str, *, kind: str = "keyword", weight: float = 1.0) -> tuple[str, str, float]:
-    """(kind, text, weight) from what a person typed; ``category:cs.LG`` and ``author:Name`` pick the kind."""
+    """(kind, text, weight) from what a person typed; ``category:cs.LG`` and ``author:Name`` pick the kind.
+
+    A trailing ``^2`` (or ``^0.5``) sets the weight, as in Lucene's query boosts.
+    """
     text = " ".join(text.split())
+    text, weight = _split_weight(text, weight)
     prefix, sep, rest = text.partition(":")
     if sep and prefix.lower() in TOPIC_KINDS and rest.strip():
         kind, text = prefix.lower(), rest.strip()
@@ -55,3 +60,32 @@ def parse_topic(text: str, *, kind: str = "keyword", weight: float = 1.0) -> tup
     if len(text) > MAX_TOPIC_LENGTH:
         raise InputError(f"topic {text[:40]!r}… is longer than {MAX_TOPIC_LENGTH} characters")
     return kind, text, weight
+
+
+MAX_TOPIC_WEIGHT = 10.0
+_WEIGHT_SUFFIX = re.compile(r"(?P<text>.*?)\s*\^\s*(?P<weight>\S*)")
+
+
+def check_weight(weight: float, *, topic: str = "") -> float:
+    if not 0 < weight <= MAX_TOPIC_WEIGHT:
+        where = f" of topic {topic!r}" if topic else ""
+        raise InputError(f"invalid weight {weight:g}{where}: use a number above 0 and at most {MAX_TOPIC_WEIGHT:g}")
+    return weight
+
+
+def _split_weight(text: str, weight: float) -> tuple[str, float]:
+    match = _WEIGHT_SUFFIX.fullmatch(text)
+    if match is None:
+        return text, check_weight(weight, topic=text)
+    try:
+        value = float(match["weight"])
+    except ValueError:
+        raise InputError(f"invalid weight {match['weight']!r} in topic {text!r}: write e.g. \"diffusion^2\"") from None
+    return match["text"], check_weight(value, topic=match["text"])
+
+
+def check_share(value: float, *, name: str) -> float:
+    """A 0..1 preference (relevance floor, trending share); InputError names a bad one."""
+    if not 0 <= value <= 1:
+        raise InputError(f"invalid {name} {value:g}: use a number from 0 to 1")
+    return value

@@ -1,0 +1,113 @@
+"""A subscriber's ranking inputs from the store, handed to the pure ``rank``.
+
+``build_index`` makes the one ``RelevanceIndex`` of a run (candidates of the widest window, their
+upvotes a day ago for the trend velocity, the semantic scorer when enabled);
+``rank_for_subscriber`` gathers one subscriber's preferences, history and votes and ranks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from service import store
+from service.feedback import Votes
+from service.models import Subscriber
+from service.rank import RelevanceIndex, SemanticScorer, rank
+from service.records import ScoredPaper, Topic
+from service.settings import Settings
+from service.trend import VELOCITY_WINDOW
+
+log = logging.getLogger(__name__)
+
+
+def topics_of(subscriber: Subscriber) -> list[Topic]:
+    return [Topic(t.kind, t.text, t.weight) for t in subscriber.topics]
+
+
+def semantic_scorer(settings: Settings, candidates: list) -> SemanticScorer | None:  # type: ignore[type-arg]
+    """The embedding scorer for these candidates per ``PAPERBOY_SEMANTIC`` (None: lexical only)."""
+    if settings.semantic == "off" or not candidates:
+        return None
+    from service import semantic
+
+    if not semantic.available():
+        if settings.semantic == "on":
+            raise semantic.SemanticUnavailable(
+                "PAPERBOY_SEMANTIC=on but the semantic extra is not installed: pip install 'paperboy[semantic]'"
+            )
+        return None
+    return semantic.EmbeddingScorer(candidates)
+
+
+def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> RelevanceIndex:
+    """One index per run over the widest candidate window any subscriber can have."""
+    since = now - dt.timedelta(days=max(settings.candidate_days, 7))
+    candidates = store.candidates_since(session, since=since)
+    before = store.upvotes_before(
+        session, paper_ids=[c.paper_id for c in candidates], before=now - VELOCITY_WINDOW
+    )
+    index = RelevanceIndex(
+        candidates, now=now, upvotes_before=before, semantic=semantic_scorer(settings, candidates)
+    )
+    log.info("rank_index candidates=%d semantic=%s", len(index), index.semantic is not None)
+    return index
+
+
+def candidate_since(
+    session: Session, *, settings: Settings, subscriber: Subscriber, now: dt.datetime
+) -> dt.datetime:
+    """Papers first seen after the previous digest are candidates.
+
+    A first digest looks back ``PAPERBOY_CANDIDATE_DAYS`` (a week for weekly subscribers).
+    """
+    days = (
+        max(settings.candidate_days, 7)
+        if subscriber.cadence == "weekly"
+        else settings.candidate_days
+    )
+    window = now - dt.timedelta(days=days)
+    previous = store.last_sent_at(session, subscriber_id=subscriber.id)
+    return max(previous, window) if previous else window
+
+
+def rank_for_subscriber(
+    session: Session,
+    *,
+    settings: Settings,
+    subscriber: Subscriber,
+    index: RelevanceIndex,
+    now: dt.datetime,
+    topics: Sequence[Topic] | None = None,
+    max_papers: int | None = None,
+) -> list[ScoredPaper]:
+    """What ``subscriber`` gets now: their topics, floor, trending share, history and votes.
+
+    ``topics`` and ``max_papers`` override the stored ones (the manage page's unsaved preview).
+    """
+    floor = (
+        settings.relevance_floor
+        if subscriber.relevance_floor is None
+        else subscriber.relevance_floor
+    )
+    share = (
+        settings.trending_share if subscriber.trending_share is None else subscriber.trending_share
+    )
+    votes = store.feedback_votes(session, subscriber_ids=[subscriber.id]).get(subscriber.id, {})
+    # A paper they already voted on has been read: never offer it again.
+    seen = store.received_paper_ids(session, subscriber_id=subscriber.id) | set(votes)
+    return rank(
+        index,
+        topics=list(topics) if topics is not None else topics_of(subscriber),
+        since=candidate_since(session, settings=settings, subscriber=subscriber, now=now),
+        already_sent=seen,
+        max_papers=max_papers if max_papers is not None else subscriber.max_papers,
+        floor=floor,
+        trending_share=share,
+        votes=Votes.from_mapping(votes, store.papers_by_id(session, ids=votes.keys()))
+        if votes
+        else None,
+    )
