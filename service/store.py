@@ -294,6 +294,20 @@ def finish_delivery(
     session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
+def get_delivery_by_id(session: Session, *, delivery_id: int) -> Delivery | None:
+    return session.get(Delivery, delivery_id)
+
+
+def release_delivery(session: Session, *, delivery_id: int, now: dt.datetime) -> bool:
+    """Hand a claimed delivery back unsent: pending again, this attempt not counted."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "sending")
+        .values(status="pending", attempts=Delivery.attempts - 1, updated_at=now, lease_until=None)
+    )
+    return result.rowcount == 1
+
+
 def delivery_items(session: Session, *, delivery_id: int) -> list[DeliveryItem]:
     return list(
         session.scalars(select(DeliveryItem).where(DeliveryItem.delivery_id == delivery_id).order_by(DeliveryItem.position))
