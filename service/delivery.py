@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import store
+from service.bounces import BounceEvent, apply_events, classify_refusal
 from service.db import session_scope
 from service.errors import PaperboyError
 from service.mailer import Mailer, build_message
@@ -416,8 +417,26 @@ def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
             message_id=result.job.message["Message-ID"] if status == "sent" else None,
             error=error, next_attempt_at=next_attempt,
         )  # fmt: skip
+        if status == "sent":
+            store.clear_soft_bounces(session, subscriber_id=subscriber_id)
+        elif status == "failed" and result.error is not None:
+            _bounce(session, settings, result)
     log.info("delivery id=%s status=%s papers=%d error=%r", delivery_id, status, paper_count, error)
     return Outcome(result.job.email, status, error or f"digest for {date}", paper_count)
+
+
+def _bounce(session: Session, settings: Settings, result: Result) -> None:
+    """A failed send that says the address is bad suppresses it (hard) or counts (soft)."""
+    error = result.error
+    kind = classify_refusal(error)
+    if kind is None and result.status == "deferred" and error is not None and error.stage in ("rcpt", "data"):
+        kind = "soft"  # retried to the limit and the recipient's server still would not take it
+    if kind is None:
+        return
+    event = BounceEvent(result.job.email, "bounce", kind == "hard", f"SMTP: {error}")
+    counts = apply_events(session, events=[event], soft_limit=settings.soft_bounce_limit)
+    if counts["bounced"]:
+        log.warning("subscriber_suppressed status=bounced hard=%s reason=%r", kind == "hard", str(error))
 
 
 def _stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:

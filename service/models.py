@@ -112,6 +112,9 @@ class Subscriber(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     consent_ip: Mapped[str | None] = mapped_column(String(64))
+    # Soft bounces since the last successful send; at PAPERBOY_SOFT_BOUNCE_LIMIT → bounced.
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)  # why bounced / complained
 
     topics: Mapped[list[Topic]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Topic.id"

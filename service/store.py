@@ -395,3 +395,50 @@ def feedback_votes(session: Session, *, subscriber_ids: Iterable[int]) -> dict[i
         for subscriber_id, paper_id, vote in rows:
             votes.setdefault(subscriber_id, {})[paper_id] = vote
     return votes
+
+
+# --- bounces and complaints ---------------------------------------------------------------------
+
+SUPPRESSED = ("bounced", "complained")
+
+
+def suppress_subscriber(session: Session, *, email: str, status: str, reason: str) -> bool:
+    """Mark the address ``bounced`` or ``complained`` (never to be sent to again); True if it changed.
+
+    A complaint outranks a bounce: a complained address never goes back to bounced.
+    """
+    if status not in SUPPRESSED:
+        raise ValueError(f"suppression status must be one of {SUPPRESSED}, got {status!r}")
+    keep = (status,) if status == "complained" else SUPPRESSED
+    result = session.execute(
+        update(Subscriber)
+        .where(Subscriber.email == email, Subscriber.status.not_in(keep))
+        .values(status=status, suppressed_reason=reason[:1000])
+    )
+    return bool(result.rowcount)
+
+
+def record_soft_bounce(session: Session, *, email: str, limit: int, reason: str) -> str | None:
+    """Count a soft bounce; the address is suppressed (``bounced``) at ``limit`` in a row.
+
+    Returns "bounced" when this bounce suppressed it, "counted" when it was only counted, None for
+    an address that is not a subscriber (or is suppressed already).
+    """
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+    if subscriber is None or subscriber.status in SUPPRESSED:
+        return None
+    subscriber.soft_bounces = (subscriber.soft_bounces or 0) + 1
+    if subscriber.soft_bounces >= limit:
+        subscriber.status = "bounced"
+        subscriber.suppressed_reason = f"{subscriber.soft_bounces} soft bounces in a row; last: {reason}"[:1000]
+        session.flush()
+        return "bounced"
+    session.flush()
+    return "counted"
+
+
+def clear_soft_bounces(session: Session, *, subscriber_id: int) -> None:
+    """A message went through: soft bounces count again from zero."""
+    session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.soft_bounces > 0).values(soft_bounces=0)
+    )

@@ -17,6 +17,7 @@ from service.db import session_scope
 from service.resources import templates_dir
 from service.runtime import Runtime
 from service.tokens import TokenError
+from service.web.bounces import bounce_routes
 
 log = logging.getLogger(__name__)
 
@@ -102,4 +103,5 @@ def create_app(runtime: Runtime, *, scheduler: bool = False) -> FastAPI:
             return pages.TemplateResponse(request, "unsubscribe.html", {"token": token, "done": True})
         return PlainTextResponse("You are unsubscribed.")
 
+    app.include_router(bounce_routes(runtime))  # POST /webhooks/bounces (issue 6)
     return app
