@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     ingest_cron: str = Field("*/30 * * * *", description="Cron expression (UTC) of the scheduled ingest.")
     delivery_interval_seconds: int = Field(300, ge=10, description="Seconds between delivery ticks of the scheduler.")
     delivery_deadline_hours: int = Field(6, ge=1, le=23, description="A digest not sent within this many hours after its delivery hour is recorded as missed, not sent late.")
-    lease_seconds: int = Field(900, ge=30, description="How long a claim on a delivery lasts; a claim older than this (its process died) is taken over.")
+    lease_seconds: int = Field(900, ge=1, description="How long a claim on a delivery lasts; a claim older than this (its process died) is taken over.")
     retry_base_seconds: int = Field(300, ge=1, description="First retry delay of a deferred delivery; doubles with every attempt.")
     retry_max_attempts: int = Field(5, ge=1, description="Attempts before a deferred delivery is marked failed.")
     smtp_connections: int = Field(8, ge=1, le=100, description="SMTP connections a send run uses in parallel (each reused, with RSET between messages).")
