@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(900, ge=1, description="How long a claim on a delivery lasts; a claim older than this (its process died) is taken over.")
     retry_base_seconds: int = Field(300, ge=1, description="First retry delay of a deferred delivery; doubles with every attempt.")
     retry_max_attempts: int = Field(5, ge=1, description="Attempts before a deferred delivery is marked failed.")
-    smtp_connections: int = Field(8, ge=1, le=100, description="SMTP connections a send run uses in parallel (each reused, with RSET between messages).")
+    smtp_connections: int = Field(16, ge=1, le=100, description="SMTP connections a send run uses in parallel (each reused, with RSET between messages).")
     smtp_rate_limit: float = Field(0, ge=0, description="Most messages per second a send run hands to SMTP, across all connections; 0 = no limit.")
     smtp_timeout_seconds: float = Field(30, gt=0, le=600, description="Seconds to wait for the SMTP server before the attempt counts as timed out (deferred and retried).")
     send_max_per_run: int = Field(0, ge=0, description="Most messages one send run attempts; the rest wait for the next run; 0 = no cap.")
