@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -186,8 +187,6 @@ class _ProgressBar:
     """A progress bar on stderr (a terminal) fed from the pool's worker threads."""
 
     def __init__(self) -> None:
-        import threading
-
         self._lock = threading.Lock()
         self._bar: Any = None
         self._shown = 0
