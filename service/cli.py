@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -189,26 +190,6 @@ def ingest(
         sys.exit(1)
 
 
-class _ProgressBar:
-    """A click progress bar on stderr, created once the total is known; nothing when disabled."""
-
-    def __init__(self, label: str, *, enabled: bool) -> None:
-        self.label, self.enabled = label, enabled
-        self._bar: Any = None
-
-    def __call__(self, step: int, total: int | None) -> None:
-        if not self.enabled:
-            return
-        if self._bar is None:
-            self._bar = click.progressbar(length=total or 0, label=self.label, file=sys.stderr, show_pos=True)
-            self._bar.__enter__()
-        self._bar.update(step)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-
 # --- send and preview ---------------------------------------------------------------------------
 
 
@@ -235,16 +216,56 @@ def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | N
     only_email = _email(only) if only else None
     digest_date = _date(date_text)
     mailer = None if dry_run else runtime.mailer()
+    bar = _ProgressBar("sending", enabled=sys.stderr.isatty() and not dry_run)
     try:
-        report = send_due(runtime.pipeline, mailer=mailer, now=utcnow(), only=only_email, digest_date=digest_date, dry_run=dry_run)
+        report = send_due(
+            runtime.pipeline, mailer=mailer, now=utcnow(), only=only_email, digest_date=digest_date,
+            dry_run=dry_run, progress=bar.reach if bar.enabled else None,
+        )  # fmt: skip
     finally:
+        bar.close()
         if mailer is not None:
             mailer.close()
     human = "\n".join(f"{o.email}: {o.status} ({o.detail})" for o in report.outcomes)
-    human += ("\n" if human else "") + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
+    human += ("\n" if human else "") + ", ".join(f"{k} {v}" for k, v in report.as_dict().items() if k != "paused")
+    if report.paused:
+        click.echo(f"paperboy: send paused by the circuit breaker: {report.paused}; {report.left} digest(s) left for a later run", err=True)
     emit(report.as_dict(), as_json, human)
-    if report.failed:
+    if report.failed or report.paused:
         sys.exit(1)
+
+
+class _ProgressBar:
+    """A click progress bar on stderr, shown once the total is known; silent when disabled.
+
+    Thread-safe: the SMTP pool's connections report from their own threads. Call it with
+    ``(step, total)`` to advance by ``step``; ``reach(done, total)`` for a running count.
+    """
+
+    def __init__(self, label: str, *, enabled: bool) -> None:
+        self.label, self.enabled = label, enabled
+        self._lock = threading.Lock()
+        self._bar: Any = None
+        self._shown = 0
+
+    def __call__(self, step: int, total: int | None) -> None:
+        self.reach(self._shown + step, total)
+
+    def reach(self, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._bar is None:
+                self._bar = click.progressbar(length=total or 0, label=self.label, file=sys.stderr, show_pos=True, show_eta=True)
+                self._bar.__enter__()
+            step, self._shown = max(0, done - self._shown), max(self._shown, done)
+            if step:
+                self._bar.update(step)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.__exit__(None, None, None)
 
 
 @cli.command()
@@ -476,6 +497,48 @@ def feedback(ctx: click.Context, email: str, paper: str, vote: str, as_json: boo
 
 
 # --- serve --------------------------------------------------------------------------------------
+
+
+# --- bounces -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def bounces() -> None:
+    """Bounces and complaints: suppress addresses that cannot or will not receive mail."""
+
+
+@bounces.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def bounces_import(ctx: click.Context, path: Path, as_json: bool) -> None:
+    """Read DSN bounces (RFC 3464) and feedback reports (RFC 5965) from PATH (.eml, mbox or folder)."""
+    from collections import Counter
+
+    from service.bounces import apply_events, parse_report, read_messages
+
+    runtime = runtime_from(ctx)
+    counts: Counter[str] = Counter()
+    not_reports: list[str] = []
+    try:
+        with session_scope(runtime.factory) as session:
+            for name, message in read_messages(path):
+                counts["messages"] += 1
+                events = parse_report(message)
+                if not events:
+                    not_reports.append(name)
+                    continue
+                counts.update(apply_events(session, events=events, soft_limit=runtime.settings.soft_bounce_limit))
+    except InputError as exc:
+        fail(str(exc), 2)
+    data = {
+        "messages": counts["messages"], "bounced": counts["bounced"], "complained": counts["complained"],
+        "soft": counts["soft"], "unchanged": counts["unchanged"], "not_reports": not_reports,
+    }  # fmt: skip
+    human = ", ".join(f"{k} {v}" for k, v in data.items() if k != "not_reports")
+    if not_reports:
+        human += "\nno bounce or complaint found in: " + ", ".join(not_reports)
+    emit(data, as_json, human)
 
 
 @cli.command()

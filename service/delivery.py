@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import personal, store
 from service.arxiv_calendar import quiet_reason
+from service.bounces import BounceEvent, apply_events, classify_refusal
 from service.db import session_scope
-from service.errors import PaperboyError, PermanentSendError, TransientSendError
+from service.errors import PaperboyError
 from service.mailer import Mailer, build_message
 from service.models import Subscriber
 from service.rank import RelevanceIndex
 from service.records import Digest, DigestLinks, Reason, RenderedDigest, ScoredPaper, Topic
 from service.render import Renderer
 from service.settings import Settings
+from service.smtp_pool import Job, Result, SmtpPool
 from service.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -34,7 +38,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Outcome:
     email: str
-    status: str  # sent, skipped, failed, deferred, missed, would_send
+    status: str  # sent, skipped, failed, deferred, missed, would_send, left
     detail: str = ""
     papers: int = 0
 
@@ -48,6 +52,8 @@ class SendReport:
     missed: int = 0
     dry_run: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
+    paused: str | None = None  # why the circuit breaker stopped the run, if it did
+    left: int = 0  # ready digests this run did not try (breaker or per-run cap): still open
 
     def add(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
@@ -61,6 +67,10 @@ class SendReport:
         }  # fmt: skip
         if self.dry_run:
             data["dry_run"] = True
+        if self.paused:
+            data["paused"] = self.paused
+        if self.left:
+            data["left"] = self.left
         return data
 
 
@@ -171,6 +181,9 @@ def preview(
     return digest, pipeline.renderer.render(digest)
 
 
+Progress = Callable[[int, int], None]  # (digests handled so far, digests to send)
+
+
 def send_due(
     pipeline: Pipeline,
     *,
@@ -179,11 +192,16 @@ def send_due(
     only: str | None = None,
     digest_date: dt.date | None = None,
     dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> SendReport:
     """Build and deliver every due digest; one subscriber's failure never stops the others.
 
-    ``digest_date`` forces that date for everybody (ignoring the delivery hour); ``only`` limits
-    the run to one address; ``dry_run`` ranks and renders but writes and sends nothing.
+    First plans: for each due subscriber, the open delivery row is found or created (with its
+    papers), or the digest is recorded missed or skipped. Then `send_deliveries` sends the
+    ready rows through the pool. ``digest_date`` forces that date for everybody (ignoring the
+    delivery hour); ``only`` limits the run to one address; ``dry_run`` ranks and renders but
+    writes and sends nothing. ``mailer`` may be an SmtpPool (parallel) or any Mailer (one
+    connection).
     """
     report = SendReport(dry_run=dry_run)
     with session_scope(pipeline.factory) as session:
@@ -191,29 +209,36 @@ def send_due(
         if only is not None:
             subscribers = [s for s in subscribers if s.email == only]
         index = build_index(pipeline, session, now) if subscribers else RelevanceIndex([])
+    ready: list[int] = []
     for subscriber in subscribers:
         try:
-            outcome = _deliver_one(pipeline, mailer, subscriber, index, now, digest_date, dry_run)
+            planned = _plan_one(pipeline, subscriber, index, now, digest_date, dry_run)
         except Exception as exc:  # one subscriber's bug or bad data must not stop the run
             log.exception("delivery_error subscriber_id=%s", subscriber.id)
-            outcome = Outcome(subscriber.email, "failed", f"internal error: {exc}")
-        report.add(outcome)
+            planned = Outcome(subscriber.email, "failed", f"internal error: {exc}")
+        if isinstance(planned, Outcome):
+            report.add(planned)
+        else:
+            ready.append(planned)
+    if ready:
+        send_deliveries(pipeline, mailer=mailer, delivery_ids=ready, now=now, report=report, progress=progress)
     log.info(
-        "send sent=%d deferred=%d failed=%d skipped=%d missed=%d dry_run=%s",
-        report.sent, report.deferred, report.failed, report.skipped, report.missed, dry_run,
+        "send sent=%d deferred=%d failed=%d skipped=%d missed=%d left=%d paused=%s dry_run=%s",
+        report.sent, report.deferred, report.failed, report.skipped, report.missed, report.left,
+        report.paused is not None, dry_run,
     )  # fmt: skip
     return report
 
 
-def _deliver_one(
+def _plan_one(
     pipeline: Pipeline,
-    mailer: Mailer | None,
     subscriber: Subscriber,
     index: RelevanceIndex,
     now: dt.datetime,
     forced_date: dt.date | None,
     dry_run: bool,
-) -> Outcome:
+) -> Outcome | int:
+    """The id of the subscriber's delivery row ready to send, or the Outcome that ends it here."""
     with session_scope(pipeline.factory) as session:
         date = forced_date or digest_date_due(
             now=now, timezone=subscriber.timezone, hour=subscriber.delivery_hour,
@@ -244,45 +269,115 @@ def _deliver_one(
                 )  # fmt: skip
             return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
         if existing is not None:
-            delivery_id = existing.id
-            papers = _stored_papers(session, delivery_id)
-        else:
-            papers = choose_papers(pipeline, session, subscriber, index, now)
-            if not papers and subscriber.skip_empty:
-                # No row: papers ingested later that day can still make a digest.
-                return Outcome(subscriber.email, "skipped", "no new papers match (skip empty days)")
             if dry_run:
-                pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers))
-                return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
-            items = [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
-            # A quiet day is a delivery too: a short note, so silence never means "broken".
-            created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
-            if created is None:  # another run created it between our look and our insert
-                return Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run")
-            delivery_id = created.id
-    if dry_run:
-        return Outcome(subscriber.email, "would_send", f"resume digest for {date}", len(papers))
-    with session_scope(pipeline.factory) as session:
-        lease_until = now + dt.timedelta(seconds=pipeline.settings.lease_seconds)
-        if not store.claim_delivery(session, delivery_id=delivery_id, now=now, lease_until=lease_until):
-            return Outcome(subscriber.email, "skipped", "claimed by another run, retry not due, or no longer active")
-    return _send_claimed(pipeline, mailer, subscriber, delivery_id, date, papers, now)
+                papers = _stored_papers(session, existing.id)
+                return Outcome(subscriber.email, "would_send", f"resume digest for {date}", len(papers))
+            return existing.id
+        papers = choose_papers(pipeline, session, subscriber, index, now)
+        if not papers and subscriber.skip_empty:
+            # No row: papers ingested later that day can still make a digest.
+            return Outcome(subscriber.email, "skipped", "no new papers match (skip empty days)")
+        if dry_run:
+            pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers))
+            return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
+        items = [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
+        # A quiet day is a delivery too: a short note, so silence never means "broken".
+        created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
+        if created is None:  # another run created it between our look and our insert
+            return Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run")
+        return created.id
 
 
-def _send_claimed(
+def _run_clock(now: dt.datetime) -> Callable[[], dt.datetime]:
+    """``now`` moving forward with the monotonic clock: leases and retry times of a long run
+    count from when each message is handled, while a test's fixed ``now`` stays exact."""
+    start = time.monotonic()
+    return lambda: now + dt.timedelta(seconds=max(0.0, time.monotonic() - start))
+
+
+def send_deliveries(
     pipeline: Pipeline,
+    *,
     mailer: Mailer | None,
-    subscriber: Subscriber,
-    delivery_id: int,
-    date: dt.date,
-    papers: Sequence[ScoredPaper],
+    delivery_ids: Sequence[int],
     now: dt.datetime,
-) -> Outcome:
+    report: SendReport | None = None,
+    progress: Progress | None = None,
+) -> SendReport:
+    """Send these delivery rows (a batch: a run's ready rows, or a worker's share of them).
+
+    Each row is claimed under a lease just before its message is built and sent, and recorded as
+    soon as the server replied, in the pool worker's thread: at most one message per connection
+    is ever between the server's 250 and our commit. Rows that are finished, claimed elsewhere,
+    not yet due for retry, or whose subscriber is no longer active are skipped. Rows the run did
+    not reach (the per-run cap, or the circuit breaker opened) stay open for the next run.
+    """
     settings = pipeline.settings
-    assert mailer is not None, "a mailer is required outside dry runs"
-    error: str | None = None
-    status, next_attempt = "sent", None
-    message_id = None
+    report = report if report is not None else SendReport()
+    if mailer is None:
+        raise PaperboyError("a mailer is required to send (only a dry run needs none)")
+    pool = (
+        mailer if isinstance(mailer, SmtpPool) else SmtpPool.around(mailer, breaker_threshold=settings.breaker_threshold)
+    )
+    clock = _run_clock(now)
+    lock = threading.Lock()
+    total = len(delivery_ids)
+    handled = 0
+
+    def add(outcome: Outcome) -> None:
+        nonlocal handled
+        with lock:
+            report.add(outcome)
+            handled += 1
+            done = handled
+        if progress is not None:
+            progress(done, total)
+
+    reached = 0
+
+    def jobs() -> Iterator[Job]:
+        nonlocal reached
+        for delivery_id in delivery_ids:
+            reached += 1
+            try:
+                prepared = _claim_and_build(pipeline, delivery_id, clock())
+            except Exception as exc:  # a database hiccup on one row must not stop the run
+                log.exception("delivery_claim_failed delivery_id=%s", delivery_id)
+                prepared = Outcome(str(delivery_id), "failed", f"internal error: {exc}")
+            if isinstance(prepared, Outcome):
+                add(prepared)
+            else:
+                yield prepared
+
+    def on_result(result: Result) -> None:
+        add(_record(pipeline, result, clock()))
+
+    run = pool.run(jobs(), on_result, limit=settings.send_max_per_run)
+    with lock:
+        report.left += total - reached  # never pulled; released ones were counted as they came
+        if run.paused:
+            report.paused = run.paused
+    if run.capped and report.left:
+        log.warning("send_capped cap=%d left=%d", settings.send_max_per_run, report.left)
+    return report
+
+
+def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> Job | Outcome:
+    """Claim the row under a lease and build its message; an Outcome when there is nothing to send."""
+    settings = pipeline.settings
+    with session_scope(pipeline.factory) as session:
+        delivery = store.get_delivery_by_id(session, delivery_id=delivery_id)
+        if delivery is None:
+            return Outcome(f"delivery {delivery_id}", "skipped", "no such delivery")
+        subscriber = store.get_subscriber_by_id(session, subscriber_id=delivery.subscriber_id)
+        email = subscriber.email if subscriber is not None else f"subscriber {delivery.subscriber_id}"
+        lease_until = now + dt.timedelta(seconds=settings.lease_seconds)
+        if subscriber is None or not store.claim_delivery(
+            session, delivery_id=delivery_id, now=now, lease_until=lease_until
+        ):
+            return Outcome(email, "skipped", "claimed by another run, retry not due, or no longer active")
+        date = delivery.digest_date
+        papers = _stored_papers(session, delivery_id)
     try:
         digest = make_digest(pipeline, subscriber, date, papers)
         message = build_message(
@@ -291,16 +386,26 @@ def _send_claimed(
             list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
             unsubscribe_mailto=settings.list_unsubscribe_mailto,
         )  # fmt: skip
-        message_id = message["Message-ID"]
-        mailer.send(message)
-    except TransientSendError as exc:
-        status, error = "deferred", str(exc)
-    except PermanentSendError as exc:
-        status, error = "failed", str(exc)
     except Exception as exc:  # rendering or building failed: keep the row, say why
         log.exception("delivery_build_failed delivery_id=%s", delivery_id)
-        status, error = "failed", f"could not build the message: {exc}"
+        error = f"could not build the message: {exc}"
+        with session_scope(pipeline.factory) as session:
+            store.finish_delivery(session, delivery_id=delivery_id, status="failed", now=now, error=error)
+        return Outcome(subscriber.email, "failed", error, len(papers))
+    return Job(key=(delivery_id, subscriber.id, date, len(papers)), message=message, email=subscriber.email)
+
+
+def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
+    """Write a send's outcome to its delivery row (and, on a bounce, to the subscriber)."""
+    settings = pipeline.settings
+    delivery_id, subscriber_id, date, paper_count = result.job.key
+    status, error = result.status, (str(result.error) if result.error is not None else None)
+    next_attempt = None
     with session_scope(pipeline.factory) as session:
+        if status == "released":
+            # The breaker opened before this one went out: back in the queue, attempt not counted.
+            store.release_delivery(session, delivery_id=delivery_id, now=now)
+            return Outcome(result.job.email, "left", "not sent: the run was paused by the circuit breaker")
         if status == "deferred":
             attempts = store.delivery_attempts(session, delivery_id=delivery_id)
             if attempts >= settings.retry_max_attempts:
@@ -309,11 +414,30 @@ def _send_claimed(
             else:
                 next_attempt = now + dt.timedelta(seconds=settings.retry_base_seconds * 2 ** (attempts - 1))
         store.finish_delivery(
-            session, delivery_id=delivery_id, status=status, now=now, message_id=message_id,
+            session, delivery_id=delivery_id, status=status, now=now,
+            message_id=result.job.message["Message-ID"] if status == "sent" else None,
             error=error, next_attempt_at=next_attempt,
         )  # fmt: skip
-    log.info("delivery id=%s status=%s papers=%d error=%r", delivery_id, status, len(papers), error)
-    return Outcome(subscriber.email, status, error or f"digest for {date}", len(papers))
+        if status == "sent":
+            store.clear_soft_bounces(session, subscriber_id=subscriber_id)
+        elif status == "failed" and result.error is not None:
+            _bounce(session, settings, result)
+    log.info("delivery id=%s status=%s papers=%d error=%r", delivery_id, status, paper_count, error)
+    return Outcome(result.job.email, status, error or f"digest for {date}", paper_count)
+
+
+def _bounce(session: Session, settings: Settings, result: Result) -> None:
+    """A failed send that says the address is bad suppresses it (hard) or counts (soft)."""
+    error = result.error
+    kind = classify_refusal(error)
+    if kind is None and result.status == "deferred" and error is not None and error.stage in ("rcpt", "data"):
+        kind = "soft"  # retried to the limit and the recipient's server still would not take it
+    if kind is None:
+        return
+    event = BounceEvent(result.job.email, "bounce", kind == "hard", f"SMTP: {error}")
+    counts = apply_events(session, events=[event], soft_limit=settings.soft_bounce_limit)
+    if counts["bounced"]:
+        log.warning("subscriber_suppressed status=bounced hard=%s reason=%r", kind == "hard", str(error))
 
 
 def _stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:

@@ -30,9 +30,13 @@ class InputError(PaperboyError):
 class SendError(PaperboyError):
     """Sending one message failed."""
 
-    def __init__(self, message: str, *, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: int | None = None, stage: str | None = None, status: str | None = None
+    ) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = code  # the SMTP reply code, when there was a reply
+        self.stage = stage  # "connect", "mail", "rcpt" or "data": the command that failed
+        self.status = status  # the RFC 3463 enhanced status code of the reply, e.g. "5.1.1"
 
 
 class TransientSendError(SendError):

@@ -380,10 +380,21 @@ def _reply_text(reply: bytes | str) -> str:
     return header_value(text)
 
 
-def _by_code(code: int | None, message: str) -> SendError:
+_ENHANCED_STATUS = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+
+
+def enhanced_status(reply: bytes | str) -> str | None:
+    """The RFC 3463 enhanced status code a reply text starts with ("5.7.26"), or None."""
+    match = _ENHANCED_STATUS.match(_reply_text(reply))
+    return ".".join(match.groups()) if match else None
+
+
+def _by_code(
+    code: int | None, message: str, *, stage: str | None = None, status: str | None = None
+) -> SendError:
     if code is not None and 500 <= code <= 599:
-        return PermanentSendError(message, code=code)
-    return TransientSendError(message, code=code)
+        return PermanentSendError(message, code=code, stage=stage, status=status)
+    return TransientSendError(message, code=code, stage=stage, status=status)
 
 
 def _send(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
@@ -555,6 +566,8 @@ class SmtpMailer(Mailer):
             f"smtp {self.server}: cannot send to {to}: connection failed: "
             f"{code if code is not None else type(exc).__name__} {reply}".rstrip(),
             code=code,
+            stage="connect",
+            status=enhanced_status(reply) if code is not None else None,
         )
 
     def _send_error(self, exc: BaseException, to: str) -> SendError:
@@ -564,11 +577,15 @@ class SmtpMailer(Mailer):
             codes = [code for code, _ in refusals.values()]
             addr, (code, reply) = next(iter(refusals.items()))
             message = f"{prefix} recipient {addr} refused: {code} {_reply_text(reply)}"
+            status = enhanced_status(reply)
             # Permanent only if every recipient got a 5xx; any other reply may work on retry.
             if all(500 <= c <= 599 for c in codes):
-                return PermanentSendError(message, code=code)
+                return PermanentSendError(message, code=code, stage="rcpt", status=status)
             return TransientSendError(
-                message, code=next((c for c in codes if c > 0 and c < 500), None)
+                message,
+                code=next((c for c in codes if c > 0 and c < 500), None),
+                stage="rcpt",
+                status=status,
             )
         if isinstance(exc, smtplib.SMTPResponseException):
             stage = {
@@ -579,7 +596,12 @@ class SmtpMailer(Mailer):
             message = (
                 f"{prefix} sending to {to} failed, {stage}: {code} {_reply_text(exc.smtp_error)}"
             )
-            return _by_code(code if code > 0 else None, message)
+            return _by_code(
+                code if code > 0 else None,
+                message,
+                stage={smtplib.SMTPSenderRefused: "mail", smtplib.SMTPDataError: "data"}.get(type(exc)),
+                status=enhanced_status(exc.smtp_error),
+            )
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             # e.g. a non-ASCII address and a server without SMTPUTF8: retrying won't help.
             return PermanentSendError(f"{prefix} cannot send to {to}: {exc}")
@@ -627,6 +649,29 @@ class SmtpMailer(Mailer):
             )
             return
 
+    @property
+    def connected(self) -> bool:
+        """True while a connection is open (it will be reused by the next send)."""
+        return self._smtp is not None
+
+    def rset(self) -> None:
+        """RSET on an open connection, so the next message starts a clean transaction.
+
+        Also a cheap liveness check: a connection the server dropped, or answered with anything
+        but 250 (421: closing), is discarded, and the next send opens a new one. Never raises.
+        """
+        if self._smtp is None:
+            return
+        try:
+            code, reply = self._smtp.rset()
+        except (smtplib.SMTPException, OSError) as exc:
+            log.info("smtp.rset_failed server=%s reason=%s", self.server, type(exc).__name__)
+            self._discard()
+            return
+        if code != 250:
+            log.info("smtp.rset_refused server=%s code=%s reply=%s", self.server, code, _reply_text(reply))
+            self._discard()
+
     def _discard(self) -> None:
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
@@ -646,10 +691,12 @@ class SmtpMailer(Mailer):
             smtp.close()
 
 
-def mailer_from_settings(smtp_url: str | None, outbox_dir: Path) -> Mailer:
+def mailer_from_settings(
+    smtp_url: str | None, outbox_dir: Path, *, timeout: float = DEFAULT_TIMEOUT
+) -> Mailer:
     """An SmtpMailer when an SMTP URL is configured, else an OutboxMailer writing to outbox_dir."""
     if smtp_url and smtp_url.strip():
-        mailer = SmtpMailer(smtp_url.strip())
+        mailer = SmtpMailer(smtp_url.strip(), timeout=timeout)
         log.info("mailer.selected kind=smtp server=%s", mailer.server)
         return mailer
     log.info("mailer.selected kind=outbox dir=%s", outbox_dir)

@@ -122,6 +122,9 @@ class Subscriber(Base):
     # Ranking preferences; None means the service default (settings).
     relevance_floor: Mapped[float | None] = mapped_column(Float)
     trending_share: Mapped[float | None] = mapped_column(Float)
+    # Soft bounces since the last successful send; at PAPERBOY_SOFT_BOUNCE_LIMIT → bounced.
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)  # why bounced / complained
 
     topics: Mapped[list[Topic]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Topic.id"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -11,11 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from service import schema
 from service.db import make_engine, make_session_factory
 from service.delivery import Pipeline
-from service.mailer import Mailer, mailer_from_settings
+from service.mailer import Mailer, SmtpMailer, mailer_from_settings
 from service.render import Renderer
 from service.resources import templates_dir
 from service.settings import Settings
+from service.smtp_pool import SmtpPool
 from service.tokens import Signer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,8 +49,24 @@ class Runtime:
         )
 
     def mailer(self) -> Mailer:
-        """A new mailer (SMTP connection or outbox folder) for one run."""
-        return mailer_from_settings(self.settings.smtp_url, self.settings.outbox_dir)
+        """A new mailer for one run: an SMTP pool of ``PAPERBOY_SMTP_CONNECTIONS`` reused
+        connections, or (no SMTP URL) the outbox folder behind a pool of one."""
+        settings = self.settings
+        if not settings.smtp_url:
+            return SmtpPool.around(
+                mailer_from_settings(None, settings.outbox_dir), breaker_threshold=settings.breaker_threshold
+            )
+        url = settings.smtp_url
+        timeout = settings.smtp_timeout_seconds
+        pool = SmtpPool(
+            lambda: SmtpMailer(url, timeout=timeout),
+            size=settings.smtp_connections,
+            rate=settings.smtp_rate_limit,
+            breaker_threshold=settings.breaker_threshold,
+            name=SmtpMailer(url).server,
+        )
+        log.info("mailer.selected kind=smtp_pool server=%s connections=%d rate=%g", pool.name, pool.size, pool.rate)
+        return pool
 
     def require_current_schema(self) -> None:
         schema.require_current(self.engine, self.settings.database_url)

@@ -324,6 +324,20 @@ def finish_delivery(
     session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
+def get_delivery_by_id(session: Session, *, delivery_id: int) -> Delivery | None:
+    return session.get(Delivery, delivery_id)
+
+
+def release_delivery(session: Session, *, delivery_id: int, now: dt.datetime) -> bool:
+    """Hand a claimed delivery back unsent: pending again, this attempt not counted."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "sending")
+        .values(status="pending", attempts=Delivery.attempts - 1, updated_at=now, lease_until=None)
+    )
+    return result.rowcount == 1
+
+
 def delivery_items(session: Session, *, delivery_id: int) -> list[DeliveryItem]:
     return list(
         session.scalars(select(DeliveryItem).where(DeliveryItem.delivery_id == delivery_id).order_by(DeliveryItem.position))
@@ -635,3 +649,48 @@ def find_paper_ids(session: Session, *, arxiv_id: str | None = None, paper_id: i
     else:
         return []
     return list(session.scalars(query.order_by(Paper.id)))
+# --- bounces and complaints ---------------------------------------------------------------------
+
+SUPPRESSED = ("bounced", "complained")
+
+
+def suppress_subscriber(session: Session, *, email: str, status: str, reason: str) -> bool:
+    """Mark the address ``bounced`` or ``complained`` (never to be sent to again); True if it changed.
+
+    A complaint outranks a bounce: a complained address never goes back to bounced.
+    """
+    if status not in SUPPRESSED:
+        raise ValueError(f"suppression status must be one of {SUPPRESSED}, got {status!r}")
+    keep = (status,) if status == "complained" else SUPPRESSED
+    result = session.execute(
+        update(Subscriber)
+        .where(Subscriber.email == email, Subscriber.status.not_in(keep))
+        .values(status=status, suppressed_reason=reason[:1000])
+    )
+    return bool(result.rowcount)
+
+
+def record_soft_bounce(session: Session, *, email: str, limit: int, reason: str) -> str | None:
+    """Count a soft bounce; the address is suppressed (``bounced``) at ``limit`` in a row.
+
+    Returns "bounced" when this bounce suppressed it, "counted" when it was only counted, None for
+    an address that is not a subscriber (or is suppressed already).
+    """
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+    if subscriber is None or subscriber.status in SUPPRESSED:
+        return None
+    subscriber.soft_bounces = (subscriber.soft_bounces or 0) + 1
+    if subscriber.soft_bounces >= limit:
+        subscriber.status = "bounced"
+        subscriber.suppressed_reason = f"{subscriber.soft_bounces} soft bounces in a row; last: {reason}"[:1000]
+        session.flush()
+        return "bounced"
+    session.flush()
+    return "counted"
+
+
+def clear_soft_bounces(session: Session, *, subscriber_id: int) -> None:
+    """A message went through: soft bounces count again from zero."""
+    session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.soft_bounces > 0).values(soft_bounces=0)
+    )

@@ -9,6 +9,10 @@ Use the `smtp_sink` fixture (load this module with `pytest_plugins = ["tests.smt
         smtp_sink.fail_next(1, "550 5.1.1 no such user", stage="rcpt")
         SmtpSink(strict=True)   # also answers 550 to DATA with a bare LF or CR; aiosmtpd
                                 # itself answers 500 to a line over 1,000 bytes
+        smtp_sink.drop_next(1, stage="data")      # close the connection instead of replying
+        smtp_sink.stall_next(1, 5.0, stage="mail")  # say nothing for 5 s, then close
+        smtp_sink.latency = 0.01                  # every MAIL/RCPT/DATA/RSET reply 10 ms late
+        SmtpSink(record=False)  # count per recipient only, parse nothing (benchmarks)
 
 Each delivered message is parsed with email.policy.default and gets X-MailFrom / X-RcptTo
 headers with the envelope, as aiosmtpd's own Message handler does; `deliveries` holds the
@@ -20,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -51,8 +55,26 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def _failure(self, server: SMTP, stage: str) -> str | None:
+        """The scripted failure for this command (after the reply latency), if any."""
+        if self.sink.latency:
+            await asyncio.sleep(self.sink.latency)
+        failure = self.sink._take_failure(stage)
+        if failure is None:
+            return None
+        kind, value = failure
+        if kind == "stall":
+            await asyncio.sleep(float(value))
+        if kind in ("drop", "stall"):
+            # Nothing is delivered and no reply goes out: the client sees the connection close.
+            if server.transport is not None:
+                server.transport.close()
+            return "421 4.4.2 connection dropped"
+        return value
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
-        failure = self.sink._take_failure("mail")
+        self.sink._count("mail")
+        failure = await self._failure(server, "mail")
         if failure:
             return failure
         envelope.mail_from = address
@@ -60,7 +82,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        failure = self.sink._take_failure("rcpt")
+        self.sink._count("rcpt")
+        failure = await self._failure(server, "rcpt")
         if failure:
             return failure
         envelope.rcpt_tos.append(address)
@@ -68,13 +91,20 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        failure = self.sink._take_failure("data")
+        self.sink._count("data")
+        failure = await self._failure(server, "data")
         if failure:
             return failure
         if self.sink.strict and BARE_LINE_END.search(envelope.original_content or b""):
             return "550 5.5.2 Error: bare <LF> or <CR> received"  # Postfix's wording
         self.sink._deliver(session, envelope)
         return "250 2.0.0 Message accepted for delivery"
+
+    async def handle_RSET(self, server, session, envelope):  # noqa: N802
+        self.sink._count("rset")
+        if self.sink.latency:
+            await asyncio.sleep(self.sink.latency)
+        return "250 OK"
 
 
 class _Controller(Controller):
@@ -100,13 +130,24 @@ class SmtpSink:
 
     host = "127.0.0.1"
 
-    def __init__(self, *, auth: tuple[str, str] | None = None, strict: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        auth: tuple[str, str] | None = None,
+        strict: bool = False,
+        latency: float = 0.0,
+        record: bool = True,
+    ) -> None:
         self._lock = threading.Lock()
         self.strict = strict  # refuse DATA with a bare LF or CR (550), as strict servers do
+        self.latency = latency  # seconds added before every MAIL, RCPT, DATA and RSET reply
+        self.record = record  # keep and parse each message (False: count them only)
         self._deliveries: list[Delivery] = []
-        self._failures: deque[tuple[str, str]] = deque()
+        self._failures: deque[tuple[str, str, str]] = deque()
         self._sessions: list[SMTP] = []
         self.connections = 0
+        self.commands: Counter[str] = Counter()  # mail, rcpt, data, rset commands received
+        self.accepted: Counter[str] = Counter()  # messages accepted per envelope recipient
         self.auth = auth
         kwargs: dict[str, Any] = {}
         if auth is not None:
@@ -150,8 +191,10 @@ class SmtpSink:
         return [delivery.message for delivery in self.deliveries]
 
     def clear(self) -> None:
-        """Forget deliveries, pending failures and the connection count."""
+        """Forget deliveries, pending failures, counters and the connection count."""
         with self._lock:
+            self.commands.clear()
+            self.accepted.clear()
             self._deliveries.clear()
             self._failures.clear()
             self._sessions.clear()
@@ -164,10 +207,25 @@ class SmtpSink:
 
         `reply` is a full SMTP reply line such as "451 4.3.0 try later".
         """
+        self._script(count, stage, "reply", reply)
+
+    def drop_next(self, count: int, *, stage: str = "data") -> None:
+        """At the next `count` MAIL / RCPT / DATA commands, close the connection without a reply.
+
+        At "data" the whole message has arrived and is not delivered: a drop mid-DATA as the
+        client sees it (no reply to the final dot).
+        """
+        self._script(count, stage, "drop", "")
+
+    def stall_next(self, count: int, seconds: float, *, stage: str = "data") -> None:
+        """At the next `count` commands of `stage`, say nothing for `seconds`, then close."""
+        self._script(count, stage, "stall", str(seconds))
+
+    def _script(self, count: int, stage: str, kind: str, value: str) -> None:
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}")
         with self._lock:
-            self._failures.extend([(stage, reply)] * count)
+            self._failures.extend([(stage, kind, value)] * count)
 
     def drop_connections(self) -> None:
         """Close every open client connection from the server side, as an idle timeout would."""
@@ -189,13 +247,22 @@ class SmtpSink:
             self.connections += 1
             self._sessions.append(smtpd)
 
-    def _take_failure(self, stage: str) -> str | None:
+    def _take_failure(self, stage: str) -> tuple[str, str] | None:
         with self._lock:
             if self._failures and self._failures[0][0] == stage:
-                return self._failures.popleft()[1]
+                _, kind, value = self._failures.popleft()
+                return kind, value
         return None
 
+    def _count(self, command: str) -> None:
+        with self._lock:
+            self.commands[command] += 1
+
     def _deliver(self, session: Any, envelope: Any) -> None:
+        if not self.record:
+            with self._lock:
+                self.accepted.update(envelope.rcpt_tos)
+            return
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8", "surrogateescape")
@@ -206,6 +273,7 @@ class SmtpSink:
         auth = getattr(session, "auth_data", None)
         login = auth.login.decode() if isinstance(auth, LoginPassword) else None
         with self._lock:
+            self.accepted.update(envelope.rcpt_tos)
             self._deliveries.append(
                 Delivery(envelope.mail_from, tuple(envelope.rcpt_tos), message, login)
             )

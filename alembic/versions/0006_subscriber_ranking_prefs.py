@@ -4,7 +4,7 @@ Both nullable: NULL means the service default (PAPERBOY_RELEVANCE_FLOOR, PAPERBO
 so changing a default reaches everybody who never chose their own.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-22
 """
 

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from service.resources import templates_dir
 from service.runtime import Runtime
 from service.web import archive, confirm, feedback, landing, manage, ops, unsubscribe
+from service.web.bounces import bounce_routes
 from service.web.context import Web, redact_paths, utcnow
 
 log = logging.getLogger(__name__)
@@ -79,4 +80,5 @@ def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[],
     app.include_router(feedback.router(web))
     app.include_router(archive.router(web))
     app.include_router(ops.router(web))
+    app.include_router(bounce_routes(runtime))  # POST /webhooks/bounces
     return app

@@ -1,7 +1,7 @@
 """subscribers: the pending confirmation (single-use nonce, requested settings) and the time of
 the last confirmation mail (at most one per address per interval, across restarts)
 
-Revision ID: 0007
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,324 @@
+"""Send a batch of messages over a few reused SMTP connections, in parallel, politely.
+
+`SmtpPool.run(jobs, on_result)` pulls jobs lazily from an iterable (the caller claims and builds
+each message as it is pulled, so nothing waits long under a claim), sends each on one of `size`
+connections (each a `Mailer` from `connect`, opened lazily, reused with RSET between messages,
+reopened after a 421 or a drop), and hands every outcome to `on_result` in the worker's thread,
+before that worker takes its next job. So at any moment at most `size` messages are between the
+server's reply and the caller's record of it: the in-flight bound a crash can duplicate.
+
+What happens to a message is decided by the SMTP reply code (the Mailer's SendError subclass):
+4xx, timeouts and drops → "deferred"; 5xx → "failed". A burst of authentication or policy
+refusals (enhanced status 5.7.x, or 530/534/535) opens a circuit breaker: the run stops pulling
+jobs, and a job pulled but not yet sent is handed back as "released" (the caller returns it to
+its queue, not failed). A global rate limit (messages per second across connections) and a cap
+on the messages a run attempts keep a large list from flooding a relay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from types import TracebackType
+from typing import Any, Self
+
+from service.errors import PermanentSendError, SendError, TransientSendError
+from service.mailer import Mailer
+
+log = logging.getLogger(__name__)
+
+AUTH_CODES = frozenset({530, 534, 535, 538})  # RFC 4954: authentication required / failed
+
+
+def is_policy_refusal(error: SendError | None) -> bool:
+    """True for an authentication or policy refusal: enhanced status 5.7.x or an AUTH code.
+
+    These say the sender is not allowed (bad credentials, SPF/DKIM/DMARC, a blocklist), not that
+    the recipient is wrong: a burst of them means every further message will fail the same way.
+    """
+    if error is None:
+        return False
+    return bool(error.status and error.status.startswith("5.7.")) or error.code in AUTH_CODES
+
+
+@dataclass(slots=True)
+class Job:
+    """One message to send; `key` is the caller's id for it (a delivery id)."""
+
+    key: Any
+    message: EmailMessage
+    email: str = ""
+
+
+@dataclass(slots=True)
+class Result:
+    """What became of a job: "sent", "deferred", "failed", or "released" (never tried)."""
+
+    job: Job
+    status: str
+    error: SendError | None = None
+
+
+@dataclass(slots=True)
+class PoolRun:
+    """Counts of one run, and why it stopped early if it did."""
+
+    attempted: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    released: int = 0
+    capped: bool = False  # stopped at the per-run cap (jobs may be left)
+    paused: str | None = None  # the circuit breaker's reason, when it opened
+
+
+class Breaker:
+    """Opens after `threshold` policy refusals in a row; any other outcome closes the count."""
+
+    def __init__(self, threshold: int) -> None:
+        if threshold < 1:
+            raise ValueError("breaker threshold must be at least 1")
+        self.threshold = threshold
+        self.streak = 0
+        self.reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.reason is not None
+
+    def record(self, result: Result) -> bool:
+        """Count one outcome; True exactly when this outcome opened the breaker."""
+        if result.status == "released":
+            return False
+        if not is_policy_refusal(result.error):
+            self.streak = 0
+            return False
+        self.streak += 1
+        if self.reason is None and self.streak >= self.threshold:
+            self.reason = (
+                f"{self.streak} authentication/policy refusals in a row; last: {result.error}"
+            )
+            return True
+        return False
+
+
+class RateLimiter:
+    """At most `rate` acquisitions a second across threads (evenly spaced); 0 = no limit."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class SmtpPool(Mailer):
+    """`size` reused connections made by `connect`; also a Mailer sending one message at a time."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Mailer],
+        *,
+        size: int = 1,
+        rate: float = 0.0,
+        breaker_threshold: int = 5,
+        name: str = "smtp",
+    ) -> None:
+        if size < 1:
+            raise ValueError("pool size must be at least 1")
+        self.connect = connect
+        self.size = size
+        self.rate = rate
+        self.breaker_threshold = breaker_threshold
+        self.name = name
+        self._idle: list[Mailer] = []
+        self._idle_lock = threading.Lock()
+        self.connections_made = 0
+
+    @classmethod
+    def around(cls, mailer: Mailer, *, breaker_threshold: int = 5) -> SmtpPool:
+        """A pool of one connection: the given mailer (closed with the pool)."""
+        pool = cls(lambda: mailer, size=1, breaker_threshold=breaker_threshold)
+        return pool
+
+    def __repr__(self) -> str:
+        return f"SmtpPool({self.name!r}, size={self.size}, rate={self.rate:g})"
+
+    # -- connections
+
+    def _checkout(self) -> Mailer:
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+            self.connections_made += 1
+        return self.connect()
+
+    def _checkin(self, mailer: Mailer) -> None:
+        with self._idle_lock:
+            self._idle.append(mailer)
+
+    def close(self) -> None:
+        """Close every idle connection (QUIT politely); never raises."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for mailer in idle:
+            try:
+                mailer.close()
+            except Exception:  # closing is best effort
+                log.debug("pool.close_failed", exc_info=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- sending
+
+    @staticmethod
+    def _send_on(mailer: Mailer, job: Job) -> Result:
+        rset = getattr(mailer, "rset", None)
+        if rset is not None and getattr(mailer, "connected", False):
+            rset()  # a clean transaction on a reused connection; drops a dead one
+        try:
+            mailer.send(job.message)
+        except TransientSendError as exc:
+            return Result(job, "deferred", exc)
+        except PermanentSendError as exc:
+            return Result(job, "failed", exc)
+        except Exception as exc:  # a message the mailer cannot take at all (no To:, ...)
+            log.exception("pool.send_error key=%s", job.key)
+            return Result(
+                job, "failed", PermanentSendError(f"cannot send: {type(exc).__name__}: {exc}")
+            )
+        return Result(job, "sent")
+
+    def send(self, msg: EmailMessage) -> None:
+        """Mailer protocol: send one message on a pooled connection; raises SendError."""
+        mailer = self._checkout()
+        try:
+            result = self._send_on(mailer, Job(key=None, message=msg))
+        finally:
+            self._checkin(mailer)
+        if result.error is not None:
+            raise result.error
+
+    def run(
+        self,
+        jobs: Iterable[Job],
+        on_result: Callable[[Result], None],
+        *,
+        limit: int = 0,
+    ) -> PoolRun:
+        """Send every job (at most `limit` when > 0), calling `on_result` once per job pulled.
+
+        Jobs are pulled one at a time under a lock, so the iterable may claim and build lazily
+        (and need not be thread-safe). Returns when all workers are done.
+        """
+        state = _RunState(
+            iter(jobs), limit, Breaker(self.breaker_threshold), RateLimiter(self.rate)
+        )
+        workers = min(self.size, limit) if limit else self.size
+        if workers == 1:
+            self._worker(state, on_result)
+        else:
+            threads = [
+                threading.Thread(
+                    target=self._worker, args=(state, on_result), name=f"{self.name}-{i}"
+                )
+                for i in range(workers)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        run = state.run
+        run.paused = state.breaker.reason
+        if run.paused:
+            log.error("send_paused breaker=open reason=%s", run.paused)
+        log.info(
+            "pool.run connections=%d attempted=%d sent=%d deferred=%d failed=%d released=%d capped=%s paused=%s",
+            workers, run.attempted, run.sent, run.deferred, run.failed, run.released, run.capped,
+            run.paused is not None,
+        )  # fmt: skip
+        return run
+
+    def _worker(self, state: _RunState, on_result: Callable[[Result], None]) -> None:
+        mailer: Mailer | None = None
+        try:
+            while (job := state.next_job()) is not None:
+                state.limiter.wait()
+                if state.breaker.open:  # opened while this job waited for its slot
+                    result = Result(job, "released")
+                else:
+                    if mailer is None:
+                        mailer = self._checkout()
+                    result = self._send_on(mailer, job)
+                state.record(result)
+                try:
+                    on_result(result)
+                except Exception:  # the record failed: the claim's lease will expire and retry it
+                    log.exception("pool.on_result_failed key=%s status=%s", job.key, result.status)
+        finally:
+            if mailer is not None:
+                self._checkin(mailer)
+
+
+class _RunState:
+    def __init__(
+        self, jobs: Iterator[Job], limit: int, breaker: Breaker, limiter: RateLimiter
+    ) -> None:
+        self.jobs = jobs
+        self.limit = limit
+        self.breaker = breaker
+        self.limiter = limiter
+        self.run = PoolRun()
+        self.lock = threading.Lock()
+        self.done = False
+
+    def next_job(self) -> Job | None:
+        with self.lock:
+            if self.done or self.breaker.open:
+                return None
+            if self.limit and self.run.attempted >= self.limit:
+                self.done = True
+                self.run.capped = True
+                return None
+            try:
+                job = next(self.jobs)
+            except StopIteration:
+                self.done = True
+                return None
+            except Exception:  # the job source broke: stop the run rather than spin
+                log.exception("pool.jobs_failed")
+                self.done = True
+                return None
+            self.run.attempted += 1
+            return job
+
+    def record(self, result: Result) -> None:
+        with self.lock:
+            setattr(self.run, result.status, getattr(self.run, result.status) + 1)
+            if result.status == "released":
+                self.run.attempted -= 1
+            if self.breaker.record(result):
+                log.error("breaker_open reason=%s", self.breaker.reason)

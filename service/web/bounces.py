@@ -1,0 +1,122 @@
+"""`POST /webhooks/bounces`: a mail provider (or your MTA's script) reports bounces and complaints.
+
+Body: a JSON list of ``{"email": "...", "type": "bounce" | "complaint", "hard": true}`` (at most
+1,000 items, 1 MB). Authenticated with the shared secret ``PAPERBOY_BOUNCE_WEBHOOK_SECRET``, as
+``Authorization: Bearer <secret>`` or ``X-Paperboy-Signature: sha256=<hex HMAC-SHA256 of the raw
+body>``, compared in constant time. Unset secret: the endpoint does not exist (404).
+
+The answer is the same whether or not an address is a subscriber (202 and the number of items
+received), so the endpoint cannot be used to probe who is subscribed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from service.bounces import BounceEvent, apply_events
+from service.db import session_scope
+from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1_000_000
+MAX_ITEMS = 1_000
+SIGNATURE_HEADER = "x-paperboy-signature"
+
+
+class BounceReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str
+    type: Literal["bounce", "complaint"]
+    hard: bool = True
+
+
+_REPORTS = TypeAdapter(list[BounceReport])
+
+
+def authorized(
+    secret: str, *, authorization: str | None, signature: str | None, body: bytes
+) -> bool:
+    """Pure: the bearer token or the body's HMAC-SHA256 signature matches the secret (constant time)."""
+    key = secret.encode("utf-8")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode("utf-8"), key):
+            return True
+    if signature:
+        expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(
+            signature.strip().lower().encode("ascii", "replace"), expected.encode("ascii")
+        ):
+            return True
+    return False
+
+
+def bounce_routes(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/webhooks/bounces")
+    async def bounces_webhook(request: Request) -> Response:
+        secret = runtime.settings.bounce_webhook_secret
+        if not secret:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": f"body over {MAX_BODY} bytes"}, status_code=413)
+        if not authorized(
+            secret,
+            authorization=request.headers.get("authorization"),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            body=body,
+        ):
+            log.warning("bounce_webhook_refused reason=unauthenticated")
+            return JSONResponse(
+                {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        try:
+            reports = _REPORTS.validate_python(json.loads(body))
+        except (ValueError, ValidationError) as exc:
+            problem = (
+                exc.errors(include_url=False, include_input=False)
+                if isinstance(exc, ValidationError)
+                else str(exc)
+            )
+            return JSONResponse(
+                {"error": "expected a JSON list of {email, type, hard}", "problems": problem},
+                status_code=422,
+            )
+        if len(reports) > MAX_ITEMS:
+            return JSONResponse(
+                {"error": f"at most {MAX_ITEMS} items per request"}, status_code=413
+            )
+        events = [
+            BounceEvent(
+                r.email,
+                r.type,
+                r.type == "bounce" and r.hard,
+                f"webhook: {r.type}{' (hard)' if r.hard else ''}",
+            )
+            for r in reports
+        ]
+        with session_scope(runtime.factory) as session:
+            counts = apply_events(
+                session, events=events, soft_limit=runtime.settings.soft_bounce_limit
+            )
+        log.info(
+            "bounce_webhook received=%d %s",
+            len(events),
+            " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        )
+        # The same answer for subscribers and strangers alike.
+        return JSONResponse({"received": len(events)}, status_code=202)
+
+    return router
