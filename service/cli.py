@@ -10,6 +10,8 @@ import datetime as dt
 import json
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -215,13 +217,16 @@ def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | N
     runtime = runtime_from(ctx)
     only_email = _email(only) if only else None
     digest_date = _date(date_text)
-    mailer = None if dry_run else runtime.mailer()
+    enqueue = None if dry_run else runtime.enqueue()
+    mailer = None if dry_run or enqueue is not None else runtime.mailer()
     bar = _ProgressBar("sending", enabled=sys.stderr.isatty() and not dry_run)
     try:
-        report = send_due(
-            runtime.pipeline, mailer=mailer, now=utcnow(), only=only_email, digest_date=digest_date,
-            dry_run=dry_run, progress=bar.reach if bar.enabled else None,
-        )  # fmt: skip
+        with _stop_on_sigterm(runtime):
+            report = send_due(
+                runtime.pipeline, mailer=mailer, now=utcnow(), only=only_email, digest_date=digest_date,
+                dry_run=dry_run, progress=bar.reach if bar.enabled else None, stop=runtime.stopping,
+                enqueue=enqueue,
+            )  # fmt: skip
     finally:
         bar.close()
         if mailer is not None:
@@ -562,6 +567,22 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     uvicorn.run(app, host=host, port=port, log_config=None)
 
 
+@contextmanager
+def _stop_on_sigterm(runtime: Runtime) -> Iterator[None]:
+    """SIGTERM (docker stop) lets a send run finish the messages in flight, then stop."""
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        click.echo("paperboy: stopping after the messages in flight", err=True)
+        runtime.stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @cli.command("scheduler")
 @click.pass_context
 def scheduler_command(ctx: click.Context) -> None:
@@ -580,6 +601,7 @@ def scheduler_command(ctx: click.Context) -> None:
     click.echo(f"Paperboy scheduler running ({', '.join(j.id for j in jobs.get_jobs())}); stop with SIGTERM or Ctrl-C")
     stop.wait()
     click.echo("stopping: waiting for the running tick to finish")
+    runtime.stopping.set()
     jobs.shutdown(wait=True)
 
 

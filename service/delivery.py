@@ -54,6 +54,8 @@ class SendReport:
     outcomes: list[Outcome] = field(default_factory=list)
     paused: str | None = None  # why the circuit breaker stopped the run, if it did
     left: int = 0  # ready digests this run did not try (breaker or per-run cap): still open
+    queued: int | None = None  # with the procrastinate queue: deliveries handed to workers
+    jobs: int = 0  # ... in this many jobs
 
     def add(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
@@ -71,6 +73,9 @@ class SendReport:
             data["paused"] = self.paused
         if self.left:
             data["left"] = self.left
+        if self.queued is not None:
+            data["queued"] = self.queued
+            data["jobs"] = self.jobs
         return data
 
 
@@ -193,8 +198,14 @@ def send_due(
     digest_date: dt.date | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    enqueue: Callable[[Sequence[int]], int] | None = None,
 ) -> SendReport:
     """Build and deliver every due digest; one subscriber's failure never stops the others.
+
+    With ``enqueue`` (the procrastinate fan-out, service/queue.py) the ready rows are handed to
+    workers in batches instead of being sent here; ``stop`` set (SIGTERM) ends the run after the
+    messages in flight.
 
     First plans: for each due subscriber, the open delivery row is found or created (with its
     papers), or the digest is recorded missed or skipped. Then `send_deliveries` sends the
@@ -220,8 +231,17 @@ def send_due(
             report.add(planned)
         else:
             ready.append(planned)
-    if ready:
-        send_deliveries(pipeline, mailer=mailer, delivery_ids=ready, now=now, report=report, progress=progress)
+    if ready and enqueue is not None and not dry_run:
+        with session_scope(pipeline.factory) as session:
+            to_queue = store.deliveries_to_queue(
+                session, ids=ready, now=now, stale_before=now - dt.timedelta(seconds=pipeline.settings.lease_seconds)
+            )
+        report.queued = len(to_queue)
+        report.jobs = enqueue(to_queue)
+    elif ready:
+        send_deliveries(
+            pipeline, mailer=mailer, delivery_ids=ready, now=now, report=report, progress=progress, stop=stop
+        )
     log.info(
         "send sent=%d deferred=%d failed=%d skipped=%d missed=%d left=%d paused=%s dry_run=%s",
         report.sent, report.deferred, report.failed, report.skipped, report.missed, report.left,
@@ -303,6 +323,7 @@ def send_deliveries(
     now: dt.datetime,
     report: SendReport | None = None,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> SendReport:
     """Send these delivery rows (a batch: a run's ready rows, or a worker's share of them).
 
@@ -338,6 +359,9 @@ def send_deliveries(
     def jobs() -> Iterator[Job]:
         nonlocal reached
         for delivery_id in delivery_ids:
+            if stop is not None and stop.is_set():
+                log.info("send_stopping reason=shutdown left=%d", total - reached)
+                return  # shutting down: messages in flight finish, the rest stay open
             reached += 1
             try:
                 prepared = _claim_and_build(pipeline, delivery_id, clock())
@@ -385,6 +409,7 @@ def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> 
             base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
             list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
             unsubscribe_mailto=settings.list_unsubscribe_mailto,
+            message_key=f"{date:%Y%m%d}.{delivery_id}.{subscriber.id}",
         )  # fmt: skip
     except Exception as exc:  # rendering or building failed: keep the row, say why
         log.exception("delivery_build_failed delivery_id=%s", delivery_id)

@@ -102,8 +102,12 @@ def _message_id_domain(from_addr: str, base_url: str) -> str:
     return domain or _idna(urlsplit(base_url).hostname or "") or "localhost"
 
 
-def _message_id(domain: str) -> str:
+def _message_id(domain: str, key: str | None = None) -> str:
     # 122 random bits; shorter than make_msgid's, so the header stays on one 78-column line.
+    if key is not None:
+        if not re.fullmatch(r"[A-Za-z0-9.-]{1,64}", key):
+            raise ValueError(f"message key must be 1-64 letters, digits, dots or dashes: {key!r}")
+        return f"<paperboy.{key}@{domain}>"
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
@@ -180,8 +184,14 @@ def build_message(
     reply_to: str | None = None,
     date: dt.datetime | None = None,
     unsubscribe_mailto: str | None = None,
+    message_key: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message (text, then HTML) with list and bulk-mail headers.
+
+    With `message_key` (letters, digits, dots, dashes) the Message-ID is derived from it, so
+    every attempt at the same delivery carries the same Message-ID: if a crash between the
+    server's 250 and our commit makes us send it again, receivers (Gmail among them) can
+    recognise the copy as the same message.
 
     `unsubscribe_url` may be relative to `base_url`; `base_url`'s host also names the
     Message-ID domain when `from_addr` has none. `unsubscribe_mailto`, an address, adds a
@@ -203,7 +213,7 @@ def build_message(
         ("To", to),
         *([("Reply-To", reply_to)] if reply_to else []),
         ("Date", format_datetime(when)),
-        ("Message-ID", _message_id(_message_id_domain(from_addr, base_url))),
+        ("Message-ID", _message_id(_message_id_domain(from_addr, base_url), message_key)),
         ("List-Id", f"<{header_value(list_id).strip('<> ')}>"),
     ]
     for name, value in headers:

@@ -23,6 +23,8 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
+from service.ingest import utcnow
+from service.mailer import Mailer
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,10 @@ STALLED_AFTER_SECONDS = 30  # a worker without heartbeat for this long is consid
 
 tasks = procrastinate.Blueprint()
 
-# Set by the `paperboy worker` process before it starts; the jobs run in its threads.
+# Set by the `paperboy worker` process before it starts; the jobs run in its threads and share
+# one SMTP pool (PAPERBOY_SMTP_CONNECTIONS split between the concurrent jobs).
 _runtime: Runtime | None = None
+_pool: Mailer | None = None
 # Set on SIGTERM: running batches finish the message in flight, release the rest, and return.
 stopping = threading.Event()
 
@@ -113,11 +117,18 @@ class Interrupted(Exception):
 )
 def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
     """Send these deliveries (those still open); safe to run more than once."""
-    from service.delivery import deliver_ids
+    from service.delivery import send_deliveries
 
-    if _runtime is None:
+    if _runtime is None or _pool is None:
         raise RuntimeError("send_batch runs in a `paperboy worker` process")
-    report = deliver_ids(_runtime, delivery_ids, stop=stopping)
+    report = send_deliveries(
+        _runtime.pipeline, mailer=_pool, delivery_ids=delivery_ids, now=utcnow(), stop=stopping
+    )
+    log.info(
+        "queue.batch_done deliveries=%d %s",
+        len(delivery_ids),
+        " ".join(f"{k}={v}" for k, v in report.as_dict().items()),
+    )
     if stopping.is_set():
         raise Interrupted(
             f"stopped after {report.as_dict()}; the rest is released for another worker"
@@ -138,14 +149,16 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
 
 
 @contextmanager
-def worker_runtime(runtime: Runtime) -> Iterator[None]:
-    global _runtime
+def worker_runtime(runtime: Runtime, *, concurrency: int) -> Iterator[None]:
+    global _runtime, _pool
     _runtime = runtime
+    _pool = runtime.mailer(connections=max(1, runtime.settings.smtp_connections // concurrency))
     stopping.clear()
     try:
         yield
     finally:
-        _runtime = None
+        _pool.close()
+        _runtime, _pool = None, None
 
 
 def run_worker(
@@ -185,5 +198,5 @@ def run_worker(
             except asyncio.CancelledError:
                 pass
 
-    with worker_runtime(runtime):
+    with worker_runtime(runtime, concurrency=concurrency):
         asyncio.run(main())

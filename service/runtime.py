@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -26,6 +28,16 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     _engine: Engine | None = field(default=None, repr=False)
+    # Set on SIGTERM: a send run finishes the messages in flight and leaves the rest open.
+    stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def enqueue(self) -> Callable[[Sequence[int]], int] | None:
+        """The delivery fan-out when PAPERBOY_DELIVERY_QUEUE=procrastinate, else None (send inline)."""
+        if self.settings.delivery_queue != "procrastinate":
+            return None
+        from service import queue
+
+        return lambda ids: queue.enqueue(self, ids)
 
     @cached_property
     def engine(self) -> Engine:
@@ -48,9 +60,10 @@ class Runtime:
             signer=self.signer,
         )
 
-    def mailer(self) -> Mailer:
-        """A new mailer for one run: an SMTP pool of ``PAPERBOY_SMTP_CONNECTIONS`` reused
-        connections, or (no SMTP URL) the outbox folder behind a pool of one."""
+    def mailer(self, connections: int | None = None) -> Mailer:
+        """A new mailer for one run: an SMTP pool of ``connections`` (default
+        ``PAPERBOY_SMTP_CONNECTIONS``) reused connections, or (no SMTP URL) the outbox folder
+        behind a pool of one."""
         settings = self.settings
         if not settings.smtp_url:
             return SmtpPool.around(
@@ -60,7 +73,7 @@ class Runtime:
         timeout = settings.smtp_timeout_seconds
         pool = SmtpPool(
             lambda: SmtpMailer(url, timeout=timeout),
-            size=settings.smtp_connections,
+            size=connections or settings.smtp_connections,
             rate=settings.smtp_rate_limit,
             breaker_threshold=settings.breaker_threshold,
             name=SmtpMailer(url).server,

@@ -30,11 +30,14 @@ def ingest_tick(runtime: Runtime) -> None:
 
 
 def delivery_tick(runtime: Runtime) -> None:
-    mailer = runtime.mailer()
+    """Plan every due digest; send them here, or queue them for workers (procrastinate)."""
+    enqueue = runtime.enqueue()
+    mailer = None if enqueue is not None else runtime.mailer()
     try:
-        send_due(runtime.pipeline, mailer=mailer, now=utcnow())
+        send_due(runtime.pipeline, mailer=mailer, now=utcnow(), stop=runtime.stopping, enqueue=enqueue)
     finally:
-        mailer.close()
+        if mailer is not None:
+            mailer.close()
 
 
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:

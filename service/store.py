@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -694,3 +694,26 @@ def clear_soft_bounces(session: Session, *, subscriber_id: int) -> None:
     session.execute(
         update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.soft_bounces > 0).values(soft_bounces=0)
     )
+
+
+def deliveries_to_queue(session: Session, *, ids: Sequence[int], now: dt.datetime, stale_before: dt.datetime) -> list[int]:
+    """Of these open deliveries, those a scheduler tick should hand to workers: created by this
+    tick (``created_at >= now``), deferred and due for their retry, or untouched since
+    ``stale_before`` (their job was lost or their worker died). A pending row still waiting in
+    the queue from an earlier tick is not queued again."""
+    found: list[int] = []
+    for chunk in _chunks(list(ids)):
+        found += session.scalars(
+            select(Delivery.id).where(
+                Delivery.id.in_(chunk),
+                (Delivery.created_at >= now)
+                | ((Delivery.status == "deferred") & (Delivery.next_attempt_at <= now))
+                | (Delivery.status.in_(("pending", "sending")) & (Delivery.updated_at < stale_before)),
+            )
+        ).all()
+    return sorted(found)
+
+
+def queue_jobs_waiting(session: Session) -> int:
+    """Jobs waiting in procrastinate's queue (PostgreSQL with the delivery queue only)."""
+    return int(session.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")).scalar_one())

@@ -39,6 +39,7 @@ STAGES = ("mail", "rcpt", "data")
 # SMTP ends lines with CRLF only; strict servers (Postfix's smtpd_forbid_bare_newline, Exchange
 # Online) refuse a message with a lone LF or CR, which some relays would otherwise rewrite.
 BARE_LINE_END = re.compile(rb"(?<!\r)\n|\r(?!\n)")
+MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class SmtpSink:
         self.connections = 0
         self.commands: Counter[str] = Counter()  # mail, rcpt, data, rset commands received
         self.accepted: Counter[str] = Counter()  # messages accepted per envelope recipient
+        self.message_ids: dict[str, set[str]] = {}  # distinct Message-IDs per envelope recipient
         self.auth = auth
         kwargs: dict[str, Any] = {}
         if auth is not None:
@@ -259,13 +261,17 @@ class SmtpSink:
             self.commands[command] += 1
 
     def _deliver(self, session: Any, envelope: Any) -> None:
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):
+            content = content.encode("utf-8", "surrogateescape")
+        found = MESSAGE_ID.search(content[: content.find(b"\r\n\r\n") % 65536])
+        with self._lock:
+            for rcpt in envelope.rcpt_tos:
+                self.message_ids.setdefault(rcpt, set()).add(found.group(1).decode() if found else "")
         if not self.record:
             with self._lock:
                 self.accepted.update(envelope.rcpt_tos)
             return
-        content = envelope.original_content or envelope.content
-        if isinstance(content, str):
-            content = content.encode("utf-8", "surrogateescape")
         message = message_from_bytes(content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         message["X-MailFrom"] = envelope.mail_from

@@ -56,7 +56,8 @@ def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[],
             yield
         finally:
             if jobs is not None:
-                jobs.shutdown(wait=False)
+                runtime.stopping.set()  # a running send finishes its messages in flight, leaves the rest
+                jobs.shutdown(wait=True)
 
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
