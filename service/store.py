@@ -463,7 +463,7 @@ def confirm_subscriber(
     result = session.execute(
         update(Subscriber)
         .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce)
-        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip)
+        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0, suppressed_reason=None)
     )
     if result.rowcount != 1:
         return None

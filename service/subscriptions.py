@@ -111,7 +111,8 @@ def request_subscription(
     """Open a confirmation for the address; None when one was mailed within ``interval``.
 
     A new address becomes a ``pending`` subscriber with the requested settings. A known one keeps
-    its settings until the confirmation is used.
+    its settings until the confirmation is used. An address that complained gets nothing; one
+    that bounced gets the confirmation, and confirming proves it works again.
     """
     subscriber = store.get_subscriber(session, email=request.email)
     if subscriber is None:
@@ -124,6 +125,10 @@ def request_subscription(
         except IntegrityError:  # the same address arrived twice at once: use the other's row
             subscriber = store.get_subscriber(session, email=request.email)
             assert subscriber is not None
+    if subscriber.status == "complained":
+        # They reported our mail as spam: never mail them again, not even a confirmation. The
+        # form's answer is the same as for everyone else, so this reveals nothing.
+        return None
     nonce = secrets.token_urlsafe(16)
     requested = request.requested()
     if not store.request_confirmation(

@@ -279,3 +279,24 @@ def test_expired_tampered_and_wrong_purpose_confirm_links_are_refused(
     assert client.post(f"/confirm/{old}", data={"csrf_token": token}).status_code == 400
     assert client.post(link, data={}).status_code == 403  # no CSRF field
     assert subscriber(runtime, "ada@example.org").status == "pending"
+
+
+def test_a_complained_address_gets_the_same_answer_and_no_mail_a_bounced_one_can_come_back(
+    runtime: Runtime, client: TestClient, clock: Clock
+) -> None:
+    add(runtime, "spam-button@example.org", "complained")
+    add(runtime, "bounced@example.org", "bounced")
+    new = subscribe(client, "fresh@example.org")
+    complained = subscribe(client, "spam-button@example.org")
+    bounced = subscribe(client, "bounced@example.org")
+    assert new.status_code == complained.status_code == bounced.status_code == 200
+    assert new.text == complained.text == bounced.text
+    assert mails_to(runtime, "spam-button@example.org") == []
+    assert subscriber(runtime, "spam-button@example.org").status == "complained"
+    # A bounced address gets its confirmation; confirming proves it works and clears the bounce.
+    [mail] = mails_to(runtime, "bounced@example.org")
+    confirm = link_path(mail, "confirm")
+    page = client.get(confirm)
+    assert client.post(confirm, data={"csrf_token": csrf_of(page.text)}).status_code == 200
+    back = subscriber(runtime, "bounced@example.org")
+    assert back.status == "active" and back.suppressed_reason is None and back.soft_bounces == 0

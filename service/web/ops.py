@@ -15,7 +15,7 @@ from service.web.context import Web
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "complained")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "deferred", "failed", "missed")
 
 
