@@ -215,6 +215,7 @@ def send_due(
     connection).
     """
     report = SendReport(dry_run=dry_run)
+    started = time.monotonic()
     with session_scope(pipeline.factory) as session:
         subscribers = store.list_subscribers(session, status="active")
         if only is not None:
@@ -231,6 +232,11 @@ def send_due(
             report.add(planned)
         else:
             ready.append(planned)
+    planned_at = time.monotonic()
+    log.info(
+        "plan subscribers=%d ready=%d skipped=%d missed=%d failed=%d seconds=%.2f",
+        len(subscribers), len(ready), report.skipped, report.missed, report.failed, planned_at - started,
+    )  # fmt: skip
     if ready and enqueue is not None and not dry_run:
         with session_scope(pipeline.factory) as session:
             to_queue = store.deliveries_to_queue(
@@ -243,9 +249,9 @@ def send_due(
             pipeline, mailer=mailer, delivery_ids=ready, now=now, report=report, progress=progress, stop=stop
         )
     log.info(
-        "send sent=%d deferred=%d failed=%d skipped=%d missed=%d left=%d paused=%s dry_run=%s",
+        "send sent=%d deferred=%d failed=%d skipped=%d missed=%d left=%d queued=%s paused=%s dry_run=%s seconds=%.2f",
         report.sent, report.deferred, report.failed, report.skipped, report.missed, report.left,
-        report.paused is not None, dry_run,
+        report.queued, report.paused is not None, dry_run, time.monotonic() - planned_at,
     )  # fmt: skip
     return report
 

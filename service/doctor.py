@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import schema
+from service import schema, store
+from service.db import session_scope
 from service.errors import PaperboyError
 from service.mailer import SmtpMailer
 from service.runtime import Runtime
@@ -142,9 +143,30 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+def check_queue(runtime: Runtime) -> Iterator[Check]:
+    if runtime.settings.delivery_queue != "procrastinate":
+        yield ok("delivery queue", "inline: the scheduler sends the digests itself")
+        return
+    try:
+        with session_scope(runtime.factory) as session:
+            status = store.queue_status(session)
+    except SQLAlchemyError as exc:
+        yield fail("delivery queue", f"cannot read procrastinate's tables: {exc.__cause__ or exc}".splitlines()[0])
+        return
+    if status is None:
+        yield fail("delivery queue", "procrastinate's tables are missing: run `paperboy db upgrade`")
+        return
+    detail = f"{status['waiting']} job(s) waiting, {status['running']} running, {status['workers']} live worker(s)"
+    if status["workers"] == 0:
+        yield warn("delivery queue", f"{detail}: no `paperboy worker` has sent a heartbeat in the last minute; queued digests wait")
+    else:
+        yield ok("delivery queue", detail)
+
+
 CHECKS: tuple[Callable[[Runtime], Iterator[Check]], ...] = (
     lambda runtime: check_settings(runtime.settings),
     check_database,
+    check_queue,
     lambda runtime: check_mail(runtime.settings),
     lambda runtime: check_sources(runtime.settings),
 )

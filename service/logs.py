@@ -2,23 +2,67 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
+import re
 import sys
+from typing import Any
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
+# Paperboy's own messages read "event key=value key=value": JSON output turns them into fields.
+_EVENT = re.compile(r"^([a-z][a-z0-9_.]*)(?= |$)")
+_PAIR = re.compile(r"""(?:^| )([a-z][a-z0-9_]*)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S*)""")
+
+
+def event_fields(message: str) -> dict[str, Any]:
+    """``"send sent=3 error='x y'"`` → ``{"event": "send", "sent": 3, "error": "x y"}``; {} otherwise."""
+    event = _EVENT.match(message)
+    if event is None:
+        return {}
+    fields: dict[str, Any] = {"event": event.group(1)}
+    rest = message[event.end() :]
+    consumed = 0
+    for pair in _PAIR.finditer(rest):
+        if rest[consumed : pair.start()].strip():
+            return {}  # free text between pairs: not an event line
+        fields[pair.group(1)] = _value(pair.group(2))
+        consumed = pair.end()
+    if rest[consumed:].strip():
+        return {}
+    return fields
+
+
+def _value(text: str) -> Any:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text[1:-1]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "None": None}.get(text, text)
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, and any ``extra`` keys."""
+    """One JSON object per record: time, level, logger, message, the event's key=value fields,
+    and any ``extra`` keys."""
 
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         data = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
+        if record.name.startswith("service"):
+            data.update({k: v for k, v in event_fields(message).items() if k not in data})
         data.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)

@@ -717,3 +717,18 @@ def deliveries_to_queue(session: Session, *, ids: Sequence[int], now: dt.datetim
 def queue_jobs_waiting(session: Session) -> int:
     """Jobs waiting in procrastinate's queue (PostgreSQL with the delivery queue only)."""
     return int(session.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")).scalar_one())
+
+
+def queue_status(session: Session, *, heartbeat_within_seconds: int = 60) -> dict[str, int] | None:
+    """The delivery queue at a glance (procrastinate's tables), or None when it is not installed:
+    jobs waiting, jobs running, and workers with a recent heartbeat."""
+    if session.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar_one() is not True:
+        return None
+    jobs = dict(
+        session.execute(text("SELECT status::text, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') GROUP BY status")).all()
+    )
+    workers = session.execute(
+        text("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"),
+        {"s": heartbeat_within_seconds},
+    ).scalar_one()
+    return {"waiting": int(jobs.get("todo", 0)), "running": int(jobs.get("doing", 0)), "workers": int(workers)}

@@ -1,0 +1,32 @@
+"""JSON logs: Paperboy's "event key=value" lines become fields a log collector can query."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from service.logs import JsonFormatter, event_fields, mask_address
+
+
+def test_event_lines_become_typed_fields() -> None:
+    assert event_fields("send sent=3 deferred=0 paused=False queued=None error='x y' seconds=1.50") == {
+        "event": "send", "sent": 3, "deferred": 0, "paused": False, "queued": None, "error": "x y", "seconds": 1.5,
+    }  # fmt: skip
+    assert event_fields("ingest source=arxiv input='feed \\'cs\\'' new=2")["input"] == "feed 'cs'"
+    assert event_fields("Application startup complete.") == {}
+    assert event_fields("plan ready=3 and some words") == {}
+
+
+def test_the_json_formatter_writes_one_object_per_line_with_the_fields() -> None:
+    record = logging.LogRecord("service.delivery", logging.INFO, __file__, 1, "plan subscribers=%d ready=%d", (5, 4), None)
+    line = JsonFormatter().format(record)
+    data = json.loads(line)
+    assert "\n" not in line
+    assert data["event"] == "plan" and data["subscribers"] == 5 and data["ready"] == 4 and data["level"] == "info"
+    other = json.loads(JsonFormatter().format(logging.LogRecord("uvicorn", 20, __file__, 1, "x=1", (), None)))
+    assert "event" not in other  # only Paperboy's own lines are parsed
+
+
+def test_addresses_are_masked() -> None:
+    assert mask_address("ada@example.org") == "a***@example.org"
+    assert mask_address("nonsense") == "***"
