@@ -260,3 +260,35 @@ def test_a_killed_send_is_finished_by_the_next_run_without_duplicates_beyond_the
     assert set(smtp_sink.accepted) == set(readers)  # every digest arrived
     duplicates = sum(n - 1 for n in smtp_sink.accepted.values())
     assert duplicates <= in_flight <= connections
+
+
+def test_sigterm_finishes_the_messages_in_flight_and_leaves_the_rest_open(
+    faulty: Runtime, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    readers = READERS + [f"more{n}@example.org" for n in range(35)]  # 40 digests
+    add(faulty, readers[5:])
+    smtp_sink.latency = 0.03
+    env = {
+        **os.environ, **cli_env(faulty, smtp_sink), "PAPERBOY_SMTP_CONNECTIONS": "4",
+        "PAPERBOY_SECRET_KEY": "test-secret-key-0123456789",
+    }  # fmt: skip
+    command = [sys.executable, "-m", "service", "send", "--date", dt.date.today().isoformat(), "--json"]
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while sum(smtp_sink.accepted.values()) < 8 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)  # docker stop
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    report = json.loads(stdout)
+    arrived = sum(smtp_sink.accepted.values())
+    assert 8 <= arrived < len(readers), "stopped mid-run"
+    # Every message the server accepted is recorded sent; nothing is left claimed; the rest waits.
+    assert by_status(faulty) == {"sent": arrived, "pending": len(readers) - arrived}
+    assert report["sent"] == arrived and report["left"] == len(readers) - arrived
+
+    smtp_sink.latency = 0
+    rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert by_status(faulty) == {"sent": len(readers)}
+    assert smtp_sink.accepted == Counter({address: 1 for address in readers})  # no duplicate at all
