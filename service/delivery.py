@@ -483,9 +483,11 @@ def _stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:
 
 
 def preview_papers(
-    pipeline: Pipeline, *, subscriber_id: int, topics: Sequence[Topic], max_papers: int, now: dt.datetime
-) -> list[ScoredPaper]:
-    """What a subscriber's next digest would hold with these (unsaved) topics and maximum."""
+    pipeline: Pipeline, *, subscriber_id: int, topics: Sequence[Topic], max_papers: int, now: dt.datetime,
+    floor: float | None = None, trending_share: float | None = None,
+) -> list[ScoredPaper]:  # fmt: skip
+    """What a subscriber's next digest would hold with these (unsaved) topics and maximum, and
+    relevance floor and trending share when given (None: the stored ones)."""
     with session_scope(pipeline.factory) as session:
         subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
         if subscriber is None:
@@ -493,5 +495,5 @@ def preview_papers(
         index = build_index(pipeline, session, now)
         return personal.rank_for_subscriber(
             session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now,
-            topics=topics, max_papers=max_papers,
+            topics=topics, max_papers=max_papers, floor=floor, trending_share=trending_share,
         )  # fmt: skip

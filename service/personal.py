@@ -83,19 +83,27 @@ def rank_for_subscriber(
     now: dt.datetime,
     topics: Sequence[Topic] | None = None,
     max_papers: int | None = None,
+    floor: float | None = None,
+    trending_share: float | None = None,
 ) -> list[ScoredPaper]:
     """What ``subscriber`` gets now: their topics, floor, trending share, history and votes.
 
-    ``topics`` and ``max_papers`` override the stored ones (the manage page's unsaved preview).
+    ``topics``, ``max_papers``, ``floor`` and ``trending_share`` override the stored ones (the
+    manage page's unsaved preview); None keeps the stored one, or the service default.
     """
-    floor = (
-        settings.relevance_floor
-        if subscriber.relevance_floor is None
-        else subscriber.relevance_floor
-    )
-    share = (
-        settings.trending_share if subscriber.trending_share is None else subscriber.trending_share
-    )
+    if floor is None:
+        floor = (
+            settings.relevance_floor
+            if subscriber.relevance_floor is None
+            else subscriber.relevance_floor
+        )
+    share = trending_share
+    if share is None:
+        share = (
+            settings.trending_share
+            if subscriber.trending_share is None
+            else subscriber.trending_share
+        )
     votes = store.feedback_votes(session, subscriber_ids=[subscriber.id]).get(subscriber.id, {})
     # A paper they already voted on has been read: never offer it again.
     seen = store.received_paper_ids(session, subscriber_id=subscriber.id) | set(votes)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service import store
 from service.errors import InputError
+from service.ranking_levels import DEFAULT, RELEVANCE_FLOOR, TRENDING_SHARE
 from service.subscribers import (
     check_cadence,
     check_hour,
@@ -162,6 +163,8 @@ class Preferences:
     cadence: str
     max_papers: int
     skip_empty: bool
+    relevance_floor: float | None = None  # None: PAPERBOY_RELEVANCE_FLOOR
+    trending_share: float | None = None  # None: PAPERBOY_TRENDING_SHARE
 
 
 def parse_weight(text: str, row: int) -> float:
@@ -187,9 +190,12 @@ def parse_preferences(
     cadence: str,
     max_papers: str,
     skip_empty: bool,
+    relevance_floor: str = DEFAULT,
+    trending_share: str = DEFAULT,
 ) -> Preferences:
     """Validated settings from the manage form's rows (text, kind, weight; ``removed`` row numbers
-    are dropped, blank rows skipped); InputError names the row or field that is wrong."""
+    are dropped, blank rows skipped) and fields (the ranking preferences as ``ranking_levels``
+    words); InputError names the row or field that is wrong."""
     topics: list[tuple[str, str, float]] = []
     seen: set[tuple[str, str]] = set()
     for number, text in enumerate(texts, start=1):
@@ -219,4 +225,6 @@ def parse_preferences(
         cadence=check_cadence(cadence),
         max_papers=most,
         skip_empty=skip_empty,
+        relevance_floor=RELEVANCE_FLOOR.parse(relevance_floor),
+        trending_share=TRENDING_SHARE.parse(trending_share),
     )

@@ -203,8 +203,12 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
         page.fill("#text-3", "robotics")
         page.select_option("#kind-3", "exclude")
         page.fill("#max_papers", "4")
+        page.focus("#relevance_floor")  # the ranking choices work from the keyboard
+        page.keyboard.press("ArrowDown")
+        assert page.input_value("#relevance_floor") == "strict"
         page.click("button[value=save]")
         assert "Saved." in page.inner_text(".notice")
+        assert page.input_value("#relevance_floor") == "strict"
         saved = preview_titles(page)
         assert 1 <= len(saved) <= 4
         shoot(page, tmp_path, "web-manage", 375)
@@ -234,6 +238,7 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
         assert page.locator("h1").inner_text() == "You are unsubscribed"
         listed = json.loads(server.run("subscribers", "list", "--json"))
         assert [s["status"] for s in listed if s["email"] == ADDRESS] == ["unsubscribed"]
+        assert [(s["relevance_floor"], s["trending_share"]) for s in listed] == [(0.5, None)]
     finally:
         phone.close()
         desktop.close()

@@ -16,6 +16,7 @@ from service.db import session_scope
 from service.errors import SourceError
 from service.ingest import ingest_file
 from service.runtime import Runtime
+from tests.test_feedback_cli import TRENDING, hf_file
 from tests.web_helpers import (
     NOW,
     csrf_of,
@@ -327,3 +328,140 @@ def test_metrics_in_prometheus_text_format(
         ): NOW.timestamp(),  # failed: no successful one
     }
     assert "# TYPE paperboy_subscribers gauge" in text
+
+
+# --- ranking preferences: topic matching (relevance floor) and trending papers (trending share) ---
+
+TRENDING_TITLES = {title for _id, title, *_rest in TRENDING}
+
+
+@pytest.fixture
+def trending(runtime: Runtime, papers: None, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Four Hugging Face papers with upvotes a day and a half ago and now: the day's trending."""
+    ingest_file(runtime.factory, path=hf_file(tmp_path / "then.json", now=False), source="hf_daily",
+                now=NOW - dt.timedelta(hours=30))  # fmt: skip
+    ingest_file(runtime.factory, path=hf_file(tmp_path / "now.json", now=True), source="hf_daily",
+                now=NOW - dt.timedelta(minutes=5))  # fmt: skip
+
+
+def selected(page: str, name: str) -> str:
+    found = re.search(rf'<select id="{name}" name="{name}".*?<option value="([^"]*)" selected', page, re.S)
+    assert found, f"no selected {name} option"
+    return found.group(1)
+
+
+def test_the_ranking_preferences_are_labelled_choices_saved_and_defaulted(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    assert '<label for="relevance_floor">How strict should topic matching be?</label>' in page
+    assert '<label for="trending_share">Mix in what’s trending</label>' in page
+    assert 'aria-describedby="relevance_floor-hint"' in page and 'id="trending_share-hint"' in page
+    assert (selected(page, "relevance_floor"), selected(page, "trending_share")) == ("default", "default")
+
+    for floor, share, stored in (
+        ("strict", "lot", (0.5, 0.4)),
+        ("loose", "none", (0.15, 0.0)),
+        ("default", "little", (None, 0.1)),
+        ("strict", "default", (0.5, None)),
+        ("default", "default", (None, None)),
+    ):
+        saved = client.post(f"/manage/{token}", data=form_of(page, relevance_floor=floor, trending_share=share))
+        assert saved.status_code == 200 and "Saved." in saved.text, saved.text[:2000]
+        sub = load(runtime, sub_id)
+        assert (sub.relevance_floor, sub.trending_share) == stored, (floor, share)
+        # The page shows what is stored; other settings are untouched.
+        assert (selected(saved.text, "relevance_floor"), selected(saved.text, "trending_share")) == (floor, share)
+        assert (sub.max_papers, sub.timezone, len(sub.topics)) == (5, "UTC", 2)
+
+
+def test_a_value_set_elsewhere_is_shown_and_kept_and_a_form_without_the_fields_keeps_them(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    with session_scope(runtime.factory) as session:  # as `paperboy subscribers add --floor 0.35` would
+        store.set_ranking_preferences(session, subscriber_id=sub_id, relevance_floor=0.35, trending_share=0.1)
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    assert (selected(page, "relevance_floor"), selected(page, "trending_share")) == ("0.35", "little")
+    assert "Your own setting (0.35)" in page
+    resaved = client.post(f"/manage/{token}", data=form_of(page, relevance_floor="0.35", trending_share="little",
+                                                            max_papers="7"))  # fmt: skip
+    assert resaved.status_code == 200
+    sub = load(runtime, sub_id)
+    assert (sub.relevance_floor, sub.trending_share, sub.max_papers) == (0.35, 0.1, 7)
+    # form_of sends neither field, as a page from before they existed would not: stored values stay.
+    client.post(f"/manage/{token}", data=form_of(page, max_papers="6"))
+    sub = load(runtime, sub_id)
+    assert (sub.relevance_floor, sub.trending_share, sub.max_papers) == (0.35, 0.1, 6)
+
+
+def test_a_bad_ranking_preference_is_named_and_nothing_is_saved(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    for changes, message in (
+        ({"relevance_floor": "very"}, "topic matching: &#39;very&#39; is not one of loose, default, strict"),
+        ({"relevance_floor": "1.5"}, "topic matching: &#39;1.5&#39; must be one of loose, default, strict or a number from 0 to 1"),
+        ({"relevance_floor": "nan"}, "topic matching: &#39;nan&#39; must be"),
+        ({"trending_share": "heaps"}, "trending papers: &#39;heaps&#39; is not one of none, little, default, lot"),
+        ({"trending_share": "-0.1"}, "trending papers: &#39;-0.1&#39; must be"),
+    ):
+        data = form_of(page, **{"relevance_floor": "strict", "trending_share": "lot", "max_papers": "9", **changes})
+        answer = client.post(f"/manage/{token}", data=data)
+        assert answer.status_code == 400 and message in answer.text, (changes, answer.text[:3000])
+        fragment = client.post(f"/manage/{token}", data={**data, "action": "preview"},
+                               headers={"X-Paperboy-Fragment": "1"})  # fmt: skip
+        assert fragment.status_code == 400 and message in fragment.text
+    sub = load(runtime, sub_id)
+    assert (sub.relevance_floor, sub.trending_share, sub.max_papers) == (None, None, 5)
+
+
+def test_the_preview_follows_the_unsaved_trending_share(
+    runtime: Runtime, client: TestClient, trending: None
+) -> None:
+    with session_scope(runtime.factory) as session:  # a narrow topic: few papers match it
+        subscriber_id = store.add_subscriber(
+            session, email="narrow@example.org", status="active", timezone="UTC", delivery_hour=8, cadence="daily",
+            max_papers=5, topics=[("keyword", "segmentation", 1.0)], now=NOW - dt.timedelta(days=30),
+        ).id  # fmt: skip
+    token = runtime.signer.make("manage", s=subscriber_id)
+    page = client.get(f"/manage/{token}").text
+
+    def preview(share: str) -> tuple[list[str], str]:
+        answer = client.post(f"/manage/{token}", data=form_of(page, action="preview", trending_share=share),
+                             headers={"X-Paperboy-Fragment": "1"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return preview_titles(answer.text), answer.text
+
+    none, none_html = preview("none")
+    assert none and not TRENDING_TITLES & set(none) and "trending:" not in none_html
+    default, _ = preview("default")  # 0.2 of 5 papers: one place
+    assert [t for t in default if t in TRENDING_TITLES] == ["A benchmark for protein structure prediction"]
+    lot, lot_html = preview("lot")  # 0.4 of 5 papers: two places, the two most upvoted off-topic papers
+    assert [t for t in lot if t in TRENDING_TITLES] == [
+        "A benchmark for protein structure prediction", "An open world model for autonomous driving",
+    ]  # fmt: skip
+    assert "trending: 90 upvotes (+85 today)" in lot_html and len(lot) == 5
+    assert lot[:3] == none[:3]  # the best topic matches keep their places
+    sub = load(runtime, subscriber_id)  # a preview saves nothing
+    assert (sub.relevance_floor, sub.trending_share) == (None, None)
+
+
+def test_the_preview_follows_the_unsaved_topic_matching(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+
+    def count(floor: str) -> int:
+        answer = client.post(f"/manage/{token}", headers={"X-Paperboy-Fragment": "1"}, data=form_of(
+            page, action="preview", relevance_floor=floor, trending_share="none", max_papers="50",
+            text=["scaling laws"], kind=["keyword"], weight=["1"],
+        ))  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return len(preview_titles(answer.text))
+
+    loose, normal, strict = count("loose"), count("default"), count("strict")
+    assert loose > normal > strict, (loose, normal, strict)

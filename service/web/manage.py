@@ -1,5 +1,6 @@
 """``/manage/{token}``: topics (add, remove, weight, exclude), cadence, hour, time zone, papers per
-digest, quiet days, pause and resume, and a preview of the next digest with the settings on the
+digest, quiet days, how strict topic matching is and how many trending papers to mix in, pause and
+resume, and a preview of the next digest with the settings on the
 form (saved or not). ``/preview/{token}`` shows the whole next email as it would be sent."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from service import store
 from service.db import session_scope
 from service.delivery import preview, preview_papers
 from service.errors import InputError
+from service.ranking_levels import RELEVANCE_FLOOR, TRENDING_SHARE
 from service.records import Topic
 from service.subscribers import TOPIC_KINDS
 from service.subscriptions import Preferences, parse_preferences
@@ -34,6 +36,7 @@ def _preferences_of(subscriber: Any) -> Preferences:
         topics=tuple((t.kind, t.text, t.weight) for t in subscriber.topics),
         timezone=subscriber.timezone, delivery_hour=subscriber.delivery_hour, cadence=subscriber.cadence,
         max_papers=subscriber.max_papers, skip_empty=subscriber.skip_empty,
+        relevance_floor=subscriber.relevance_floor, trending_share=subscriber.trending_share,
     )  # fmt: skip
 
 
@@ -50,12 +53,16 @@ def router(web: Web) -> APIRouter:
 
     def papers_for(subscriber_id: int, prefs: Preferences) -> list[Any]:
         topics = [Topic(kind, text, weight) for kind, text, weight in prefs.topics]
+        settings = web.runtime.pipeline.settings
         return preview_papers(
             web.runtime.pipeline,
             subscriber_id=subscriber_id,
             topics=topics,
             max_papers=prefs.max_papers,
             now=web.clock(),
+            # The form's choice, unsaved; its "default" is the service default, not the stored one.
+            floor=settings.relevance_floor if prefs.relevance_floor is None else prefs.relevance_floor,
+            trending_share=settings.trending_share if prefs.trending_share is None else prefs.trending_share,
         )
 
     def show(
@@ -65,6 +72,8 @@ def router(web: Web) -> APIRouter:
         context = {
             "token": token, "status": subscriber.status, "rows": rows, "values": values, "papers": papers,
             "kinds": TOPIC_KINDS, "timezones": timezones(), "notice": notice, "error": error,
+            "floor_options": RELEVANCE_FLOOR.options(values["relevance_floor"]),
+            "trending_options": TRENDING_SHARE.options(values["trending_share"]),
             "feed_token": web.runtime.signer.make("feed", s=subscriber.id),
         }  # fmt: skip
         return web.page(request, "manage.html", context, status_code=status_code, form=True)
@@ -79,6 +88,8 @@ def router(web: Web) -> APIRouter:
         return {
             "timezone": prefs.timezone, "hour": prefs.delivery_hour, "cadence": prefs.cadence,
             "max_papers": prefs.max_papers, "skip_empty": prefs.skip_empty,
+            "relevance_floor": RELEVANCE_FLOOR.value_of(prefs.relevance_floor),
+            "trending_share": TRENDING_SHARE.value_of(prefs.trending_share),
         }  # fmt: skip
 
     def load(token: str) -> Any:
@@ -116,6 +127,8 @@ def router(web: Web) -> APIRouter:
         cadence: str = Form(""),
         max_papers: str = Form(""),
         skip_empty: str = Form(""),
+        relevance_floor: str | None = Form(None),
+        trending_share: str | None = Form(None),
         csrf_token: str = Form(""),
     ) -> Response:
         if not web.csrf.valid(request, csrf_token):
@@ -125,6 +138,11 @@ def router(web: Web) -> APIRouter:
         except TokenError as exc:
             return web.bad_link(request, str(exc))
         text, kind, weight, remove = text or [], kind or [], weight or [], remove or []
+        # A form without these fields (a page from before they existed) keeps the stored ones.
+        if relevance_floor is None:
+            relevance_floor = RELEVANCE_FLOOR.value_of(subscriber.relevance_floor)
+        if trending_share is None:
+            trending_share = TRENDING_SHARE.value_of(subscriber.trending_share)
         if action in ("pause", "resume"):
             return pause_or_resume(request, token, subscriber, action)
         rows = [
@@ -142,11 +160,14 @@ def router(web: Web) -> APIRouter:
             "cadence": cadence,
             "max_papers": max_papers,
             "skip_empty": bool(skip_empty),
+            "relevance_floor": relevance_floor,
+            "trending_share": trending_share,
         }
         try:
             prefs = parse_preferences(
                 texts=text, kinds=kind, weights=weight, removed=set(remove), timezone=timezone, hour=hour,
                 cadence=cadence, max_papers=max_papers, skip_empty=bool(skip_empty),
+                relevance_floor=relevance_floor, trending_share=trending_share,
             )  # fmt: skip
         except InputError as exc:
             if request.headers.get("x-paperboy-fragment"):
@@ -168,6 +189,10 @@ def router(web: Web) -> APIRouter:
             store.update_subscriber(
                 session, subscriber_id=subscriber.id, timezone=prefs.timezone, delivery_hour=prefs.delivery_hour,
                 cadence=prefs.cadence, max_papers=prefs.max_papers, skip_empty=prefs.skip_empty,
+            )  # fmt: skip
+            store.set_ranking_preferences(
+                session, subscriber_id=subscriber.id, relevance_floor=prefs.relevance_floor,
+                trending_share=prefs.trending_share,
             )  # fmt: skip
         log.info("settings_saved subscriber_id=%s topics=%d", subscriber.id, len(prefs.topics))
         return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs), papers=papers,
