@@ -717,3 +717,21 @@ def deliveries_to_queue(session: Session, *, ids: Sequence[int], now: dt.datetim
 def queue_jobs_waiting(session: Session) -> int:
     """Jobs waiting in procrastinate's queue (PostgreSQL with the delivery queue only)."""
     return int(session.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")).scalar_one())
+
+
+def count_delivery_items(session: Session, *, digest_date: dt.date) -> int:
+    """Papers recorded in the digests of ``digest_date`` (delivery_items rows; benchmarks)."""
+    query = select(func.count(DeliveryItem.id)).join(Delivery, Delivery.id == DeliveryItem.delivery_id)
+    return int(session.execute(query.where(Delivery.digest_date == digest_date)).scalar_one())
+
+
+def database_activity(session: Session) -> dict[str, int]:
+    """PostgreSQL's cumulative counters for this database (pg_stat_database; benchmarks):
+    commits and rows inserted, updated, deleted, returned and fetched."""
+    row = session.execute(
+        text(
+            "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched"
+            " FROM pg_stat_database WHERE datname = current_database()"
+        )
+    ).one()
+    return dict(zip(("commits", "inserted", "updated", "deleted", "returned", "fetched"), map(int, row), strict=True))
