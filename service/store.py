@@ -727,11 +727,12 @@ def count_delivery_items(session: Session, *, digest_date: dt.date) -> int:
 
 def database_activity(session: Session) -> dict[str, int]:
     """PostgreSQL's cumulative counters for this database (pg_stat_database; benchmarks):
-    commits and rows inserted, updated, deleted, returned and fetched."""
+    commits; rows inserted, updated, deleted, returned and fetched; size on disk in bytes."""
     row = session.execute(
         text(
-            "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched"
-            " FROM pg_stat_database WHERE datname = current_database()"
+            "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched,"
+            " pg_database_size(current_database()) FROM pg_stat_database WHERE datname = current_database()"
         )
     ).one()
-    return dict(zip(("commits", "inserted", "updated", "deleted", "returned", "fetched"), map(int, row), strict=True))
+    names = ("commits", "inserted", "updated", "deleted", "returned", "fetched", "bytes")
+    return dict(zip(names, map(int, row), strict=True))
