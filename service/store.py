@@ -732,3 +732,20 @@ def queue_status(session: Session, *, heartbeat_within_seconds: int = 60) -> dic
         {"s": heartbeat_within_seconds},
     ).scalar_one()
     return {"waiting": int(jobs.get("todo", 0)), "running": int(jobs.get("doing", 0)), "workers": int(workers)}
+def count_delivery_items(session: Session, *, digest_date: dt.date) -> int:
+    """Papers recorded in the digests of ``digest_date`` (delivery_items rows; benchmarks)."""
+    query = select(func.count(DeliveryItem.id)).join(Delivery, Delivery.id == DeliveryItem.delivery_id)
+    return int(session.execute(query.where(Delivery.digest_date == digest_date)).scalar_one())
+
+
+def database_activity(session: Session) -> dict[str, int]:
+    """PostgreSQL's cumulative counters for this database (pg_stat_database; benchmarks):
+    commits; rows inserted, updated, deleted, returned and fetched; size on disk in bytes."""
+    row = session.execute(
+        text(
+            "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted, tup_returned, tup_fetched,"
+            " pg_database_size(current_database()) FROM pg_stat_database WHERE datname = current_database()"
+        )
+    ).one()
+    names = ("commits", "inserted", "updated", "deleted", "returned", "fetched", "bytes")
+    return dict(zip(names, map(int, row), strict=True))

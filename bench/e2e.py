@@ -1,0 +1,624 @@
+"""The full daily cycle on a real PostgreSQL: ingest, plan + rank + record, render + deliver by
+`paperboy worker` processes to a local SMTP sink; wall time, counts, CPU and peak memory per stage.
+
+    .venv/bin/python bench/e2e.py [--subscribers 100000] [--cycle-workers 2]
+                                  [--workers 1,2] [--compare-subscribers 20000]
+                                  [--latency 0] [--no-fsync] [--no-record]
+
+Every run is a fresh database on a private PostgreSQL server (initdb + pg_ctl in a temporary
+folder on 127.0.0.1, as the `postgres` user when run as root: tests/pg_server.py; fsync on, as
+in production, unless --no-fsync). Setup, not timed as part of the cycle: `paperboy db upgrade`,
+then `--subscribers` generated subscribers (bench/population.py: Zipf topic mixes, categories,
+excludes, time zones, daily and weekly) inserted by a child process. Then the cycle, each stage a
+separate `paperboy` process exactly as an operator runs it, PAPERBOY_DELIVERY_QUEUE=procrastinate:
+
+1. ingest: `paperboy ingest --sample` (the bundled 314 papers, all new);
+2. plan: `paperboy send --date D --json`: ranks every subscriber, records a `deliveries` row and
+   its `delivery_items`, and queues the rows in batches of PAPERBOY_DELIVERY_BATCH_SIZE;
+3. deliver: N `paperboy worker --once` processes (each PAPERBOY_WORKER_CONCURRENCY jobs at once,
+   sharing PAPERBOY_SMTP_CONNECTIONS) claim, render, send and record every delivery. `--once`
+   stops a worker when it finds no job left to start, after its running jobs finish; the run
+   then checks that every delivery is `sent`, the sink accepted exactly one message per
+   subscriber and no job is left in the queue.
+
+The sink is tests/smtp_sink.py (aiosmtpd, counting only) in its own process. Figures per stage:
+wall time, throughput, CPU seconds of each party (the stage's `paperboy` processes from wait4,
+PostgreSQL from /proc: the postmaster's own and reaped children's time plus live backends', the
+sink's getrusage), the whole machine's busy CPU from /proc/stat (so work of other users on this
+shared machine shows as "other"), PostgreSQL's commits and rows written (pg_stat_database), and
+peak RSS of every process (wait4's ru_maxrss; PostgreSQL backends' VmHWM sampled each 0.5 s,
+shared buffers included).
+
+The first run is the full cycle with `--subscribers` and `--cycle-workers` workers; then, for
+each count in `--workers`, a full cycle on a fresh database with `--compare-subscribers`
+(the delivery stage is what is compared). Prints everything and appends a dated section to
+bench/results.md (unless --no-record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from build import cpu_name  # noqa: E402
+from population import subscriber_rows  # noqa: E402
+
+from tests.pg_server import PostgresServer, _bindir  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results.md")
+PAPERBOY = [sys.executable, "-m", "service"]
+TICK = os.sysconf("SC_CLK_TCK")
+DATE = dt.date(2026, 11, 23)
+MB = 1024  # ru_maxrss and VmHWM are in KiB
+
+
+# --- the sink, in its own process ----------------------------------------------------------------
+
+
+def serve_sink(latency: float, pipe: Connection) -> None:
+    """Child process: the sink until told to stop; answers "count" and "usage"."""
+    from tests.smtp_sink import SmtpSink
+
+    with SmtpSink(record=False, latency=latency) as sink:
+        pipe.send(sink.port)
+        while True:
+            command = pipe.recv()
+            if command == "count":
+                pipe.send((sum(sink.accepted.values()), len(sink.accepted)))
+            elif command == "usage":
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                pipe.send((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+            else:
+                break
+
+
+class Sink:
+    def __init__(self, latency: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipe, child = context.Pipe()
+        self.process = context.Process(target=serve_sink, args=(latency, child), daemon=True)
+        self.process.start()
+        self.url = f"smtp://127.0.0.1:{self.pipe.recv()}"
+
+    def ask(self, command: str) -> Any:
+        self.pipe.send(command)
+        return self.pipe.recv()
+
+    def stop(self) -> None:
+        self.pipe.send("stop")
+        self.process.join(timeout=10)
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+class BenchPostgres(PostgresServer):
+    """tests/pg_server.py's server, with fsync as in production unless asked otherwise."""
+
+    def __init__(self, *, fsync: bool) -> None:
+        bindir = _bindir()
+        if bindir is None:
+            sys.exit("bench/e2e.py needs the PostgreSQL server binaries (initdb, pg_ctl)")
+        super().__init__(bindir)
+        self.fsync = fsync
+
+    def start(self) -> None:
+        if self.as_root:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root}"
+            f" -c fsync={'on' if self.fsync else 'off'}"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.root / "log"),
+            "start",
+        )
+
+    def postmaster(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from 3 (state) on
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None and int(fields[1]) == parent:
+                found.append(int(entry))
+    return found
+
+
+def postgres_cpu(postmaster: int) -> float:
+    """CPU seconds used by the server so far: the postmaster, its reaped and its live children."""
+    fields = _stat(postmaster)
+    if fields is None:
+        return 0.0
+    ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    for child in _children(postmaster):
+        child_fields = _stat(child)
+        if child_fields is not None:
+            ticks += int(child_fields[11]) + int(child_fields[12])
+    return ticks / TICK
+
+
+def vm_hwm(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy() -> float:
+    """CPU seconds all processes on this machine have used since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / TICK
+
+
+class Sampler(threading.Thread):
+    """Each 0.5 s: the largest PostgreSQL process's peak RSS and the 1-minute load average."""
+
+    def __init__(self, postmaster: int) -> None:
+        super().__init__(daemon=True)
+        self.postmaster = postmaster
+        self.pg_peak_kib = 0
+        self.load_max = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            for pid in [self.postmaster, *_children(self.postmaster)]:
+                self.pg_peak_kib = max(self.pg_peak_kib, vm_hwm(pid))
+            self.load_max = max(self.load_max, os.getloadavg()[0])
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Finished:
+    stdout: str
+    cpu: float
+    maxrss_kib: int
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as err:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err)
+
+
+def finish(process: subprocess.Popen[bytes], what: str, log: Path) -> Finished:
+    """Wait for the process with wait4, for its own CPU time and peak RSS."""
+    assert process.stdout is not None
+    stdout = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        sys.exit(f"{what} exited with {process.returncode}:\n{tail}")
+    return Finished(stdout, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+
+
+def run(command: list[str], env: dict[str, str], log: Path, what: str) -> Finished:
+    return finish(start(command, env, log), what, log)
+
+
+def populate(database_url: str, count: int) -> None:
+    """Child process (`e2e.py populate URL N`): insert the generated subscribers."""
+    from service import store
+    from service.db import make_engine, make_session_factory, session_scope
+
+    rows = subscriber_rows(count)
+    factory = make_session_factory(make_engine(database_url))
+    with session_scope(factory) as session:
+        store.add_subscribers_bulk(session, rows=rows, now=dt.datetime.now(dt.UTC))
+    print(json.dumps({"subscribers": len(rows), "topics": sum(len(r["topics"]) for r in rows)}))
+
+
+# --- one cycle -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    count: int
+    unit: str
+    cpu: dict[str, float] = field(default_factory=dict)  # party → CPU seconds
+    rss_mib: dict[str, float] = field(default_factory=dict)  # process → peak RSS
+    db: dict[str, int] = field(default_factory=dict)  # pg_stat_database deltas
+    note: str = ""
+    in_cycle: bool = True
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Cycle:
+    subscribers: int
+    workers: int
+    stages: list[Stage]
+    setup: dict[str, float]
+    pg_peak_mib: float
+    load_before: float
+    load_max: float
+    items: int
+    checks: list[str]
+
+    @property
+    def total(self) -> float:
+        return sum(s.seconds for s in self.stages if s.in_cycle)
+
+
+def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
+    from service import store
+    from service.db import make_engine, make_session_factory, session_scope
+
+    print(f"\n== {subscribers:,} subscribers, {workers} worker process(es) ==", flush=True)
+    load_before = os.getloadavg()[0]
+    server = BenchPostgres(fsync=not args.no_fsync)
+    server.start()
+    sink = Sink(args.latency / 1000)
+    folder = Path(tempfile.mkdtemp(prefix="paperboy-e2e-"))
+    log = folder / "paperboy.log"
+    sampler = Sampler(server.postmaster())
+    sampler.start()
+    engine = None
+    try:
+        url = server.create_database()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
+            "PAPERBOY_DATABASE_URL": url,
+            "PAPERBOY_DELIVERY_QUEUE": "procrastinate",
+            "PAPERBOY_SECRET_KEY": "bench-e2e-secret",
+            "PAPERBOY_BASE_URL": "https://paperboy.example.org",
+            "PAPERBOY_FROM": "Paperboy <digest@paperboy.example.org>",
+            "PAPERBOY_SMTP_URL": sink.url,
+            "PAPERBOY_LOG_LEVEL": "WARNING",
+            "PAPERBOY_OUTBOX_DIR": str(folder / "outbox"),
+            **{f"PAPERBOY_{k}": str(v) for k, v in args.settings.items()},
+        }
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+
+        def activity() -> dict[str, int]:
+            with session_scope(factory) as session:
+                return store.database_activity(session)
+
+        setup: dict[str, float] = {}
+        begin = time.perf_counter()
+        run([*PAPERBOY, "db", "upgrade"], env, log, "paperboy db upgrade")
+        setup["db upgrade"] = time.perf_counter() - begin
+        begin = time.perf_counter()
+        made = run(
+            [sys.executable, __file__, "populate", url, str(subscribers)], env, log, "populate"
+        )
+        setup["populate"] = time.perf_counter() - begin
+        setup["populate_rss_mib"] = made.maxrss_kib / MB
+        print(
+            f"setup: db upgrade {setup['db upgrade']:.1f} s; {made.stdout.strip()} in {setup['populate']:.1f} s",
+            flush=True,
+        )
+
+        stages: list[Stage] = []
+
+        def measured(name: str, unit: str, body: Any) -> Stage:
+            time.sleep(1.2)  # let idle backends flush their statistics (PGSTAT_MIN_INTERVAL 1 s)
+            db0, pg0, sink0, self0 = (
+                activity(),
+                postgres_cpu(server.postmaster()),
+                sink.ask("usage")[0],
+                own_cpu(),
+            )
+            busy0 = machine_busy()
+            begin = time.perf_counter()
+            count, processes, note = body()
+            seconds = time.perf_counter() - begin
+            busy1 = machine_busy()
+            time.sleep(1.2)
+            db1, pg1, sink1, self1 = (
+                activity(),
+                postgres_cpu(server.postmaster()),
+                sink.ask("usage")[0],
+                own_cpu(),
+            )
+            cpu = {label: f.cpu for label, f in processes.items()}
+            cpu["PostgreSQL"] = pg1 - pg0
+            cpu["sink"] = sink1 - sink0
+            cpu["bench"] = self1 - self0  # this process: its sampler thread and these readings
+            # the machine's busy time during the stage, less ours: other users of this shared machine
+            cpu["other"] = max(0.0, (busy1 - busy0) - sum(cpu.values()))
+            stage = Stage(
+                name, seconds, count, unit, cpu,
+                {label: f.maxrss_kib / MB for label, f in processes.items()},
+                {k: db1[k] - db0[k] for k in ("commits", "inserted", "updated", "deleted", "bytes")}, note,
+            )  # fmt: skip
+            stages.append(stage)
+            print(
+                f"{name:<28} {count:>8,} {unit:<9} {seconds:8.1f} s = {stage.rate:8,.0f} {unit}/s; CPU s: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+                + "; peak RSS MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in stage.rss_mib.items())
+                + "; db: " + ", ".join(f"{k} {v:,}" for k, v in stage.db.items())
+                + (f" ({note})" if note else ""),
+                flush=True,
+            )  # fmt: skip
+            return stage
+
+        def ingest() -> tuple[int, dict[str, Finished], str]:
+            done = run([*PAPERBOY, "ingest", "--sample", "--json"], env, log, "paperboy ingest")
+            report = json.loads(done.stdout)
+            return int(report["new"]), {"paperboy ingest": done}, f"{report['fetched']} fetched"
+
+        def plan() -> tuple[int, dict[str, Finished], str]:
+            done = run(
+                [*PAPERBOY, "send", "--date", DATE.isoformat(), "--json"], env, log, "paperboy send"
+            )
+            report = json.loads(done.stdout)
+            if report.get("failed") or report.get("queued") != subscribers:
+                sys.exit(f"paperboy send planned {report}, expected {subscribers} queued")
+            return int(report["queued"]), {"paperboy send": done}, f"{report['jobs']} jobs"
+
+        def deliver() -> tuple[int, dict[str, Finished], str]:
+            processes = [
+                start(
+                    [*PAPERBOY, "worker", "--once", "--name", f"w{n}"],
+                    env,
+                    folder / f"worker{n}.log",
+                )
+                for n in range(workers)
+            ]
+            finished = {
+                f"worker {n}": finish(p, f"worker {n}", folder / f"worker{n}.log")
+                for n, p in enumerate(processes)
+            }
+            accepted, recipients = sink.ask("count")
+            return accepted, finished, f"{recipients:,} distinct recipients"
+
+        measured("ingest", "papers", ingest)
+        measured("plan + rank + record", "digests", plan)
+        with session_scope(factory) as session:
+            items = store.count_delivery_items(session, digest_date=DATE)
+        measured(f"render + deliver ({workers}w)", "messages", deliver)
+
+        checks = []
+        with session_scope(factory) as session:
+            by_status = store.count_deliveries_by_status(session, digest_date=DATE)
+            waiting = store.queue_jobs_waiting(session)
+        accepted, recipients = sink.ask("count")
+        checks.append(f"deliveries by status {by_status}")
+        checks.append(f"sink accepted {accepted:,} messages for {recipients:,} recipients")
+        checks.append(f"jobs left in the queue {waiting}")
+        ok = (
+            by_status == {"sent": subscribers}
+            and accepted == recipients == subscribers
+            and waiting == 0
+        )
+        print("checks: " + "; ".join(checks) + (" — OK" if ok else " — FAILED"), flush=True)
+        if not ok:
+            sys.exit(
+                f"the cycle did not deliver exactly one digest per subscriber; logs in {folder}"
+            )
+
+        def tick() -> tuple[int, dict[str, Finished], str]:
+            done = run(
+                [*PAPERBOY, "send", "--date", DATE.isoformat(), "--json"], env, log, "paperboy send"
+            )
+            report = json.loads(done.stdout)
+            if report.get("queued") or report.get("sent") or report.get("skipped") != subscribers:
+                sys.exit(f"the second paperboy send found work: {report}")
+            return int(report["skipped"]), {"paperboy send": done}, "every digest already sent"
+
+        measured("next tick, nothing due", "subscribers", tick).in_cycle = False
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        sampler.done.set()
+        sampler.join()
+        sink_usage = sink.ask("usage")
+        sink.stop()
+        if engine is not None:
+            engine.dispose()
+        server.stop()
+    stages[2].rss_mib["sink"] = sink_usage[1] / MB  # the delivery stage
+    return Cycle(
+        subscribers,
+        workers,
+        stages,
+        setup,
+        sampler.pg_peak_kib / MB,
+        load_before,
+        sampler.load_max,
+        items,
+        checks,
+    )
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def describe(c: Cycle) -> list[str]:
+    lines = [
+        "| stage | count | wall s | per s | CPU s: paperboy / PostgreSQL / sink / bench / other | peak RSS MiB (paperboy processes) | commits / rows ins / upd | database grew |",
+        "|---|---:|---:|---:|---|---|---|---:|",
+    ]
+    for s in c.stages:
+        own = sum(v for k, v in s.cpu.items() if k not in ("PostgreSQL", "sink", "bench", "other"))
+        rss = ", ".join(f"{v:.0f}" for k, v in s.rss_mib.items() if k != "sink")
+        lines.append(
+            f"| {s.name if s.in_cycle else f'{s.name} (not in the cycle)'} | {s.count:,} {s.unit} | {s.seconds:.1f} | {s.rate:,.0f} | "
+            f"{own:.1f} / {s.cpu['PostgreSQL']:.1f} / {s.cpu['sink']:.1f} / {s.cpu['bench']:.1f} / {s.cpu['other']:.1f} | {rss} | "
+            f"{s.db['commits']:,} / {s.db['inserted']:,} / {s.db['updated']:,} | {s.db['bytes'] / 2**20:,.0f} MiB |"
+        )  # fmt: skip
+    lines.append(f"| **whole cycle** | | **{c.total:.1f}** | | | | | |")
+    return lines
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "populate":
+        populate(sys.argv[2], int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument(
+        "--cycle-workers", type=int, default=2, help="worker processes in the full cycle"
+    )
+    parser.add_argument(
+        "--workers", default="1,2", help="worker counts compared, comma-separated ('' for none)"
+    )
+    parser.add_argument("--compare-subscribers", type=int, default=20_000)
+    parser.add_argument("--latency", type=float, default=0.0, help="sink reply latency in ms")
+    parser.add_argument(
+        "--no-fsync", action="store_true", help="PostgreSQL with fsync=off (as the tests)"
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="PAPERBOY_DELIVERY_BATCH_SIZE")
+    parser.add_argument("--concurrency", type=int, default=None, help="PAPERBOY_WORKER_CONCURRENCY")
+    parser.add_argument("--connections", type=int, default=None, help="PAPERBOY_SMTP_CONNECTIONS")
+    parser.add_argument("--no-record", action="store_true", help="do not write bench/results.md")
+    args = parser.parse_args()
+    args.settings = {
+        name: value
+        for name, value in (
+            ("DELIVERY_BATCH_SIZE", args.batch_size),
+            ("WORKER_CONCURRENCY", args.concurrency),
+            ("SMTP_CONNECTIONS", args.connections),
+        )
+        if value is not None
+    }
+    from service.settings import Settings
+
+    defaults = Settings.model_fields
+    shown = {
+        name: args.settings.get(name, defaults[name.lower()].default)
+        for name in ("DELIVERY_BATCH_SIZE", "WORKER_CONCURRENCY", "SMTP_CONNECTIONS")
+    }
+    print(
+        "settings: " + ", ".join(f"PAPERBOY_{k}={v}" for k, v in shown.items())
+        + f"; sink latency {args.latency:g} ms; PostgreSQL fsync {'off' if args.no_fsync else 'on'}",
+        flush=True,
+    )  # fmt: skip
+
+    began = time.perf_counter()
+    full = cycle(args, subscribers=args.subscribers, workers=args.cycle_workers)
+    compared = [
+        cycle(args, subscribers=args.compare_subscribers, workers=int(n))
+        for n in args.workers.split(",")
+        if n.strip()
+    ]
+    bench_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MB
+    elapsed = time.perf_counter() - began
+
+    print(f"\nfull cycle, {full.subscribers:,} subscribers, {full.workers} workers: {full.total:.1f} s "
+          f"({full.total / 60:.1f} min; target < 10 min)")  # fmt: skip
+    everything = [full, *compared]
+    peak = max(max(max(s.rss_mib.values()) for s in c.stages) for c in everything)
+    print(f"peak RSS: bench process {bench_rss:.0f} MiB; largest paperboy/sink process {peak:.0f} MiB; "
+          f"largest PostgreSQL process {max(c.pg_peak_mib for c in everything):.0f} MiB (shared buffers included); "
+          f"populate child {max(c.setup['populate_rss_mib'] for c in everything):.0f} MiB (target < 1 GiB each)")  # fmt: skip
+    scaling = ""
+    if compared:
+        rates = {c.workers: c.stages[2].rate for c in compared}
+        base = rates.get(1) or next(iter(rates.values()))
+        scaling = "; ".join(
+            f"{w} worker(s) {r:,.0f} messages/s ({r / base:.2f}×)" for w, r in rates.items()
+        )
+        print(f"delivery, {args.compare_subscribers:,} subscribers: {scaling}")
+    print(f"bench wall time {elapsed:.0f} s")
+    if not args.no_record:
+        record(args, full, compared, bench_rss, scaling, shown)
+        print(f"recorded in {RESULTS.relative_to(ROOT)}")
+
+
+def record(
+    args: argparse.Namespace,
+    full: Cycle,
+    compared: list[Cycle],
+    bench_rss: float,
+    scaling: str,
+    shown: dict[str, Any],
+) -> None:
+    """Append a dated section (earlier runs stay, for comparison)."""
+    lines = [
+        f"## Full daily cycle on PostgreSQL (`bench/e2e.py`), {dt.date.today().isoformat()}",
+        "",
+        f"Python {platform.python_version()} on {cpu_name()} ({os.cpu_count()} CPUs, shared with other work: "
+        "see the \"other\" CPU column and the load). PostgreSQL "
+        f"{_bindir().parent.name if _bindir() else '?'} in a temp folder, fsync {'off' if args.no_fsync else 'on'}, "
+        "default configuration; the sink (tests/smtp_sink.py, counting only) in its own process, reply latency "
+        f"{args.latency:g} ms; everything on this one machine. "
+        + ", ".join(f"`PAPERBOY_{k}={v}`" for k, v in shown.items())
+        + f". Command: `bench/e2e.py --subscribers {args.subscribers} --cycle-workers {args.cycle_workers} "
+        f"--workers {args.workers} --compare-subscribers {args.compare_subscribers}"
+        + (f" --latency {args.latency:g}" if args.latency else "") + (" --no-fsync" if args.no_fsync else "") + "`.",
+        "",
+    ]  # fmt: skip
+    for c in [full, *compared]:
+        title = "Full cycle" if c is full else "Worker comparison"
+        lines += [
+            f"**{title}: {c.subscribers:,} subscribers, {c.workers} worker process(es)** — "
+            f"{c.items:,} papers recorded in the digests ({c.items / c.subscribers:.1f} a digest); load average "
+            f"{c.load_before:.2f} at the start, {c.load_max:.2f} at most; setup (not in the cycle): db upgrade "
+            f"{c.setup['db upgrade']:.1f} s, inserting the subscribers {c.setup['populate']:.1f} s.",
+            "",
+            *describe(c),
+            "",
+        ]  # fmt: skip
+    peak = max(max(max(s.rss_mib.values()) for s in c.stages) for c in [full, *compared])
+    lines += [
+        f"Whole cycle for {full.subscribers:,}: **{full.total:.0f} s ({full.total / 60:.1f} min)**, target < 10 min. "
+        f"Peak RSS: bench process {bench_rss:.0f} MiB, largest `paperboy` process or sink {peak:.0f} MiB, largest "
+        f"PostgreSQL process {max(c.pg_peak_mib for c in [full, *compared]):.0f} MiB (its shared buffers included), "
+        "target < 1 GB each."
+        + (f" Delivery 1 → 2 workers ({args.compare_subscribers:,} subscribers): {scaling}." if scaling else "")
+        + " Checks after each run: every delivery `sent`, the sink accepted exactly one message per subscriber, "
+        "no job left in the queue. What the figures mean: docs/scaling.md.",
+        "",
+    ]  # fmt: skip
+    text = RESULTS.read_text().rstrip("\n") + "\n\n" + "\n".join(lines)
+    RESULTS.write_text(text.rstrip("\n") + "\n")
+
+
+if __name__ == "__main__":
+    main()
