@@ -222,7 +222,11 @@ def send_due(
             subscribers = [s for s in subscribers if s.email == only]
         index = build_index(pipeline, session, now) if subscribers else RelevanceIndex([])
     ready: list[int] = []
-    for subscriber in subscribers:
+    for planned_count, subscriber in enumerate(subscribers):
+        if stop is not None and stop.is_set():
+            # Shutting down mid-plan: rows already written stay open for the next tick.
+            log.info("plan_stopping reason=shutdown planned=%d left=%d", planned_count, len(subscribers) - planned_count)
+            break
         try:
             planned = _plan_one(pipeline, subscriber, index, now, digest_date, dry_run)
         except Exception as exc:  # one subscriber's bug or bad data must not stop the run

@@ -148,6 +148,14 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
         await manager.retry_job(job)
 
 
+@tasks.periodic(cron="17 3 * * *")
+@tasks.task(name="delete_old_jobs", queue=QUEUE, queueing_lock="delete_old_jobs", pass_context=True)
+async def delete_old_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Drop finished jobs after three days; the deliveries table keeps the real history."""
+    await context.app.job_manager.delete_old_jobs(nb_hours=72, queue=QUEUE, include_failed=True)
+    log.info("queue.old_jobs_deleted older_than_hours=72")
+
+
 @contextmanager
 def worker_runtime(runtime: Runtime, *, concurrency: int) -> Iterator[None]:
     global _runtime, _pool
