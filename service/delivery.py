@@ -24,7 +24,7 @@ from service.bounces import BounceEvent, apply_events, classify_refusal
 from service.db import session_scope
 from service.errors import PaperboyError
 from service.mailer import Mailer, build_message
-from service.models import Subscriber
+from service.models import Delivery, Subscriber
 from service.rank import RelevanceIndex
 from service.records import Digest, DigestLinks, Reason, RenderedDigest, ScoredPaper, Topic
 from service.render import Renderer
@@ -222,20 +222,14 @@ def send_due(
             subscribers = [s for s in subscribers if s.email == only]
         index = build_index(pipeline, session, now) if subscribers else RelevanceIndex([])
     ready: list[int] = []
-    for planned_count, subscriber in enumerate(subscribers):
+    planned_count = 0
+    for chunk in _chunked(subscribers, PLAN_CHUNK):
         if stop is not None and stop.is_set():
             # Shutting down mid-plan: rows already written stay open for the next tick.
             log.info("plan_stopping reason=shutdown planned=%d left=%d", planned_count, len(subscribers) - planned_count)
             break
-        try:
-            planned = _plan_one(pipeline, subscriber, index, now, digest_date, dry_run)
-        except Exception as exc:  # one subscriber's bug or bad data must not stop the run
-            log.exception("delivery_error subscriber_id=%s", subscriber.id)
-            planned = Outcome(subscriber.email, "failed", f"internal error: {exc}")
-        if isinstance(planned, Outcome):
-            report.add(planned)
-        else:
-            ready.append(planned)
+        _plan_chunk(pipeline, chunk, index, now, digest_date, dry_run, report, ready)
+        planned_count += len(chunk)
     planned_at = time.monotonic()
     log.info(
         "plan subscribers=%d ready=%d skipped=%d missed=%d failed=%d seconds=%.2f",
@@ -260,62 +254,108 @@ def send_due(
     return report
 
 
+PLAN_CHUNK = 500  # subscribers planned per transaction
+
+
+def _chunked(items: Sequence[Subscriber], size: int) -> Iterator[Sequence[Subscriber]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _plan_chunk(
+    pipeline: Pipeline,
+    chunk: Sequence[Subscriber],
+    index: RelevanceIndex,
+    now: dt.datetime,
+    forced_date: dt.date | None,
+    dry_run: bool,
+    report: SendReport,
+    ready: list[int],
+) -> None:
+    """Plan a chunk of subscribers in one transaction: their history in a few queries, then each
+    subscriber in a savepoint, so one subscriber's bad data rolls back only their own row."""
+    with session_scope(pipeline.factory) as session:
+        history = personal.histories(session, subscriber_ids=[s.id for s in chunk])
+        dates: dict[int, dt.date | None] = {
+            s.id: forced_date or digest_date_due(
+                now=now, timezone=s.timezone, hour=s.delivery_hour, cadence=s.cadence, last_digest=history[s.id][0]
+            )  # fmt: skip
+            for s in chunk
+        }
+        existing = store.deliveries_for(session, keys=[(sid, d) for sid, d in dates.items() if d is not None])
+        for subscriber in chunk:
+            date = dates[subscriber.id]
+            try:
+                with session.begin_nested():
+                    planned = _plan_one(
+                        pipeline, session, subscriber, index, now, forced_date, dry_run, date,
+                        existing.get((subscriber.id, date)) if date else None, history[subscriber.id][1],
+                    )  # fmt: skip
+            except Exception as exc:  # one subscriber's bug or bad data must not stop the run
+                log.exception("delivery_error subscriber_id=%s", subscriber.id)
+                planned = Outcome(subscriber.email, "failed", f"internal error: {exc}")
+            if isinstance(planned, Outcome):
+                report.add(planned)
+            else:
+                ready.append(planned)
+
+
 def _plan_one(
     pipeline: Pipeline,
+    session: Session,
     subscriber: Subscriber,
     index: RelevanceIndex,
     now: dt.datetime,
     forced_date: dt.date | None,
     dry_run: bool,
+    date: dt.date | None,
+    existing: Delivery | None,
+    history: personal.History,
 ) -> Outcome | int:
     """The id of the subscriber's delivery row ready to send, or the Outcome that ends it here."""
-    with session_scope(pipeline.factory) as session:
-        date = forced_date or digest_date_due(
-            now=now, timezone=subscriber.timezone, hour=subscriber.delivery_hour,
-            cadence=subscriber.cadence, last_digest=store.last_digest_date(session, subscriber_id=subscriber.id),
-        )  # fmt: skip
-        if date is None:
-            return Outcome(subscriber.email, "skipped", "not due yet")
-        existing = store.get_delivery(session, subscriber_id=subscriber.id, digest_date=date)
-        resumable = existing is not None and (
-            existing.status in store.OPEN_DELIVERY
-            or (existing.status == "sending" and existing.lease_until is not None and existing.lease_until < now)
-        )
-        if existing is not None and not resumable:
-            return Outcome(subscriber.email, "skipped", f"digest for {date} already {existing.status}")
-        deadline = due_at(digest_date=date, timezone=subscriber.timezone, hour=subscriber.delivery_hour) + dt.timedelta(
-            hours=pipeline.settings.delivery_deadline_hours
-        )
-        if forced_date is None and now > deadline:
-            # A morning digest arriving in the afternoon is worse than none: record it as missed.
-            if dry_run:
-                return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
-            if existing is None:
-                existing = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=[], now=now)
-            if existing is not None:
-                store.finish_delivery(
-                    session, delivery_id=existing.id, status="missed", now=now,
-                    error=f"not sent by {deadline.isoformat()} (deadline)",
-                )  # fmt: skip
-            return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
-        if existing is not None:
-            if dry_run:
-                papers = _stored_papers(session, existing.id)
-                return Outcome(subscriber.email, "would_send", f"resume digest for {date}", len(papers))
-            return existing.id
-        papers = choose_papers(pipeline, session, subscriber, index, now)
-        if not papers and subscriber.skip_empty:
-            # No row: papers ingested later that day can still make a digest.
-            return Outcome(subscriber.email, "skipped", "no new papers match (skip empty days)")
+    if date is None:
+        return Outcome(subscriber.email, "skipped", "not due yet")
+    resumable = existing is not None and (
+        existing.status in store.OPEN_DELIVERY
+        or (existing.status == "sending" and existing.lease_until is not None and existing.lease_until < now)
+    )
+    if existing is not None and not resumable:
+        return Outcome(subscriber.email, "skipped", f"digest for {date} already {existing.status}")
+    deadline = due_at(digest_date=date, timezone=subscriber.timezone, hour=subscriber.delivery_hour) + dt.timedelta(
+        hours=pipeline.settings.delivery_deadline_hours
+    )
+    if forced_date is None and now > deadline:
+        # A morning digest arriving in the afternoon is worse than none: record it as missed.
         if dry_run:
-            pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers))
-            return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
-        items = [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
-        # A quiet day is a delivery too: a short note, so silence never means "broken".
-        created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
-        if created is None:  # another run created it between our look and our insert
-            return Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run")
-        return created.id
+            return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
+        if existing is None:
+            existing = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=[], now=now)
+        if existing is not None:
+            store.finish_delivery(
+                session, delivery_id=existing.id, status="missed", now=now,
+                error=f"not sent by {deadline.isoformat()} (deadline)",
+            )  # fmt: skip
+        return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
+    if existing is not None:
+        if dry_run:
+            papers = _stored_papers(session, existing.id)
+            return Outcome(subscriber.email, "would_send", f"resume digest for {date}", len(papers))
+        return existing.id
+    papers = personal.rank_for_subscriber(
+        session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now, history=history
+    )
+    if not papers and subscriber.skip_empty:
+        # No row: papers ingested later that day can still make a digest.
+        return Outcome(subscriber.email, "skipped", "no new papers match (skip empty days)")
+    if dry_run:
+        pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers))
+        return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
+    items = [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
+    # A quiet day is a delivery too: a short note, so silence never means "broken".
+    created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
+    if created is None:  # another run created it between our look and our insert
+        return Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run")
+    return created.id
 
 
 def _run_clock(now: dt.datetime) -> Callable[[], dt.datetime]:

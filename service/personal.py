@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ from service import store
 from service.feedback import Votes
 from service.models import Subscriber
 from service.rank import RelevanceIndex, SemanticScorer, rank
-from service.records import ScoredPaper, Topic
+from service.records import Candidate, ScoredPaper, Topic
 from service.settings import Settings
 from service.trend import VELOCITY_WINDOW
 
@@ -58,7 +59,7 @@ def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> Re
 
 
 def candidate_since(
-    session: Session, *, settings: Settings, subscriber: Subscriber, now: dt.datetime
+    *, settings: Settings, subscriber: Subscriber, now: dt.datetime, previous: dt.datetime | None
 ) -> dt.datetime:
     """Papers first seen after the previous digest are candidates.
 
@@ -70,8 +71,34 @@ def candidate_since(
         else settings.candidate_days
     )
     window = now - dt.timedelta(days=days)
-    previous = store.last_sent_at(session, subscriber_id=subscriber.id)
     return max(previous, window) if previous else window
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What planning reads about a subscriber, fetched for many at once (see ``histories``)."""
+
+    last_sent_at: dt.datetime | None
+    received: frozenset[int]
+    votes: dict[int, int]
+    voted_papers: dict[int, Candidate]
+
+
+def histories(session: Session, *, subscriber_ids: Sequence[int]) -> dict[int, tuple[dt.date | None, History]]:
+    """(last sent digest date, History) per subscriber, in a few queries for the whole chunk."""
+    sent = store.planning_history(session, subscriber_ids=subscriber_ids)
+    votes = store.feedback_votes(session, subscriber_ids=subscriber_ids)
+    voted_ids = {pid for per in votes.values() for pid in per}
+    voted_papers = store.papers_by_id(session, ids=voted_ids) if voted_ids else {}
+    result = {}
+    for sid in subscriber_ids:
+        last_date, last_sent, received = sent[sid]
+        mine = votes.get(sid, {})
+        result[sid] = (
+            last_date,
+            History(last_sent, frozenset(received), mine, {pid: voted_papers[pid] for pid in mine if pid in voted_papers}),
+        )
+    return result
 
 
 def rank_for_subscriber(
@@ -85,6 +112,7 @@ def rank_for_subscriber(
     max_papers: int | None = None,
     floor: float | None = None,
     trending_share: float | None = None,
+    history: History | None = None,
 ) -> list[ScoredPaper]:
     """What ``subscriber`` gets now: their topics, floor, trending share, history and votes.
 
@@ -104,18 +132,23 @@ def rank_for_subscriber(
             if subscriber.trending_share is None
             else subscriber.trending_share
         )
-    votes = store.feedback_votes(session, subscriber_ids=[subscriber.id]).get(subscriber.id, {})
+    if history is None:
+        votes = store.feedback_votes(session, subscriber_ids=[subscriber.id]).get(subscriber.id, {})
+        history = History(
+            store.last_sent_at(session, subscriber_id=subscriber.id),
+            frozenset(store.received_paper_ids(session, subscriber_id=subscriber.id)),
+            votes,
+            store.papers_by_id(session, ids=votes.keys()) if votes else {},
+        )
     # A paper they already voted on has been read: never offer it again.
-    seen = store.received_paper_ids(session, subscriber_id=subscriber.id) | set(votes)
+    seen = set(history.received) | set(history.votes)
     return rank(
         index,
         topics=list(topics) if topics is not None else topics_of(subscriber),
-        since=candidate_since(session, settings=settings, subscriber=subscriber, now=now),
+        since=candidate_since(settings=settings, subscriber=subscriber, now=now, previous=history.last_sent_at),
         already_sent=seen,
         max_papers=max_papers if max_papers is not None else subscriber.max_papers,
         floor=floor,
         trending_share=share,
-        votes=Votes.from_mapping(votes, store.papers_by_id(session, ids=votes.keys()))
-        if votes
-        else None,
+        votes=Votes.from_mapping(history.votes, history.voted_papers) if history.votes else None,
     )

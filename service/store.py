@@ -749,3 +749,38 @@ def database_activity(session: Session) -> dict[str, int]:
     ).one()
     names = ("commits", "inserted", "updated", "deleted", "returned", "fetched", "bytes")
     return dict(zip(names, map(int, row), strict=True))
+
+
+def planning_history(session: Session, *, subscriber_ids: Sequence[int]) -> dict[int, tuple[dt.date | None, dt.datetime | None, set[int]]]:
+    """For a chunk of subscribers at once: (last sent digest date, last sent time, papers sent or
+    being sent), so planning does not ask three questions per subscriber."""
+    history: dict[int, tuple[dt.date | None, dt.datetime | None, set[int]]] = {sid: (None, None, set()) for sid in subscriber_ids}
+    for chunk in _chunks(list(subscriber_ids)):
+        for sid, last_date, last_sent in session.execute(
+            select(Delivery.subscriber_id, func.max(Delivery.digest_date), func.max(Delivery.sent_at))
+            .where(Delivery.subscriber_id.in_(chunk), Delivery.status == "sent")
+            .group_by(Delivery.subscriber_id)
+        ):
+            history[sid] = (last_date, last_sent, history[sid][2])
+        for sid, paper_id in session.execute(
+            select(Delivery.subscriber_id, DeliveryItem.paper_id)
+            .join(Delivery, Delivery.id == DeliveryItem.delivery_id)
+            .where(Delivery.subscriber_id.in_(chunk), Delivery.status.not_in(NOT_SENT))
+        ):
+            history[sid][2].add(paper_id)
+    return history
+
+
+def deliveries_for(session: Session, *, keys: Iterable[tuple[int, dt.date]]) -> dict[tuple[int, dt.date], Delivery]:
+    """The deliveries of these (subscriber, digest date) pairs that exist."""
+    wanted = set(keys)
+    found: dict[tuple[int, dt.date], Delivery] = {}
+    for chunk in _chunks(sorted({sid for sid, _ in wanted})):
+        dates = {d for sid, d in wanted}
+        for delivery in session.scalars(
+            select(Delivery).where(Delivery.subscriber_id.in_(chunk), Delivery.digest_date.in_(dates))
+        ):
+            key = (delivery.subscriber_id, delivery.digest_date)
+            if key in wanted:
+                found[key] = delivery
+    return found
