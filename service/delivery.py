@@ -16,6 +16,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import personal, store
@@ -283,21 +284,49 @@ def _plan_chunk(
             for s in chunk
         }
         existing = store.deliveries_for(session, keys=[(sid, d) for sid, d in dates.items() if d is not None])
+        new: list[tuple[Subscriber, dt.date, list[tuple[int, float, list[str]]]]] = []
         for subscriber in chunk:
             date = dates[subscriber.id]
             try:
-                with session.begin_nested():
-                    planned = _plan_one(
-                        pipeline, session, subscriber, index, now, forced_date, dry_run, date,
-                        existing.get((subscriber.id, date)) if date else None, history[subscriber.id][1],
-                    )  # fmt: skip
+                planned = _plan_one(
+                    pipeline, session, subscriber, index, now, forced_date, dry_run, date,
+                    existing.get((subscriber.id, date)) if date else None, history[subscriber.id][1],
+                )  # fmt: skip
             except Exception as exc:  # one subscriber's bug or bad data must not stop the run
                 log.exception("delivery_error subscriber_id=%s", subscriber.id)
                 planned = Outcome(subscriber.email, "failed", f"internal error: {exc}")
             if isinstance(planned, Outcome):
                 report.add(planned)
-            else:
+            elif isinstance(planned, int):
                 ready.append(planned)
+            else:
+                new.append((subscriber, *planned))
+        if new:
+            _record_new(session, new, now, report, ready)
+
+
+def _record_new(
+    session: Session,
+    new: list[tuple[Subscriber, dt.date, list[tuple[int, float, list[str]]]]],
+    now: dt.datetime,
+    report: SendReport,
+    ready: list[int],
+) -> None:
+    """Insert the chunk's new deliveries and their items in two statements; if another run got
+    to one of them first (the unique constraint), fall back to one row at a time."""
+    rows = [(s.id, date, items) for s, date, items in new]
+    try:
+        with session.begin_nested():
+            ready.extend(store.create_deliveries(session, rows=rows, now=now))
+            return
+    except IntegrityError:
+        log.info("plan_chunk_conflict rows=%d: another run planned some; inserting one by one", len(rows))
+    for subscriber, date, items in new:
+        created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
+        if created is None:
+            report.add(Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run"))
+        else:
+            ready.append(created.id)
 
 
 def _plan_one(
@@ -311,8 +340,9 @@ def _plan_one(
     date: dt.date | None,
     existing: Delivery | None,
     history: personal.History,
-) -> Outcome | int:
-    """The id of the subscriber's delivery row ready to send, or the Outcome that ends it here."""
+) -> Outcome | int | tuple[dt.date, list[tuple[int, float, list[str]]]]:
+    """The id of the subscriber's existing delivery row ready to send, the (date, items) of a new
+    one for the caller to insert with the rest of the chunk, or the Outcome that ends it here."""
     if date is None:
         return Outcome(subscriber.email, "skipped", "not due yet")
     resumable = existing is not None and (
@@ -328,13 +358,14 @@ def _plan_one(
         # A morning digest arriving in the afternoon is worse than none: record it as missed.
         if dry_run:
             return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
-        if existing is None:
-            existing = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=[], now=now)
-        if existing is not None:
-            store.finish_delivery(
-                session, delivery_id=existing.id, status="missed", now=now,
-                error=f"not sent by {deadline.isoformat()} (deadline)",
-            )  # fmt: skip
+        with session.begin_nested():
+            if existing is None:
+                existing = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=[], now=now)
+            if existing is not None:
+                store.finish_delivery(
+                    session, delivery_id=existing.id, status="missed", now=now,
+                    error=f"not sent by {deadline.isoformat()} (deadline)",
+                )  # fmt: skip
         return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
     if existing is not None:
         if dry_run:
@@ -350,12 +381,8 @@ def _plan_one(
     if dry_run:
         pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers))
         return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
-    items = [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
-    # A quiet day is a delivery too: a short note, so silence never means "broken".
-    created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
-    if created is None:  # another run created it between our look and our insert
-        return Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run")
-    return created.id
+    # A quiet day is a delivery too (no items): a short note, so silence never means "broken".
+    return date, [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
 
 
 def _run_clock(now: dt.datetime) -> Callable[[], dt.datetime]:

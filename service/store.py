@@ -283,6 +283,33 @@ def create_delivery(
     return delivery
 
 
+def create_deliveries(
+    session: Session, *, rows: Sequence[tuple[int, dt.date, Sequence[tuple[int, float, list[str]]]]], now: dt.datetime
+) -> list[int]:
+    """Insert many pending deliveries (subscriber, digest date, items) in two statements; their
+    ids in order. Raises IntegrityError if any exists already (the caller falls back to
+    ``create_delivery`` one at a time)."""
+    if not rows:
+        return []
+    ids = list(
+        session.scalars(
+            insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
+            [
+                {"subscriber_id": sid, "digest_date": date, "status": "pending", "attempts": 0, "created_at": now, "updated_at": now}
+                for sid, date, _ in rows
+            ],
+        )
+    )
+    items = [
+        {"delivery_id": did, "paper_id": pid, "position": pos, "score": score, "reasons": reasons}
+        for did, (_, _, chosen) in zip(ids, rows, strict=True)
+        for pos, (pid, score, reasons) in enumerate(chosen, start=1)
+    ]
+    if items:
+        session.execute(insert(DeliveryItem), items)
+    return ids
+
+
 def claim_delivery(session: Session, *, delivery_id: int, now: dt.datetime, lease_until: dt.datetime) -> bool:
     """Move a delivery to ``sending`` under a lease; True only for the one caller that won it.
 

@@ -110,3 +110,23 @@ def test_permanent_failures_are_not_retried_and_show_in_deliveries(runtime: Runt
     assert report["by_status"] == {"failed": 1, "sent": 1}
     [error] = report["recent_errors"]
     assert error["status"] == "failed" and "550" in error["error"] and error["attempts"] == 1
+
+
+def test_a_chunk_whose_row_another_run_created_falls_back_to_one_at_a_time(runtime: Runtime) -> None:
+    from service.delivery import SendReport, _record_new
+
+    setup(runtime, "ada@example.org", "bob@example.org")
+    date = dt.date(2025, 8, 20)
+    now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
+    with session_scope(runtime.factory) as session:
+        ada, bob = (store.get_subscriber(session, email=e) for e in ("ada@example.org", "bob@example.org"))
+        assert ada is not None and bob is not None
+        taken = store.create_delivery(session, subscriber_id=ada.id, digest_date=date, items=[], now=now)
+        assert taken is not None
+        report, ready = SendReport(), []  # type: ignore[var-annotated]
+        # Ada's row exists (another planner won it); Bob's does not.
+        _record_new(session, [(ada, date, []), (bob, date, [])], now, report, ready)
+        assert [o.status for o in report.outcomes] == ["skipped"] and "another run" in report.outcomes[0].detail
+        assert len(ready) == 1 and ready[0] != taken.id
+    with session_scope(runtime.factory) as session:
+        assert store.count_deliveries_by_status(session) == {"pending": 2}
