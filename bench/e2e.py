@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import multiprocessing
 import os
 import platform
 import resource
@@ -51,7 +50,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +58,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from build import cpu_name  # noqa: E402
 from population import subscriber_rows  # noqa: E402
+from sink_process import Sink  # noqa: E402
 
 from tests.pg_server import PostgresServer, _bindir  # noqa: E402
 
@@ -71,40 +70,6 @@ MB = 1024  # ru_maxrss and VmHWM are in KiB
 
 
 # --- the sink, in its own process ----------------------------------------------------------------
-
-
-def serve_sink(latency: float, pipe: Connection) -> None:
-    """Child process: the sink until told to stop; answers "count" and "usage"."""
-    from tests.smtp_sink import SmtpSink
-
-    with SmtpSink(record=False, latency=latency) as sink:
-        pipe.send(sink.port)
-        while True:
-            command = pipe.recv()
-            if command == "count":
-                pipe.send((sum(sink.accepted.values()), len(sink.accepted)))
-            elif command == "usage":
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                pipe.send((usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
-            else:
-                break
-
-
-class Sink:
-    def __init__(self, latency: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.pipe, child = context.Pipe()
-        self.process = context.Process(target=serve_sink, args=(latency, child), daemon=True)
-        self.process.start()
-        self.url = f"smtp://127.0.0.1:{self.pipe.recv()}"
-
-    def ask(self, command: str) -> Any:
-        self.pipe.send(command)
-        return self.pipe.recv()
-
-    def stop(self) -> None:
-        self.pipe.send("stop")
-        self.process.join(timeout=10)
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import os
 import platform
 import smtplib
@@ -32,13 +31,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from build import FROM, LIST_ID, WHEN, cpu_name, make_digests  # noqa: E402
+from sink_process import Sink  # noqa: E402
 
 from service.mailer import SmtpMailer, build_message, envelope, wire_bytes  # noqa: E402
 from service.render import Renderer  # noqa: E402
@@ -48,41 +47,6 @@ from service.smtp_pool import Job, SmtpPool  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results.md")
 SECTION = "## Sending over SMTP (`bench/send.py`)"
-
-
-def serve_sink(latency: float, pipe: Connection) -> None:
-    """Child process: run the sink until told to stop; answer "count" with messages accepted."""
-    from tests.smtp_sink import SmtpSink
-
-    with SmtpSink(record=False, latency=latency) as sink:
-        pipe.send(sink.port)
-        while True:
-            command = pipe.recv()
-            if command == "count":
-                pipe.send(sum(sink.accepted.values()))
-            elif command == "clear":
-                sink.clear()
-                pipe.send(True)
-            else:
-                break
-
-
-class Sink:
-    def __init__(self, latency: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.pipe, child = context.Pipe()
-        self.process = context.Process(target=serve_sink, args=(latency, child), daemon=True)
-        self.process.start()
-        self.port = self.pipe.recv()
-        self.url = f"smtp://127.0.0.1:{self.port}"
-
-    def ask(self, command: str) -> object:
-        self.pipe.send(command)
-        return self.pipe.recv()
-
-    def stop(self) -> None:
-        self.pipe.send("stop")
-        self.process.join(timeout=10)
 
 
 def build_messages(count: int, papers: int) -> list[EmailMessage]:
@@ -120,7 +84,7 @@ def pooled(sink: Sink, messages: Sequence[EmailMessage], connections: int) -> fl
 def timed(sink: Sink, label: str, count: int, send: Callable[..., float], *args: object) -> float:
     sink.ask("clear")
     seconds = send(sink, *args)
-    accepted = sink.ask("count")
+    accepted = sink.count()
     assert accepted == count, f"{label}: the sink accepted {accepted} of {count}"
     rate = count / seconds
     print(

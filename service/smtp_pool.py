@@ -23,8 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from service.errors import PermanentSendError, SendError, TransientSendError
 from service.mailer import Mailer
@@ -180,17 +179,6 @@ class SmtpPool(Mailer):
                 mailer.close()
             except Exception:  # closing is best effort
                 log.debug("pool.close_failed", exc_info=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- sending
 
