@@ -30,6 +30,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from results import RESULTS, record_section  # bench/ is on sys.path when a script runs
+
 from service import render
 from service.mailer import build_message, header_value, wire_bytes
 from service.records import Candidate, Digest, RenderedDigest, Topic
@@ -39,7 +41,6 @@ from service.samples import BASE_URL as BASE
 from service.samples import sample_digest, sample_papers
 from service.tokens import Signer
 
-RESULTS = Path(__file__).with_name("results.md")
 SECTION = "## Building digest emails (`bench/build.py`)"
 FROM = "Paperboy <digest@paperboy.example.org>"
 LIST_ID = "digest.paperboy.example.org"
@@ -120,18 +121,6 @@ def cpu_name() -> str:
     return match.group(1).strip() if match else platform.machine()
 
 
-def record(lines: list[str]) -> None:
-    """Replace (or append) this script's section of bench/results.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nFigures recorded by the scripts in `bench/`; each run replaces its own section.\n"
-    section = "\n".join([SECTION, "", *lines]) + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digests", type=int, default=2000)
@@ -153,7 +142,7 @@ def main() -> None:
     print(f"speed-up: {fast / slow:.1f}x (worst case {cold / slow:.1f}x)")
 
     if not args.no_record:
-        record([
+        record_section(SECTION, [
             f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()}, one process "
             f"({os.cpu_count()} CPUs present, one used). {args.digests:,} digests of {args.papers} papers drawn from the "
             f"{len(pool)} sample papers (with authors, arXiv, PDF and code links, upvotes: `service/samples.py`), each "

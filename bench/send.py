@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from build import FROM, LIST_ID, WHEN, cpu_name, make_digests  # noqa: E402
+from results import RESULTS, record_section  # noqa: E402
 from sink_process import Sink  # noqa: E402
 
 from service.mailer import SmtpMailer, build_message, envelope, wire_bytes  # noqa: E402
@@ -45,7 +46,6 @@ from service.resources import templates_dir  # noqa: E402
 from service.samples import BASE_URL, sample_papers  # noqa: E402
 from service.smtp_pool import Job, SmtpPool  # noqa: E402
 
-RESULTS = Path(__file__).with_name("results.md")
 SECTION = "## Sending over SMTP (`bench/send.py`)"
 
 
@@ -92,20 +92,6 @@ def timed(sink: Sink, label: str, count: int, send: Callable[..., float], *args:
         flush=True,
     )
     return rate
-
-
-def record(lines: list[str]) -> None:
-    """Replace (or append) this script's section of bench/results.md."""
-    import re
-
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = "\n".join([SECTION, "", *lines]) + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
 
 
 def main() -> None:
@@ -168,7 +154,7 @@ def main() -> None:
             sink.stop()
     print("ratios (pool / baseline): " + "; ".join(summary))
     if not args.no_record:
-        record([
+        record_section(SECTION, [
             f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()} ({os.cpu_count()} CPUs, shared). "
             f"{args.messages:,} prebuilt digests of {args.papers} papers ({size:,.0f} KiB a message); the sink "
             "(tests/smtp_sink.py, aiosmtpd, counting only) in its own process on 127.0.0.1, answering MAIL, RCPT, "

@@ -130,17 +130,6 @@ def due_at(*, digest_date: dt.date, timezone: str, hour: int) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
-def topics_of(subscriber: Subscriber) -> list[Topic]:
-    return [Topic(t.kind, t.text, t.weight) for t in subscriber.topics]
-
-
-def candidate_since(pipeline: Pipeline, session: Session, subscriber: Subscriber, now: dt.datetime) -> dt.datetime:
-    """Papers first seen after the previous digest are candidates; a first digest looks back N days."""
-    window = now - dt.timedelta(days=pipeline.settings.candidate_days)
-    previous = store.last_sent_at(session, subscriber_id=subscriber.id)
-    return max(previous, window) if previous else window
-
-
 def choose_papers(
     pipeline: Pipeline, session: Session, subscriber: Subscriber, index: RelevanceIndex, now: dt.datetime
 ) -> list[ScoredPaper]:
@@ -159,7 +148,7 @@ def make_digest(pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date
         digest_date=digest_date,
         papers=tuple(papers),
         links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers]),
-        topics=tuple(topics_of(subscriber)),
+        topics=tuple(personal.topics_of(subscriber)),
         notes=() if papers else quiet_day_notes(pipeline.settings, digest_date),
     )
 

@@ -37,6 +37,18 @@ def test_serve_refuses_a_stale_schema(tmp_path: Path) -> None:
     assert "paperboy db upgrade" in result.stderr and "--migrate" in result.stderr
 
 
+def wait_until_serving(process: subprocess.Popen[str], url: str) -> None:
+    """Poll /healthz until `paperboy serve` answers (up to ~20 s); fail with its output if not."""
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"paperboy serve did not answer:\n{process.communicate()[0]}")
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """The quick start's sequence: migrate, load the sample if empty, serve."""
@@ -48,15 +60,7 @@ def served(tmp_path: Path) -> Iterator[str]:
                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            pytest.fail(f"paperboy serve did not answer:\n{process.communicate()[0]}")
+        wait_until_serving(process, url)
         yield url
     finally:
         process.terminate()

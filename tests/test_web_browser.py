@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.test_serve import PAPERBOY, env_for, free_port
+from tests.test_serve import PAPERBOY, env_for, free_port, wait_until_serving
 
 pytestmark = pytest.mark.browser
 
@@ -80,15 +79,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     process = subprocess.Popen([*PAPERBOY, "serve", "--port", str(port), "--no-scheduler"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            pytest.fail(f"paperboy serve did not answer:\n{process.communicate()[0]}")
+        wait_until_serving(process, url)
         yield Server(url, env, tmp_path / "outbox", process)
     finally:
         if process.poll() is None:
