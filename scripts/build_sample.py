@@ -2,7 +2,7 @@
 
 Usage: python scripts/build_sample.py [--seeds DIR] [--out FILE]
 
-The seed pages (shared/seeds/000_*.txt, 001_*.txt, 002_*.txt, next to the repository) are saved
+The seed pages (tests/data/seeds/000_*.txt, 001_*.txt, 002_*.txt) are saved
 Daily Papers pages of three consecutive days. Every listing is written once, in page order
 000, 001, 002, the first sighting of a title winning, with source "sample" and the page's day as
 listed_on so the demo has dates. Running it again gives the same bytes.
@@ -21,6 +21,7 @@ from service.sources.jsonl import dump_jsonl
 from service.sources.page_text import parse_page_text
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SEEDS = REPO / "tests" / "data" / "seeds"
 DEFAULT_OUT = REPO / "service" / "data" / "sample_listings.jsonl"
 # The pages do not say their year (002 says "Aug 20", the others nothing): the days are given.
 PAGE_DAYS = {
@@ -30,13 +31,6 @@ PAGE_DAYS = {
 }
 
 
-def find_seeds(start: Path = REPO) -> Path | None:
-    """Return the first shared/seeds directory found walking up from start, or None."""
-    for folder in (start, *start.parents):
-        candidate = folder / "shared" / "seeds"
-        if candidate.is_dir():
-            return candidate
-    return None
 
 
 def title_key(title: str) -> str:
@@ -67,12 +61,12 @@ def build(seeds: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=Path, help="the seeds directory (default: found upward)")
+    parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS, help="the seeds directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output JSON Lines file")
     args = parser.parse_args(argv)
-    seeds = args.seeds or find_seeds()
-    if seeds is None or not seeds.is_dir():
-        raise SystemExit("no shared/seeds directory found; pass --seeds DIR")
+    seeds = args.seeds
+    if not seeds.is_dir():
+        raise SystemExit(f"{seeds}: no such seeds directory; pass --seeds DIR")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(build(seeds), encoding="utf-8")
     return 0

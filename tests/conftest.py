@@ -1,5 +1,5 @@
-"""Shared fixtures: settings on a temporary folder, a migrated database on SQLite or
-PostgreSQL, a real SMTP server, and the seed pages."""
+"""Common fixtures: settings on a temporary folder, a migrated database on SQLite or
+PostgreSQL, a real SMTP server, and the test data in tests/data."""
 
 from __future__ import annotations
 
@@ -16,22 +16,19 @@ pytest_plugins = ["tests.smtp_sink", "tests.pg_server", "tests.browser", "tests.
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _shared_dir() -> Path:
-    for parent in [REPO, *REPO.parents]:
-        candidate = parent / "shared"
-        if (candidate / "seeds").is_dir():
-            return candidate
-    raise AssertionError(f"the shared/ folder with seeds/ was not found beside {REPO}")
+TEST_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    return _shared_dir()
+def test_data() -> Path:
+    """tests/data: seed pages, recorded source responses, bounce reports (see tests/data/SOURCES.md)."""
+    assert TEST_DATA.is_dir(), f"{TEST_DATA} is missing: the test data is part of the repository"
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")
-def seed_files(shared_dir: Path) -> list[Path]:
-    files = sorted((shared_dir / "seeds").glob("*.txt"))
+def seed_files(test_data: Path) -> list[Path]:
+    files = sorted((test_data / "seeds").glob("*.txt"))
     assert [f.name[:3] for f in files] == ["000", "001", "002"], files
     return files
 

@@ -163,21 +163,10 @@ def replay_server() -> Iterator[ReplayServer]:
     server.stop()
 
 
-def _find_fixtures() -> Path | None:
-    here = Path(__file__).resolve().parents[1]
-    for folder in (here, *here.parents):
-        candidate = folder / "shared" / "fixtures"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="session")
 def recorded_dir() -> Path:
-    """../shared/fixtures (recorded real responses); the test is skipped, saying so, if absent."""
-    found = _find_fixtures()
-    if found is None:
-        pytest.skip(
-            "shared/fixtures (recorded Hugging Face and arXiv responses) not found beside the repository"
-        )
+    """tests/data/recorded: real Hugging Face and arXiv responses (tests/data/SOURCES.md)."""
+    found = Path(__file__).resolve().parent / "data" / "recorded"
+    if not found.is_dir():
+        pytest.fail(f"{found} is missing: the recorded responses are part of the repository")
     return found

@@ -1,7 +1,7 @@
 """The HTTP sources end to end: `paperboy ingest` against a local server replaying real responses.
 
 Hugging Face Daily Papers and arXiv's feed and export API are served from 127.0.0.1 with the
-recorded responses in ../shared/fixtures; the URL settings point at that server. The arXiv gate
+recorded responses in tests/data/recorded; the URL settings point at that server. The arXiv gate
 gets an injected clock, so the 3-second spacing costs no test time.
 """
 

@@ -78,8 +78,8 @@ def test_malformed_entries_are_rejected_and_the_rest_go_in(runtime: Runtime, tmp
     assert (report.fetched, report.new, report.rejected) == (4, 2, 2)
 
 
-def test_hf_json_ids_merge_with_title_keyed_papers(runtime: Runtime, shared_dir: Path, tmp_path: Path) -> None:
-    hf = shared_dir / "fixtures" / "hf_daily_papers_2025-08-20.json"
+def test_hf_json_ids_merge_with_title_keyed_papers(runtime: Runtime, test_data: Path, tmp_path: Path) -> None:
+    hf = test_data / "recorded" / "hf_daily_papers_2025-08-20.json"
     items = json.loads(hf.read_text())
     page = tmp_path / "page.jsonl"
     page.write_text(json.dumps({"title": items[0]["paper"]["title"], "abstract": "From a page."}) + "\n")

@@ -1,4 +1,4 @@
-"""Locate the shared test inputs (seed pages, recorded responses) and this package's test data."""
+"""Locate the test inputs in tests/data (seed pages, recorded responses)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,25 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_DATA = REPO_ROOT / "tests" / "data"
 
 
-def shared_dir(name: str) -> Path:
-    """Return shared/<name>, found by walking up from the repository root; fail if it is missing.
+def data_dir(name: str) -> Path:
+    """Return tests/data/<name>; fail (never skip) if it is missing.
 
-    The seeds and fixtures live beside the repository (../shared), not in it. A missing folder
-    fails the test instead of skipping it: a parser test that silently skips proves nothing.
+    A parser test that silently skips proves nothing, so missing test data is a failure.
     """
-    for folder in (REPO_ROOT, *REPO_ROOT.parents):
-        candidate = folder / "shared" / name
-        if candidate.is_dir():
-            return candidate
-    pytest.fail(
-        f"shared/{name} not found in {REPO_ROOT} or any parent folder; these tests read the "
-        f"recorded inputs from there (expected e.g. {REPO_ROOT.parent / 'shared' / name})"
-    )
+    candidate = TEST_DATA / name
+    if not candidate.is_dir():
+        pytest.fail(f"tests/data/{name} not found in {REPO_ROOT}: the recorded test inputs are part of the repository")
+    return candidate
 
 
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:
-    return shared_dir("seeds")
+    return data_dir("seeds")
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    return shared_dir("fixtures")
+    return data_dir("recorded")
 
 
 @pytest.fixture(scope="session")

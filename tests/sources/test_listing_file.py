@@ -101,8 +101,8 @@ def test_malformed_entries_stay_local(tmp_path):
     assert [str(r) for r in result.rejected] == ["item 2: no title"]
 
 
-def test_missing_shared_folder_fails_loudly_instead_of_skipping():
-    from .conftest import shared_dir
+def test_missing_data_folder_fails_loudly_instead_of_skipping():
+    from .conftest import data_dir
 
-    with pytest.raises(pytest.fail.Exception, match=r"shared/no-such-folder not found"):
-        shared_dir("no-such-folder")
+    with pytest.raises(pytest.fail.Exception, match=r"tests/data/no-such-folder not found"):
+        data_dir("no-such-folder")
