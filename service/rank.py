@@ -2,7 +2,7 @@
 
 docs/ranking.md explains every component and the blend; in short:
 
-* Relevance of a keyword topic is BM25 (bm25s, Snowball stemming, English stop words) over title
+* Relevance of a keyword topic is BM25 (bm25s, Snowball stemming, NLTK's English stop words) over title
   + abstract, divided by what a paper scores that uses every term of the topic once in an abstract
   of average length (Σ IDF / (1 + k1)): r. Relevance = tanh(r) × coverage, coverage being the share
   of the topic's IDF mass the paper contains: 0.76 for that paper, near 1 for heavy use, small for a
@@ -47,6 +47,9 @@ CATEGORY_RELEVANCE = 0.6
 AUTHOR_RELEVANCE = 0.9
 RECENCY_WEIGHT = 0.1  # fresher first among equals; matters for weekly digests
 _NEAR_ONE = 1.0 - 1e-9  # keeps log(1 - rel) finite
+# NLTK's English stop words as bm25s ships them: "from", "how", "what" are no topic words (the
+# shorter default list kept them, and a digest said it matched "from").
+STOPWORDS = "en_plus"
 
 
 class SemanticScorer(Protocol):
@@ -87,7 +90,7 @@ class RelevanceIndex:
         self._stemmer = Stemmer.Stemmer("english")
         texts = [f"{c.title}\n{c.abstract}" for c in self.candidates]
         tokenized = bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, show_progress=False
+            texts, stopwords=STOPWORDS, stemmer=self._stemmer, show_progress=False
         )
         self._inverse = {i: token for token, i in tokenized.vocab.items()}
         self._doc_ids = tokenized.ids
@@ -127,7 +130,7 @@ class RelevanceIndex:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def _query_terms(self, text: str) -> tuple[tuple[str, str], ...]:
-        words = bm25s.tokenize([text], stopwords="en", return_ids=False, show_progress=False)[0]
+        words = bm25s.tokenize([text], stopwords=STOPWORDS, return_ids=False, show_progress=False)[0]
         seen: dict[str, str] = {}
         for word in words:
             seen.setdefault(self._stemmer.stemWord(word), word)
@@ -263,7 +266,7 @@ class RelevanceIndex:
         idf, columns = self._space()
         words = bm25s.tokenize(
             [f"{paper.title}\n{paper.abstract}"],
-            stopwords="en",
+            stopwords=STOPWORDS,
             return_ids=False,
             show_progress=False,
         )[0]

@@ -83,3 +83,18 @@ def test_author_matching_tolerates_initials_and_accents() -> None:
 
 def test_empty_index_ranks_nothing() -> None:
     assert rank(RelevanceIndex([]), topics=[Topic("keyword", "anything")]) == []
+
+
+def test_stop_words_never_count_as_topic_words() -> None:
+    # A digest once said: partly matches "reinforcement learning from human feedback" (from, human,
+    # feedback): "from" is no evidence of anything.
+    papers = [
+        paper(1, "Learning from human feedback at scale", "Preferences from annotators guide rewards."),
+        paper(2, "Where do galaxies come from", "A survey of what we know of galaxy formation."),
+    ]
+    index = RelevanceIndex(papers)
+    topic = Topic("keyword", "reinforcement learning from human feedback")
+    assert [stem for stem, _ in index.match(topic.text).terms] == ["reinforc", "learn", "human", "feedback"]
+    assert index.match(topic.text).relevance[1] == 0  # shares only "from"
+    reasons = [r for s in rank(index, topics=[topic], floor=0.0) for r in s.reasons]
+    assert reasons and all("from" not in r.terms for r in reasons)
