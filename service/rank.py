@@ -37,6 +37,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from service.diversity import diverse_top
 from service.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
 from service.records import Candidate, Reason, ScoredPaper, Topic
 from service.trend import signals, trending_label
@@ -50,6 +51,12 @@ _NEAR_ONE = 1.0 - 1e-9  # keeps log(1 - rel) finite
 # NLTK's English stop words as bm25s ships them: "from", "how", "what" are no topic words (the
 # shorter default list kept them, and a digest said it matched "from").
 STOPWORDS = "en_plus"
+# A trending pick must be at least this share of the floor relevant to the reader's topics; else
+# at most one trending paper, labelled as off their topics, goes in (the same few trending papers
+# once took two places in every digest, whatever the topics).
+ON_TOPIC_SHARE_OF_FLOOR = 0.5
+MAX_OFF_TOPIC_TRENDING = 1
+POOL_FACTOR = 3  # MMR chooses the digest among the best POOL_FACTOR × max papers
 
 
 class SemanticScorer(Protocol):
@@ -200,6 +207,13 @@ class RelevanceIndex:
             cached = self._evidence_cache[key] = _Evidence(hit, log_miss)
         return cached
 
+    def raw_relevance(self, topics: Sequence[Topic]) -> np.ndarray:
+        """The weighted noisy-or of ``topics``' relevance with no floor: how near each paper is."""
+        log_miss = np.zeros(len(self), dtype=np.float64)
+        for topic in topics:
+            log_miss += topic.weight * np.log1p(-np.minimum(self.relevance(topic), _NEAR_ONE))
+        return 1 - np.exp(log_miss)
+
     def excluded(self, text: str) -> np.ndarray:
         """Papers that contain every term of ``text`` (how an exclude topic matches), memoised."""
         key = " ".join(text.casefold().split())
@@ -283,6 +297,11 @@ class RelevanceIndex:
         return result
 
 
+    def similarity_at(self, i: int) -> np.ndarray:
+        """Similarity of the paper at position ``i`` to every candidate (for diversity), memoised."""
+        return self.similarity(self.candidates[i])
+
+
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
@@ -363,18 +382,29 @@ def rank(
             matched |= fb.liked_similarity.max(axis=0) >= ADMIT_SIMILARITY
         score = (1 - share) * (1 - np.exp(log_miss)) + share * index.trend + base
         n_trending = math.floor(share * max_papers + 1e-9)
-        relevant = _top(index, np.flatnonzero(keep & matched), score, max_papers)
+        pool = _top(index, np.flatnonzero(keep & matched), score, POOL_FACTOR * max_papers)
+        relevant = diverse_top(pool, score, index.similarity_at, max_papers)
         chosen = relevant[: max_papers - n_trending]
         trending: list[int] = []
+        off_topic: list[int] = []
         trend_score = index.trend + base
         if n_trending:
             rest = keep & (index.trend > 0)
             rest[chosen] = False
-            trending = _top(index, np.flatnonzero(rest), trend_score, n_trending)
-        # Trending slots nobody can fill (no community signal today) go back to relevant papers.
-        chosen = relevant[: max_papers - len(trending)]
+            near = index.raw_relevance(positives) >= max(ON_TOPIC_SHARE_OF_FLOOR * floor, 1e-6)
+            trending = _top(index, np.flatnonzero(rest & near), trend_score, n_trending)
+            if len(trending) < n_trending:
+                off_topic = _top(
+                    index,
+                    np.flatnonzero(rest & ~near),
+                    trend_score,
+                    min(MAX_OFF_TOPIC_TRENDING, n_trending - len(trending)),
+                )
+        # Trending slots nobody can fill go back to relevant papers.
+        chosen = relevant[: max_papers - len(trending) - len(off_topic)]
         picks += [(i, float(score[i]), "relevant") for i in chosen]
         picks += [(i, float(trend_score[i]), "trending") for i in trending]
+        picks += [(i, float(trend_score[i]), "off_topic") for i in off_topic]
     else:
         score = index.trend + base
         picks = [
@@ -392,11 +422,13 @@ def rank(
             ]
         else:
             velocity = int(index.velocity[i]) if index.velocity is not None else None
-            reasons = [
-                Reason(trending_label(paper.upvotes or 0, velocity))
-                if paper.upvotes
-                else Reason("new today")
-            ]
+            if why == "off_topic":
+                label = f"trending today, off your topics ({paper.upvotes or 0} upvotes)"
+            elif paper.upvotes:
+                label = trending_label(paper.upvotes, velocity)
+            else:
+                label = "new today"
+            reasons = [Reason(label)]
             reasons += [
                 _reason(index, topic, i, paper)
                 for topic in positives

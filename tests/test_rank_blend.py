@@ -57,7 +57,7 @@ def test_stars_and_comments_count_towards_trending() -> None:
     assert trend[0] == 1.0 and trend[1] < trend[0]
 
 
-def test_trending_share_reserves_slots_for_the_days_trending_papers() -> None:
+def test_trending_places_go_to_trending_papers_near_the_readers_topics() -> None:
     papers = [
         paper(i, f"Diffusion models study {i}", "Diffusion for images.", upvotes=i)
         for i in range(1, 9)
@@ -71,9 +71,36 @@ def test_trending_share_reserves_slots_for_the_days_trending_papers() -> None:
     focused = rank(index, topics=topics, max_papers=5, trending_share=0.0)
     assert all(pid < 20 for pid in ids(focused)) and len(focused) == 5
     mixed = rank(index, topics=topics, max_papers=5, trending_share=0.4)
-    assert ids(mixed)[-2:] == [20, 21]  # relevance picks first, then the two trending slots
-    assert mixed[-2].reasons[0].label == "trending: 500 upvotes"
-    assert all(r.reasons[0].topic == "diffusion models" for r in mixed[:3])
+    # The two most upvoted papers of the day are off this reader's topics: they do not crowd out
+    # the diffusion papers; the trending places go to the most trending diffusion papers.
+    assert 20 not in ids(mixed) and 21 not in ids(mixed) and len(mixed) == 5
+    assert mixed[-2].reasons[0].label.startswith("trending: ")
+    assert mixed[-2].reasons[1].topic == "diffusion models"
+
+
+def test_at_most_one_off_topic_trending_paper_and_it_says_so() -> None:
+    papers = [paper(i, f"Diffusion models study {i}", "Diffusion for images.") for i in range(1, 9)]
+    papers += [
+        paper(20, "Protein folding at scale", "Proteins.", upvotes=500),
+        paper(21, "Robot hands", "Grasping.", upvotes=300),
+        paper(22, "Galaxy surveys", "Stars.", upvotes=200),
+    ]
+    index = RelevanceIndex(papers, now=NOW)
+    mixed = rank(index, topics=[Topic("keyword", "diffusion models")], max_papers=5, trending_share=0.6)
+    assert ids(mixed)[-1] == 20 and 21 not in ids(mixed) and len(mixed) == 5
+    assert mixed[-1].reasons[0].label == "trending today, off your topics (500 upvotes)"
+
+
+def test_near_duplicates_do_not_fill_the_digest() -> None:
+    same = "Diffusion models for image generation: we scale diffusion models with classifier-free guidance."
+    papers = [paper(i, f"Diffusion models for images, part {i}", same) for i in range(1, 6)]
+    papers += [
+        paper(10, "Diffusion models for audio", "Generating speech and music with diffusion models."),
+        paper(11, "Diffusion models for video", "Video generation with latent diffusion models."),
+    ]
+    result = rank(RelevanceIndex(papers, now=NOW), topics=[Topic("keyword", "diffusion models")], max_papers=4)
+    # Five copies of one paper score alike; the digest keeps the two different ones among them.
+    assert {10, 11} <= set(ids(result))
 
 
 def test_unfillable_trending_slots_go_back_to_relevant_papers() -> None:
