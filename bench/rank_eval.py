@@ -11,7 +11,7 @@ pages carry no upvotes). Methods:
 * lexical: BM25-based relevance (service/rank.py);
 * lexical + feedback: the same subscriber first received the lexical top 10 of each of the two
   other days and voted up every relevant paper and down every other one (simulated votes);
-* semantic and semantic + feedback, when ``paperboy[semantic]`` is installed.
+* semantic and semantic + feedback, when ``paperboy-digest[semantic]`` is installed.
 
 Figures are means over (topic, day) pairs that have at least one relevant paper that day. A
 digest with fewer than 10 papers counts its empty places as misses.
@@ -147,7 +147,7 @@ def main() -> None:
         f"{len(labels)} topics, {sum(len(p) for p in days.values())} papers over {len(days)} days, {pairs} (topic, day) pairs with a relevant paper"
     )
     if not scorer:
-        print("semantic: skipped (the paperboy[semantic] extra is not installed)")
+        print("semantic: skipped (the paperboy-digest[semantic] extra is not installed)")
     print(f"{'method':<22} {'P@5':>6} {'P@10':>6} {'nDCG@10':>8}")
     for method, rows in results.items():
         p5, p10, n10 = (sum(r[i] for r in rows) / len(rows) for i in (2, 3, 4))

