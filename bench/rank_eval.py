@@ -20,7 +20,7 @@ at least one relevant paper that day:
 * nDCG@10 with binary gains, normalised the same way.
 
 A method is a function from a day's candidates to a ``RelevanceIndex`` (see ``METHODS``):
-lexical (BM25), and semantic when ``paperboy[semantic]`` is installed (``rank`` then takes the
+lexical (BM25), and semantic when ``paperboy-digest[semantic]`` is installed (``rank`` then takes the
 larger of the lexical and the embedding relevance). Feedback: the subscriber was shown the
 method's digest of each of the other two days and voted on N of those papers (the days' picks
 interleaved, best first), up on a relevant paper and down on any other; P@10 with N = 0, 5, 10
@@ -423,7 +423,7 @@ def main() -> None:
     skipped = (
         []
         if "semantic" in methods
-        else ["semantic: not run (the `paperboy[semantic]` extra is not installed)."]
+        else ["semantic: not run (the `paperboy-digest[semantic]` extra is not installed)."]
     )
     lines = [
         *header,

