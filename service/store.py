@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Text, cast, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -112,6 +112,36 @@ def to_candidate(paper: Paper) -> Candidate:
         stars=paper.stars, abstract_url=paper.abstract_url, pdf_url=paper.pdf_url,
         code_url=paper.code_url, project_url=paper.project_url, ai_summary=paper.ai_summary,
     )  # fmt: skip
+
+
+# --- arXiv categories for papers that came without them ----------------------------------------
+
+
+def _no_categories() -> Any:
+    # JSON has no equality in PostgreSQL: compare its text ("[]" as written, or a JSON null).
+    return func.coalesce(cast(Paper.categories, Text), "[]").in_(("[]", "null"))
+
+
+def arxiv_ids_without_categories(
+    session: Session, *, since: dt.datetime | None = None, limit: int | None = None
+) -> list[str]:
+    """arXiv ids of papers without categories (first seen at or after ``since``), newest first."""
+    query = select(Paper.arxiv_id).where(Paper.arxiv_id.is_not(None), _no_categories())
+    if since is not None:
+        query = query.where(Paper.first_seen >= since)
+    query = query.order_by(Paper.first_seen.desc(), Paper.id.desc()).limit(limit)
+    return list(dict.fromkeys(session.scalars(query)))
+
+
+def fill_categories(session: Session, *, categories: Mapping[str, Sequence[str]]) -> int:
+    """Give papers without categories theirs, by arXiv id; how many papers were filled."""
+    filled = 0
+    for chunk in _chunks(sorted(k for k, v in categories.items() if v)):
+        rows = session.scalars(select(Paper).where(Paper.arxiv_id.in_(chunk), _no_categories()))
+        for paper in rows:
+            paper.categories = list(categories[paper.arxiv_id or ""])
+            filled += 1
+    return filled
 
 
 # --- sightings and ingest runs ------------------------------------------------------------------
