@@ -449,6 +449,18 @@ def subscribers_add(
     except IntegrityError:
         fail(f"subscriber {address} already exists", 2)
     emit(data, as_json, f"added {address} ({data['status']}, {tz}, {delivery_hour}:00, {len(parsed)} topics)")
+    _warn_quiet_topics(runtime, parsed)
+
+
+def _warn_quiet_topics(runtime: Any, topics: list[tuple[str, str, float]]) -> None:
+    """A warning on stderr for each topic that matched no recent paper (a typo, an unfilled category)."""
+    from service import topic_check
+    from service.records import Topic
+
+    with session_scope(runtime.factory) as session:
+        quiet = topic_check.quiet_topics(session, topics=[Topic(*t) for t in topics], now=utcnow())
+    for line in topic_check.warning(quiet):
+        click.echo(f"warning: {line}", err=True)
 
 
 def _subscriber_dict(subscriber: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, insert, select, text, update
+from sqlalchemy import Text, and_, case, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -142,6 +142,31 @@ def fill_categories(session: Session, *, categories: Mapping[str, Sequence[str]]
             paper.categories = list(categories[paper.arxiv_id or ""])
             filled += 1
     return filled
+
+
+def recent_match_counts(
+    session: Session, *, since: dt.datetime, checks: Sequence[tuple[str, Sequence[str]]]
+) -> tuple[int, list[int]]:
+    """Papers first seen since ``since``, and how many of them each check matches, in one query.
+
+    A check is (field, LIKE patterns, lower case, escaped with "!"): "categories" or "authors"
+    match when the field's JSON text has any of the patterns; "text" when every pattern is in
+    the title or the abstract.
+    """
+
+    def like(column: Any, pattern: str) -> Any:
+        return func.lower(column).like(pattern, escape="!")
+
+    columns: list[Any] = [func.count(Paper.id)]
+    for field, patterns in checks:
+        if field == "text":
+            condition = and_(*(or_(like(Paper.title, p), like(Paper.abstract, p)) for p in patterns))
+        else:
+            column = cast(Paper.categories if field == "categories" else Paper.authors, Text)
+            condition = or_(*(like(column, p) for p in patterns))
+        columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0))
+    row = session.execute(select(*columns).where(Paper.first_seen >= since)).one()
+    return int(row[0]), [int(n) for n in row[1:]]
 
 
 # --- sightings and ingest runs ------------------------------------------------------------------
