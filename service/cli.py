@@ -116,11 +116,13 @@ def db_status(ctx: click.Context) -> None:
 @click.option("--since", "since_text", default=None, help="Backfill hf_daily or arxiv from this day YYYY-MM-DD.")
 @click.option("--until", "until_text", default=None, help="Last day of a backfill YYYY-MM-DD (default: today).")
 @click.option("--id", "arxiv_ids", multiple=True, help="Look these arXiv ids up in the export API (with --source arxiv).")
+@click.option("--fill-categories", is_flag=True, help="Look up the arXiv categories of stored papers that have none, e.g. from Hugging Face (with --source arxiv).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.pass_context
 def ingest(
     ctx: click.Context, files: tuple[Path, ...], sample: bool, if_empty: bool, source_name: str | None,
     since_text: str | None, until_text: str | None, arxiv_ids: tuple[str, ...], as_json: bool,
+    fill_categories: bool = False,
 ) -> None:  # fmt: skip
     """Fetch or read listings and merge them into the paper ledger."""
     from service import source_runs
@@ -136,6 +138,11 @@ def ingest(
         fail("--since/--until backfill needs --source hf_daily or --source arxiv", 2)
     if arxiv_ids and source_name != "arxiv":
         fail("--id needs --source arxiv", 2)
+    if fill_categories:
+        if source_name != "arxiv" or arxiv_ids or files or sample or since_text or until_text:
+            fail("--fill-categories goes with --source arxiv alone", 2)
+        _fill_categories(runtime, as_json)
+        return
     if if_empty:
         with session_scope(runtime.factory) as session:
             if store.count_papers(session):
@@ -189,6 +196,25 @@ def ingest(
     ) or "nothing to ingest"
     emit(summaries[0] if len(summaries) == 1 else summaries, as_json, human)
     if any(r.errors for r in reports):
+        sys.exit(1)
+
+
+def _fill_categories(runtime: Any, as_json: bool) -> None:
+    """`paperboy ingest --source arxiv --fill-categories`: every stored paper without categories."""
+    from service import categories, source_runs
+
+    bar = _ProgressBar("arxiv categories", enabled=not as_json and sys.stderr.isatty())
+    try:
+        with source_runs.make_fetcher(runtime.settings) as fetcher:
+            report = categories.fill_categories(runtime.factory, settings=runtime.settings, fetcher=fetcher, progress=bar)
+    finally:
+        bar.close()
+    human = (
+        f"arxiv categories: asked {report.asked}, filled {report.filled}, not found {report.not_found}"
+        + (f" — {'; '.join(report.errors)}" if report.errors else "")
+    )
+    emit(report.as_dict() | ({"errors": report.errors} if report.errors else {}), as_json, human)
+    if report.errors:
         sys.exit(1)
 
 
@@ -423,6 +449,18 @@ def subscribers_add(
     except IntegrityError:
         fail(f"subscriber {address} already exists", 2)
     emit(data, as_json, f"added {address} ({data['status']}, {tz}, {delivery_hour}:00, {len(parsed)} topics)")
+    _warn_quiet_topics(runtime, parsed)
+
+
+def _warn_quiet_topics(runtime: Any, topics: list[tuple[str, str, float]]) -> None:
+    """A warning on stderr for each topic that matched no recent paper (a typo, an unfilled category)."""
+    from service import topic_check
+    from service.records import Topic
+
+    with session_scope(runtime.factory) as session:
+        quiet = topic_check.quiet_topics(session, topics=[Topic(*t) for t in topics], now=utcnow())
+    for line in topic_check.warning(quiet):
+        click.echo(f"warning: {line}", err=True)
 
 
 def _subscriber_dict(subscriber: Any) -> dict[str, Any]:

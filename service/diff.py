@@ -7,7 +7,9 @@ first stored under its title key moves to its arXiv key the first time a source 
 Merging never loses information: a field a source does not know (None, empty) keeps the stored
 value; counts (upvotes, comments, stars, author count) take the latest known value; text (title,
 abstract, authors) is filled when missing or replaced by a newer arXiv version, so two sources
-that word an abstract differently do not flip the row back and forth on every ingest.
+that word an abstract differently do not flip the row back and forth on every ingest. Text stored
+before sources converted TeX (`Schr\\"odinger`) is replaced by the same text in Unicode the next
+time a source lists the paper.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from service.records import Listing
+from service.sources.tex import has_tex, tex_clean
 
 TITLE_KEY_PREFIX = "title:"
 _MAX_KEY = 300
@@ -88,7 +91,8 @@ def merge(stored: PaperState, listing: Listing) -> dict[str, Any]:
         changes["arxiv_version"] = incoming["arxiv_version"]
     for name in TEXT:
         value = incoming[name]
-        if value and (not stored.get(name) or (newer_version and stored.get(name) != value)):
+        old = stored.get(name)
+        if value and (not old or (newer_version and old != value) or _tex_of(old, value)):
             changes[name] = value
     for name in LATEST:
         value = incoming[name]
@@ -100,7 +104,8 @@ def merge(stored: PaperState, listing: Listing) -> dict[str, Any]:
             changes[name] = value
     for name in LISTS_FILL:
         value = incoming[name]
-        if value and (not stored.get(name) or (newer_version and stored.get(name) != value)):
+        old = stored.get(name)
+        if value and (not old or (newer_version and old != value) or _tex_of(old, value)):
             changes[name] = value
     for name in (*LISTS_UNION, "sources"):
         have = list(stored.get(name) or [])
@@ -108,6 +113,15 @@ def merge(stored: PaperState, listing: Listing) -> dict[str, Any]:
         if extra:
             changes[name] = have + extra
     return changes
+
+
+def _tex_of(old: Any, new: Any) -> bool:
+    """Whether ``old`` is ``new`` as TeX source: stored before sources converted TeX."""
+    if isinstance(old, str) and isinstance(new, str):
+        return old != new and has_tex(old) and tex_clean(old) == new
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
+        return all(a == b or (isinstance(a, str) and _tex_of(a, b)) for a, b in zip(old, new, strict=True))
+    return False
 
 
 def diff(listings: Iterable[Listing], known: Mapping[str, PaperState]) -> list[Change]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import store
+from service import categories, store
 from service.arxiv_calendar import listing_day_at, quiet_reason
 from service.db import session_scope
 from service.errors import PaperboyError, SourceError
@@ -113,6 +113,12 @@ def backfill_hf(
         if progress is not None:
             progress(1, (until - since).days + 1)
         day += dt.timedelta(days=1)
+    if any(r.status != "failed" for r in reports):
+        # Backfilled papers are first seen at the end of their own day, from `since` on.
+        start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)
+        categories.fill_after_ingest(
+            factory, settings=settings, fetcher=fetcher, since=start, limit=None
+        )
     return reports
 
 
@@ -302,6 +308,11 @@ def ingest_sources(
                     reports.append(
                         ingest_hf_day(factory, settings=settings, fetcher=fetcher, day=day, now=now)
                     )
+                    # Hugging Face papers come without arXiv categories: look them up.
+                    categories.fill_after_ingest(
+                        factory, settings=settings, fetcher=fetcher,
+                        since=(now or utcnow()) - categories.RECENT,
+                    )  # fmt: skip
                 elif name == "arxiv":
                     assert fetcher is not None
                     reports.append(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Text, and_, case, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -112,6 +112,61 @@ def to_candidate(paper: Paper) -> Candidate:
         stars=paper.stars, abstract_url=paper.abstract_url, pdf_url=paper.pdf_url,
         code_url=paper.code_url, project_url=paper.project_url, ai_summary=paper.ai_summary,
     )  # fmt: skip
+
+
+# --- arXiv categories for papers that came without them ----------------------------------------
+
+
+def _no_categories() -> Any:
+    # JSON has no equality in PostgreSQL: compare its text ("[]" as written, or a JSON null).
+    return func.coalesce(cast(Paper.categories, Text), "[]").in_(("[]", "null"))
+
+
+def arxiv_ids_without_categories(
+    session: Session, *, since: dt.datetime | None = None, limit: int | None = None
+) -> list[str]:
+    """arXiv ids of papers without categories (first seen at or after ``since``), newest first."""
+    query = select(Paper.arxiv_id).where(Paper.arxiv_id.is_not(None), _no_categories())
+    if since is not None:
+        query = query.where(Paper.first_seen >= since)
+    query = query.order_by(Paper.first_seen.desc(), Paper.id.desc()).limit(limit)
+    return list(dict.fromkeys(session.scalars(query)))
+
+
+def fill_categories(session: Session, *, categories: Mapping[str, Sequence[str]]) -> int:
+    """Give papers without categories theirs, by arXiv id; how many papers were filled."""
+    filled = 0
+    for chunk in _chunks(sorted(k for k, v in categories.items() if v)):
+        rows = session.scalars(select(Paper).where(Paper.arxiv_id.in_(chunk), _no_categories()))
+        for paper in rows:
+            paper.categories = list(categories[paper.arxiv_id or ""])
+            filled += 1
+    return filled
+
+
+def recent_match_counts(
+    session: Session, *, since: dt.datetime, checks: Sequence[tuple[str, Sequence[str]]]
+) -> tuple[int, list[int]]:
+    """Papers first seen since ``since``, and how many of them each check matches, in one query.
+
+    A check is (field, LIKE patterns, lower case, escaped with "!"): "categories" or "authors"
+    match when the field's JSON text has any of the patterns; "text" when every pattern is in
+    the title or the abstract.
+    """
+
+    def like(column: Any, pattern: str) -> Any:
+        return func.lower(column).like(pattern, escape="!")
+
+    columns: list[Any] = [func.count(Paper.id)]
+    for field, patterns in checks:
+        if field == "text":
+            condition = and_(*(or_(like(Paper.title, p), like(Paper.abstract, p)) for p in patterns))
+        else:
+            column = cast(Paper.categories if field == "categories" else Paper.authors, Text)
+            condition = or_(*(like(column, p) for p in patterns))
+        columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0))
+    row = session.execute(select(*columns).where(Paper.first_seen >= since)).one()
+    return int(row[0]), [int(n) for n in row[1:]]
 
 
 # --- sightings and ingest runs ------------------------------------------------------------------

@@ -69,3 +69,31 @@ def test_a_new_source_is_recorded_as_an_update() -> None:
     stored = listing_state(Listing(title="P", source="file"))
     [change] = diff([Listing(title="P", source="hf_daily")], {"title:p": stored})
     assert change.kind == "updated" and change.fields == {"sources": ["file", "hf_daily"]}
+
+
+def test_text_stored_as_tex_is_replaced_by_its_unicode_form() -> None:
+    # Stored before sources converted TeX; the same version listed again, now in Unicode.
+    raw = Listing(
+        title='The Schr\\"odinger bridge', abstract="Gains of 85.1\\% with $\\alpha$-decay.",
+        authors=("Kad{\\i}o\\u{g}lu", "Ann Lee"), arxiv_id="2501.00003", arxiv_version=1,
+    )  # fmt: skip
+    fresh = Listing(
+        title="The Schrödinger bridge", abstract="Gains of 85.1% with α-decay.",
+        authors=("Kadıoğlu", "Ann Lee"), arxiv_id="2501.00003", arxiv_version=1,
+    )  # fmt: skip
+    stored = listing_state(raw)
+    [change] = diff([fresh], {"2501.00003": stored})
+    assert change.kind == "updated"
+    assert change.fields == {
+        "title": "The Schrödinger bridge",
+        "abstract": "Gains of 85.1% with α-decay.",
+        "authors": ["Kadıoğlu", "Ann Lee"],
+    }
+    stored.update(change.fields)
+    assert [c.kind for c in diff([fresh], {"2501.00003": stored})] == ["unchanged"]
+
+
+def test_other_wording_with_tex_still_does_not_flip_the_row() -> None:
+    stored = listing_state(Listing(title="P", abstract="Gains of 85.1\\% on all tasks."))
+    [change] = diff([Listing(title="P", abstract="Gains of 85% on all tasks.")], {"title:p": stored})
+    assert change.kind == "unchanged"

@@ -182,8 +182,11 @@ def test_done_when(
     assert replay_server.requests_to(FEED_PATH)[-1].headers["if-none-match"].startswith('"')
     papers2, sightings2, _ = ledger(database_url)
     assert len(papers2) == 21 and len(sightings2) == len(sightings)
-    # Both arXiv requests of the two runs went through the gate, 3 s apart on its clock.
-    assert arxiv_clock.sleeps == [pytest.approx(3.0)]
+    # The arXiv requests of the two runs (each run's category look-up for the Hugging Face
+    # papers, then the feed) went through the gate, one at a time, 3 s apart on its clock.
+    arxiv_requests = replay_server.requests_to(FEED_PATH) + replay_server.requests_to("/api/query")
+    assert len(arxiv_requests) == 4
+    assert arxiv_clock.sleeps == [pytest.approx(3.0)] * 3
 
     # 3. The next day's feed: a cross-list of a Hugging Face paper, a replacement, a replacement
     #    of an unknown paper, a new paper and a malformed item.
@@ -323,7 +326,10 @@ def test_backfills_and_id_lookup(
         "ingest", "--source", "arxiv", "--since", "2022-01-01", "--until", "2024-12-31"
     )
     assert [page["new"] for page in backfill] == [10, 0]  # one page, then the empty page ends it
-    queries = replay_server.requests_to("/api/query")
+    # The Hugging Face backfill ended with one look-up of its papers' arXiv categories.
+    [categories] = [q for q in replay_server.requests_to("/api/query") if "id_list" in q.query]
+    assert len(categories.query["id_list"].split(",")) == len({p.arxiv_id for p in papers.values()})
+    queries = [q for q in replay_server.requests_to("/api/query") if "search_query" in q.query]
     assert "cat:cs.LG OR cat:cs.CL" in queries[0].query["search_query"]
     assert "submittedDate:[202201010000 TO 202412312359]" in queries[0].query["search_query"]
     assert [q.query["start"] for q in queries] == ["0", "10"]

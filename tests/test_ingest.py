@@ -145,3 +145,31 @@ def test_unseen_page_with_card_footers_stores_every_field(runtime: Runtime) -> N
         assert sum(1 for p in papers if p.upvotes) >= 4
         days = session.scalars(select(Sighting.listed_on)).all()
         assert set(days) == {dt.date(2025, 8, 21)}
+
+
+def test_tex_stored_before_conversion_becomes_unicode_and_matches_its_topic(runtime: Runtime, tmp_path: Path) -> None:
+    from service.rank import RelevanceIndex, rank
+    from service.records import Topic
+
+    raw = {
+        "title": 'Neural solvers for the Schr\\"odinger equation',
+        "abstract": "We solve the Schr\\\"odinger equation 85.1\\% faster with $\\alpha$-stable noise.",
+        "authors": ["Kad{\\i}o\\u{g}lu"], "arxiv_id": "2501.00042", "arxiv_version": 1,
+    }  # fmt: skip
+    old = tmp_path / "old.jsonl"  # Paperboy's own format is stored as written: TeX as it was
+    old.write_text(json.dumps(raw) + "\n")
+    assert ingest_file(runtime.factory, path=old, now=T0).new == 1
+
+    item = {"paper": {"id": "2501.00042", "title": raw["title"], "summary": raw["abstract"], "authors": [{"name": "Kad{\\i}o\\u{g}lu"}]}}
+    hf = tmp_path / "hf.json"
+    hf.write_text(json.dumps([item]))
+    report = ingest_file(runtime.factory, path=hf, source="hf_daily", now=T0 + dt.timedelta(hours=1))
+    assert report.updated == 1
+    with session_scope(runtime.factory) as session:
+        paper = session.scalar(select(Paper).where(Paper.key == "2501.00042"))
+        assert paper.title == "Neural solvers for the Schrödinger equation"
+        assert paper.abstract == "We solve the Schrödinger equation 85.1% faster with α-stable noise."
+        assert paper.authors == ["Kadıoğlu"]
+        candidates = store.candidates_since(session, since=T0 - dt.timedelta(days=1))
+    picks = rank(RelevanceIndex(candidates), topics=[Topic("keyword", "Schrödinger equation")])
+    assert [p.paper.arxiv_id for p in picks] == ["2501.00042"]

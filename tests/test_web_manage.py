@@ -465,3 +465,18 @@ def test_the_preview_follows_the_unsaved_topic_matching(
 
     loose, normal, strict = count("loose"), count("default"), count("strict")
     assert loose > normal > strict, (loose, normal, strict)
+
+
+def test_manage_page_notes_a_topic_that_matched_nothing_lately(
+    runtime: Runtime, client: TestClient, papers: None
+) -> None:
+    with session_scope(runtime.factory) as session:
+        sub = store.add_subscriber(
+            session, email="bo@example.org", status="active", timezone="UTC", delivery_hour=8, cadence="daily",
+            max_papers=5, topics=[("keyword", "segmentation", 1.0), ("category", "cs.XX", 1.0)], now=NOW,
+        )  # fmt: skip
+        token = runtime.signer.make("manage", s=sub.id)
+    page = client.get(f"/manage/{token}").text
+    notes = re.findall(r'<p class="hint quiet-topic" id="(quiet-\d+)">([^<]+)</p>', page)
+    assert notes == [("quiet-2", "No paper matched this in the last 14 days.")]
+    assert re.search(r'value="cs.XX"[^>]*aria-describedby="quiet-2"', page)

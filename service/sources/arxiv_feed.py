@@ -32,6 +32,7 @@ from service.errors import SourceError
 from service.records import Listing, ParseResult, Rejected
 from service.sources.arxiv_ids import abs_url, parse_arxiv_id, pdf_url
 from service.sources.page_text import collapse_ws
+from service.sources.tex import tex_clean
 
 EASTERN = zoneinfo.ZoneInfo("America/New_York")
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -126,7 +127,7 @@ def _listing_of(
     if parsed_id is None:
         return f"no arXiv id (id {raw_id!r})" if raw_id else "no arXiv id"
     arxiv_id, version = parsed_id
-    title = collapse_ws(entry.get("title", ""))
+    title = tex_clean(entry.get("title", ""))
     if not title:
         return f"{arxiv_id}: no title"
 
@@ -149,7 +150,7 @@ def _listing_of(
     categories = tuple(dict.fromkeys(t["term"] for t in entry.get("tags", []) if t.get("term")))
     listing = Listing(
         title=title,
-        abstract=collapse_ws(summary),
+        abstract=tex_clean(summary),
         source=source,
         arxiv_id=arxiv_id,
         arxiv_version=version,
@@ -173,7 +174,7 @@ def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
     if len(names) == 1 and "," in names[0]:
         # RSS puts every author in one dc:creator, comma-joined ("A. One, B. Two, C. Three").
         names = [collapse_ws(n) for n in re.split(r",\s*(?:and\s+)?", names[0]) if n.strip()]
-    return tuple(names)
+    return tuple(tex_clean(n) or n for n in names)
 
 
 def _feed_day(feed: Mapping[str, Any]) -> dt.date | None:

@@ -18,6 +18,7 @@ from service.errors import SourceError
 from service.records import Listing, ParseResult, Rejected
 from service.sources.arxiv_ids import abs_url, parse_arxiv_id, pdf_url
 from service.sources.page_text import collapse_ws, decode_text
+from service.sources.tex import tex_clean
 
 
 def parse_hf_daily(data: bytes, *, source: str = "hf_daily") -> ParseResult:
@@ -91,7 +92,7 @@ def _listing_of(
     else:
         paper, wrapper = item, {}  # a bare paper object: no outer fields
 
-    title = collapse_ws(_str(paper.get("title")) or _str(wrapper.get("title")) or "")
+    title = tex_clean(_str(paper.get("title")) or _str(wrapper.get("title")) or "")
     if not title:
         return "no title"
 
@@ -106,7 +107,7 @@ def _listing_of(
         authors = tuple(
             name
             for a in raw_authors
-            if isinstance(a, Mapping) and (name := collapse_ws(_str(a.get("name")) or ""))
+            if isinstance(a, Mapping) and (name := tex_clean(_str(a.get("name")) or ""))
         )
         author_count = len(raw_authors)
 
@@ -120,7 +121,7 @@ def _listing_of(
         keywords = []
     return Listing(
         title=title,
-        abstract=collapse_ws(_str(paper.get("summary")) or _str(wrapper.get("summary")) or ""),
+        abstract=tex_clean(_str(paper.get("summary")) or _str(wrapper.get("summary")) or ""),
         source=source,
         arxiv_id=arxiv_id,
         arxiv_version=version,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from service import store
+from service import store, topic_check
 from service.db import session_scope
 from service.delivery import preview, preview_papers
 from service.errors import InputError
@@ -75,8 +75,16 @@ def router(web: Web) -> APIRouter:
             "floor_options": RELEVANCE_FLOOR.options(values["relevance_floor"]),
             "trending_options": TRENDING_SHARE.options(values["trending_share"]),
             "feed_token": web.runtime.signer.make("feed", s=subscriber.id),
+            "quiet": quiet_of(rows), "quiet_days": topic_check.WINDOW.days,
         }  # fmt: skip
         return web.page(request, "manage.html", context, status_code=status_code, form=True)
+
+    def quiet_of(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        """(kind, text) of the topics on the form that matched no paper lately."""
+        topics = [Topic(r["kind"], r["text"]) for r in rows if r["text"] and r["kind"] in TOPIC_KINDS]
+        with session_scope(web.runtime.factory) as session:
+            found = topic_check.quiet_topics(session, topics=topics, now=web.clock())
+        return {(t.kind, t.text) for t in found}
 
     def fragment(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
         """The preview alone, for the page's script; the header tells it this is a fragment."""
