@@ -95,7 +95,8 @@ class RelevanceIndex:
         self.candidates = list(candidates)
         self.position = {c.paper_id: i for i, c in enumerate(self.candidates)}
         self._stemmer = Stemmer.Stemmer("english")
-        texts = [f"{c.title}\n{c.abstract}" for c in self.candidates]
+        # Accents folded on both sides: "Schrodinger" finds "Schrödinger".
+        texts = [_fold(f"{c.title}\n{c.abstract}") for c in self.candidates]
         tokenized = bm25s.tokenize(
             texts, stopwords=STOPWORDS, stemmer=self._stemmer, show_progress=False
         )
@@ -137,7 +138,7 @@ class RelevanceIndex:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def _query_terms(self, text: str) -> tuple[tuple[str, str], ...]:
-        words = bm25s.tokenize([text], stopwords=STOPWORDS, return_ids=False, show_progress=False)[0]
+        words = bm25s.tokenize([_fold(text)], stopwords=STOPWORDS, return_ids=False, show_progress=False)[0]
         seen: dict[str, str] = {}
         for word in words:
             seen.setdefault(self._stemmer.stemWord(word), word)
@@ -279,7 +280,7 @@ class RelevanceIndex:
             return cached
         idf, columns = self._space()
         words = bm25s.tokenize(
-            [f"{paper.title}\n{paper.abstract}"],
+            [_fold(f"{paper.title}\n{paper.abstract}")],
             stopwords=STOPWORDS,
             return_ids=False,
             show_progress=False,
@@ -422,12 +423,12 @@ def rank(
             ]
         else:
             velocity = int(index.velocity[i]) if index.velocity is not None else None
-            if why == "off_topic":
-                label = f"trending today, off your topics ({paper.upvotes or 0} upvotes)"
-            elif paper.upvotes:
+            if paper.upvotes:
                 label = trending_label(paper.upvotes, velocity)
             else:
                 label = "new today"
+            if why == "off_topic":
+                label += ", off your topics"
             reasons = [Reason(label)]
             reasons += [
                 _reason(index, topic, i, paper)

@@ -98,3 +98,10 @@ def test_stop_words_never_count_as_topic_words() -> None:
     assert index.match(topic.text).relevance[1] == 0  # shares only "from"
     reasons = [r for s in rank(index, topics=[topic], floor=0.0) for r in s.reasons]
     assert reasons and all("from" not in r.terms for r in reasons)
+
+
+def test_accents_are_folded_on_both_sides() -> None:
+    papers = [paper(1, "Neural solvers for the Schrödinger equation"), paper(2, "Heat equation solvers")]
+    for text in ("Schrodinger equation", "Schrödinger equation"):
+        result = rank(RelevanceIndex(papers), topics=[Topic("keyword", text)], floor=0.5)
+        assert [s.paper.paper_id for s in result] == [1]

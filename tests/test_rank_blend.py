@@ -88,7 +88,7 @@ def test_at_most_one_off_topic_trending_paper_and_it_says_so() -> None:
     index = RelevanceIndex(papers, now=NOW)
     mixed = rank(index, topics=[Topic("keyword", "diffusion models")], max_papers=5, trending_share=0.6)
     assert ids(mixed)[-1] == 20 and 21 not in ids(mixed) and len(mixed) == 5
-    assert mixed[-1].reasons[0].label == "trending today, off your topics (500 upvotes)"
+    assert mixed[-1].reasons[0].label == "trending: 500 upvotes, off your topics"
 
 
 def test_near_duplicates_do_not_fill_the_digest() -> None:
