@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The README's two commands: `python3 dev.py run` and `python3 dev.py test`.
+"""The README's two commands: `python3 dev.py run [serve options]` and `python3 dev.py test`.
 
 Each creates (or reuses) the virtualenv in .venv, installs Paperboy with its dev extra when
 pyproject.toml changed since the last install, then runs. Only the standard library is used here,
@@ -41,14 +41,28 @@ def run(command: list[object], **kwargs: object) -> None:
         sys.exit(result.returncode)
 
 
+# The folder the `files` source reads (PAPERBOY_LISTING_DIR, from the environment or .env).
+MAKE_LISTING_DIR = "from service.settings import load_settings; load_settings().listing_dir.mkdir(parents=True, exist_ok=True)"
+
+
+def prepare(bin_dir: Path) -> None:
+    """What `run` does before serving: migrate the database, load the sample papers into an empty
+    one, and create the listing folder, so that `paperboy doctor` finds what it checks."""
+    paperboy = bin_dir / "paperboy"
+    run([paperboy, "db", "upgrade"])
+    run([paperboy, "ingest", "--sample", "--if-empty"])
+    run([bin_dir / "python", "-c", MAKE_LISTING_DIR])
+
+
 def main(argv: list[str]) -> None:
     if not argv or argv[0] not in ("run", "test"):
-        sys.exit("usage: python3 dev.py run [serve options] | python3 dev.py test [pytest options]")
+        sys.exit(
+            "usage: python3 dev.py run [serve options, e.g. --port 18000] | python3 dev.py test [pytest options]"
+        )
     ensure_venv()
     if argv[0] == "run":
         paperboy = BIN / "paperboy"
-        run([paperboy, "db", "upgrade"])
-        run([paperboy, "ingest", "--sample", "--if-empty"])
+        prepare(BIN)
         os.chdir(ROOT)
         os.execv(str(paperboy), [str(paperboy), "serve", *argv[1:]])
     else:

@@ -1,7 +1,12 @@
 """The ``paperboy`` command: serve, ingest, send, preview, subscribers, db.
 
-Commands print a short human summary, or with ``--json`` one JSON document on stdout. Exit codes:
-0 success, 1 a failure while running, 2 bad input (an address, a time zone, a file, a setting).
+Commands print a short human summary, or with ``--json`` one JSON document on stdout; log lines go
+to stderr, warnings and errors only unless ``-v`` (``serve``, ``scheduler`` and ``worker`` log at
+``PAPERBOY_LOG_LEVEL``). Exit codes: 0 success, 1 a failure while running, 2 bad input (an address,
+a time zone, a file, a setting).
+
+This module imports only click at start: ``paperboy --help`` must not pay for the database, the
+ranking or the web front, so every command imports what it uses inside its function.
 """
 
 from __future__ import annotations
@@ -12,28 +17,22 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from sqlalchemy.exc import IntegrityError
 
-from service import logs, schema, store
-from service.db import session_scope
 from service.errors import ConfigError, InputError, PaperboyError, SchemaError, SourceError
-from service.ingest import ingest_file, utcnow
-from service.records import IngestReport
-from service.resources import sample_listings_path
-from service.runtime import Runtime
-from service.settings import load_settings
-from service.subscribers import (
-    check_cadence,
-    check_hour,
-    check_share,
-    check_timezone,
-    normalise_email,
-    parse_topic,
-)
+from service.statuses import SUBSCRIBER_STATUSES
+from service.words import counted
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+    from service.settings import Settings
+
+# Commands that run until stopped: their logs are the operator's record, so they keep INFO.
+LONG_RUNNING = frozenset({"serve", "scheduler", "worker"})
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -45,8 +44,45 @@ def emit(data: Any, as_json: bool, human: str) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else human)
 
 
+@dataclass
+class Invocation:
+    """What the group's options decided, and the settings and runtime, made on first use."""
+
+    verbose: bool = False
+    long_running: bool = False
+    _settings: Settings | None = None
+    _runtime: Runtime | None = None
+
+    def load_settings(self) -> Settings:
+        """The settings (raises ConfigError); logging is configured once they are read."""
+        if self._settings is None:
+            from service import logs
+            from service.settings import load_settings
+
+            self._settings = load_settings()
+            level = logs.command_level(
+                self._settings.log_level, verbose=self.verbose, long_running=self.long_running
+            )
+            logs.configure(level, self._settings.log_format)
+        return self._settings
+
+    def settings(self) -> Settings:
+        try:
+            return self.load_settings()
+        except ConfigError as exc:
+            fail(str(exc), 2)
+
+    def runtime(self, settings: Settings | None = None) -> Runtime:
+        """The process's runtime, built from ``settings`` (default: the loaded ones) on first use."""
+        if self._runtime is None:
+            from service.runtime import Runtime
+
+            self._runtime = Runtime(settings or self.settings())
+        return self._runtime
+
+
 def runtime_from(ctx: click.Context, *, check_schema: bool = True) -> Runtime:
-    runtime: Runtime = ctx.obj
+    runtime = ctx.find_object(Invocation).runtime()
     if check_schema:
         try:
             runtime.require_current_schema()
@@ -55,19 +91,40 @@ def runtime_from(ctx: click.Context, *, check_schema: bool = True) -> Runtime:
     return runtime
 
 
+def version() -> str:
+    """The installed distribution's version, whatever the distribution is called."""
+    from importlib import metadata
+
+    names = list(metadata.packages_distributions().get("service", []))
+    # An editable install records no package files; its console script still names us.
+    names += [
+        ep.dist.name
+        for ep in metadata.entry_points(group="console_scripts")
+        if ep.value == "service.cli:main" and ep.dist is not None
+    ]
+    for name in dict.fromkeys(names):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    from service import __version__
+
+    return __version__
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"paperboy {version()}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show INFO log lines on stderr (commands other than serve, scheduler and worker show only warnings and errors).")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version, help="Show the version and exit.")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Paperboy: a daily digest of trending research papers, by email."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        if ctx.invoked_subcommand == "doctor":
-            ctx.obj = exc  # the doctor reports it with everything else it can check
-            return
-        fail(str(exc), 2)
-    logs.configure(settings.log_level, settings.log_format)
-    ctx.obj = Runtime(settings)
+    ctx.obj = Invocation(verbose=verbose, long_running=ctx.invoked_subcommand in LONG_RUNNING)
 
 
 # --- db -----------------------------------------------------------------------------------------
@@ -83,6 +140,8 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply migrations up to the latest revision."""
+    from service import schema
+
     runtime = runtime_from(ctx, check_schema=False)
     schema.upgrade(runtime.settings.database_url, revision)
     if runtime.settings.database_url.startswith("postgresql"):
@@ -97,6 +156,8 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Show the database's revision and the code's."""
+    from service import schema
+
     runtime = runtime_from(ctx, check_schema=False)
     current = schema.current_revision(runtime.engine)
     head = schema.head_revision(runtime.settings.database_url)
@@ -125,7 +186,11 @@ def ingest(
     fill_categories: bool = False,
 ) -> None:  # fmt: skip
     """Fetch or read listings and merge them into the paper ledger."""
-    from service import source_runs
+    from service import source_runs, store
+    from service.db import session_scope
+    from service.ingest import ingest_file, utcnow
+    from service.records import IngestReport
+    from service.resources import sample_listings_path
     from service.settings import KNOWN_SOURCES
     from service.sources.arxiv_ids import parse_arxiv_id
 
@@ -239,6 +304,7 @@ def _date(value: str | None) -> dt.date | None:
 def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | None, as_json: bool) -> None:
     """Build and deliver every due digest."""
     from service.delivery import send_due
+    from service.ingest import utcnow
 
     runtime = runtime_from(ctx)
     only_email = _email(only) if only else None
@@ -260,7 +326,7 @@ def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | N
     human = "\n".join(f"{o.email}: {o.status} ({o.detail})" for o in report.outcomes)
     human += ("\n" if human else "") + ", ".join(f"{k} {v}" for k, v in report.as_dict().items() if k != "paused")
     if report.paused:
-        click.echo(f"paperboy: send paused by the circuit breaker: {report.paused}; {report.left} digest(s) left for a later run", err=True)
+        click.echo(f"paperboy: send paused by the circuit breaker: {report.paused}; {counted(report.left, 'digest')} left for a later run", err=True)
     emit(report.as_dict(), as_json, human)
     if report.failed or report.paused:
         sys.exit(1)
@@ -305,6 +371,9 @@ class _ProgressBar:
 @click.pass_context
 def deliveries(ctx: click.Context, date_text: str | None, as_json: bool) -> None:
     """Count deliveries per status and show the latest errors."""
+    from service import store
+    from service.db import session_scope
+
     runtime = runtime_from(ctx)
     digest_date = _date(date_text)
     with session_scope(runtime.factory) as session:
@@ -320,7 +389,7 @@ def deliveries(ctx: click.Context, date_text: str | None, as_json: bool) -> None
     }
     human = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "no deliveries"
     for e, d, st, a, err in errors:
-        human += f"\n{d} {e}: {st} after {a} attempt(s): {err}"
+        human += f"\n{d} {e}: {st} after {counted(a, 'attempt')}: {err}"
     emit(data, as_json, human)
 
 
@@ -334,6 +403,7 @@ def deliveries(ctx: click.Context, date_text: str | None, as_json: bool) -> None
 def preview(ctx: click.Context, email: str, out: Path | None, eml: Path | None, date_text: str | None, as_json: bool) -> None:
     """Render EMAIL's next digest without sending it."""
     from service.delivery import preview as build_preview
+    from service.ingest import utcnow
     from service.mailer import build_message, wire_bytes
 
     if out is not None and out.suffix.lower() == ".eml":  # the older spelling of --eml
@@ -392,6 +462,8 @@ def preview(ctx: click.Context, email: str, out: Path | None, eml: Path | None, 
 
 
 def _email(address: str) -> str:
+    from service.subscribers import normalise_email
+
     try:
         return normalise_email(address)
     except InputError as exc:
@@ -406,7 +478,7 @@ def subscribers() -> None:
 @subscribers.command("add")
 @click.argument("email")
 @click.option("--topic", "topics", multiple=True, help="A topic (repeatable); prefix category: or author: for those kinds.")
-@click.option("--exclude", "excludes", multiple=True, help="Drop papers matching this (repeatable).")
+@click.option("--exclude", "excludes", multiple=True, help="Drop papers containing every word of this (repeatable).")
 @click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
 @click.option("--hour", type=int, default=None, help="Local delivery hour, 0-23.")
 @click.option("--max", "max_papers", type=click.IntRange(1, 100), default=None, help="Papers per digest.")
@@ -423,6 +495,20 @@ def subscribers_add(
     relevance_floor: float | None = None, trending_share: float | None = None,
 ) -> None:  # fmt: skip
     """Add a subscriber with topics."""
+    from sqlalchemy.exc import IntegrityError
+
+    from service import store
+    from service.db import session_scope
+    from service.ingest import utcnow
+    from service.subscribers import (
+        check_cadence,
+        check_hour,
+        check_share,
+        check_timezone,
+        normalise_email,
+        parse_topic,
+    )
+
     runtime = runtime_from(ctx)
     settings = runtime.settings
     try:
@@ -431,6 +517,9 @@ def subscribers_add(
         delivery_hour = check_hour(settings.default_hour if hour is None else hour)
         cadence = check_cadence(cadence)
         parsed = [parse_topic(t) for t in topics] + [parse_topic(t, kind="exclude") for t in excludes]
+        for (kind, *_), entered in zip(parsed[len(topics) :], excludes, strict=True):
+            if kind != "exclude":
+                raise InputError(f"--exclude {entered!r}: an exclude is words a paper must not contain, not a {kind}")
         if relevance_floor is not None:
             check_share(relevance_floor, name="--floor")
         if trending_share is not None:
@@ -448,13 +537,15 @@ def subscribers_add(
             data = _subscriber_dict(subscriber)
     except IntegrityError:
         fail(f"subscriber {address} already exists", 2)
-    emit(data, as_json, f"added {address} ({data['status']}, {tz}, {delivery_hour}:00, {len(parsed)} topics)")
+    emit(data, as_json, f"added {address} ({data['status']}, {tz}, {delivery_hour}:00, {counted(len(parsed), 'topic')})")
     _warn_quiet_topics(runtime, parsed)
 
 
 def _warn_quiet_topics(runtime: Any, topics: list[tuple[str, str, float]]) -> None:
     """A warning on stderr for each topic that matched no recent paper (a typo, an unfilled category)."""
     from service import topic_check
+    from service.db import session_scope
+    from service.ingest import utcnow
     from service.records import Topic
 
     with session_scope(runtime.factory) as session:
@@ -479,17 +570,21 @@ def _subscriber_dict(subscriber: Any) -> dict[str, Any]:
 
 
 @subscribers.command("list")
-@click.option("--status", default=None, help="Only this status.")
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), default=None, help="Only subscribers in this status.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def subscribers_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """List subscribers and their topics."""
+    from service import store
+    from service.db import session_scope
+    from service.subscribers import topic_label
+
     runtime = runtime_from(ctx)
     with session_scope(runtime.factory) as session:
         rows = [_subscriber_dict(s) for s in store.list_subscribers(session, status=status)]
     human = "\n".join(
         f"{r['email']}\t{r['status']}\t{r['timezone']} {r['hour']}:00 {r['cadence']}\t"
-        + ", ".join(("-" if t["kind"] == "exclude" else "") + t["text"] for t in r["topics"])
+        + ", ".join(topic_label(t["kind"], t["text"], t["weight"]) for t in r["topics"])
         for r in rows
     ) or "no subscribers"
     emit(rows, as_json, human)
@@ -501,6 +596,9 @@ def subscribers_list(ctx: click.Context, status: str | None, as_json: bool) -> N
 @click.pass_context
 def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
     """Unsubscribe EMAIL (or delete everything about them with --purge)."""
+    from service import store
+    from service.db import session_scope
+
     runtime = runtime_from(ctx)
     address = _email(email)
     with session_scope(runtime.factory) as session:
@@ -525,6 +623,8 @@ def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
 @click.pass_context
 def feedback(ctx: click.Context, email: str, paper: str, vote: str, as_json: bool) -> None:
     """Record EMAIL's vote (up or down) on PAPER (an arXiv id or an internal id from preview --json)."""
+    from service.db import session_scope
+    from service.ingest import utcnow
     from service.votes import cast_vote
 
     runtime = runtime_from(ctx)
@@ -559,6 +659,7 @@ def bounces_import(ctx: click.Context, path: Path, as_json: bool) -> None:
     from collections import Counter
 
     from service.bounces import apply_events, parse_report, read_messages
+    from service.db import session_scope
 
     runtime = runtime_from(ctx)
     counts: Counter[str] = Counter()
@@ -586,22 +687,42 @@ def bounces_import(ctx: click.Context, path: Path, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--migrate", is_flag=True, help="Apply pending migrations before starting.")
 @click.option("--no-scheduler", is_flag=True, help="Serve the web front only (another process schedules).")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler: bool) -> None:
-    """Run the web front and the scheduler."""
+    """Run the web front and the scheduler.
+
+    Without PAPERBOY_BASE_URL, links in emails point at --host and --port.
+    """
     import uvicorn
 
+    from service.settings import listen_url, misses_listener
     from service.web.app import create_app
 
-    runtime: Runtime = ctx.obj
+    invocation = ctx.find_object(Invocation)
+    settings = invocation.settings()
+    here = listen_url(host, port)
+    if not settings.base_url_given and settings.base_url != here:
+        click.echo(
+            f"paperboy: links in emails point at {here} (PAPERBOY_BASE_URL is unset); "
+            f"set PAPERBOY_BASE_URL={here} for paperboy commands run elsewhere",
+            err=True,
+        )
+    elif settings.base_url_given and misses_listener(settings.base_url, host, port):
+        click.echo(
+            f"paperboy: warning: PAPERBOY_BASE_URL={settings.base_url} does not point at {here}, "
+            "where this server listens: links in emails will not reach it",
+            err=True,
+        )
+    runtime = invocation.runtime(settings.served_at(host, port))
     if migrate:
         runtime.migrate()
     runtime_from(ctx)
     app = create_app(runtime, scheduler=not no_scheduler)
-    click.echo(f"Paperboy on http://{host}:{port} (database {runtime.engine.url.render_as_string(hide_password=True)})")
+    database = runtime.engine.url.render_as_string(hide_password=True)
+    click.echo(f"Paperboy on {here} (database {database}; links in emails to {runtime.settings.base_url})")
     uvicorn.run(app, host=host, port=port, log_config=None)
 
 
@@ -669,10 +790,13 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     from service.doctor import fail as failed
     from service.doctor import run_checks
 
-    if isinstance(ctx.obj, ConfigError):
-        checks = [failed("settings", str(ctx.obj))]
+    invocation = ctx.find_object(Invocation)
+    try:
+        invocation.load_settings()
+    except ConfigError as exc:  # the doctor reports it with everything else it can check
+        checks = [failed("settings", str(exc))]
     else:
-        checks = run_checks(ctx.obj)
+        checks = run_checks(invocation.runtime())
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     human = "\n".join(f"{marks[c.status]}  {c.name}: {c.detail}" for c in checks)
     emit([c.as_dict() for c in checks], as_json, human)

@@ -20,6 +20,7 @@ from service.errors import PaperboyError
 from service.mailer import SmtpMailer
 from service.runtime import Runtime
 from service.settings import PLACEHOLDER_SECRET, Settings
+from service.words import counted
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def check_queue(runtime: Runtime) -> Iterator[Check]:
     if status is None:
         yield fail("delivery queue", "procrastinate's tables are missing: run `paperboy db upgrade`")
         return
-    detail = f"{status['waiting']} job(s) waiting, {status['running']} running, {status['workers']} live worker(s)"
+    detail = f"{counted(status['waiting'], 'job')} waiting, {status['running']} running, {counted(status['workers'], 'live worker')}"
     if status["workers"] == 0:
         yield warn("delivery queue", f"{detail}: no `paperboy worker` has sent a heartbeat in the last minute; queued digests wait")
     else:

@@ -69,6 +69,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+def command_level(configured: str, *, verbose: bool, long_running: bool) -> str:
+    """The level a ``paperboy`` command logs at: a person running a command reads its result, so
+    only warnings and errors unless ``verbose``; a long-running process (serve, scheduler, worker)
+    logs at the configured level."""
+    number = logging.getLevelName(configured)
+    if verbose:
+        number = min(number, logging.INFO)
+    elif not long_running:
+        number = max(number, logging.WARNING)
+    return logging.getLevelName(number)
+
+
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     """Send logs to stderr (stdout is for command output) in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)

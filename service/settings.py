@@ -9,6 +9,7 @@ README's settings table is checked against it by a test.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import zoneinfo
 from functools import lru_cache
@@ -56,7 +57,10 @@ class Settings(BaseSettings):
         None,
         description="Optional address added to `List-Unsubscribe` as a `mailto:` beside the one-click URL, for mail clients that only offer mail; you handle what arrives there.",
     )
-    base_url: str = Field("http://127.0.0.1:8000", description="Public URL of the web front, used in every link in an email.")
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public URL of the web front, used in every link in an email; unset, `paperboy serve` uses the address it listens on (`--host`, `--port`).",
+    )
     secret_key: str = Field(
         PLACEHOLDER_SECRET, description="Signs the links in emails; refused at the placeholder unless `PAPERBOY_ENV=development`."
     )
@@ -254,6 +258,18 @@ class Settings(BaseSettings):
         return f"Paperboy/{__version__} (self-hosted research paper digest; contact: {contact})"
 
     @property
+    def base_url_given(self) -> bool:
+        """Whether PAPERBOY_BASE_URL was set (environment or .env) rather than defaulted."""
+        return "base_url" in self.model_fields_set
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for ``paperboy serve --host HOST --port PORT``: without a
+        PAPERBOY_BASE_URL, links in emails point at the address it listens on."""
+        if self.base_url_given:
+            return self
+        return self.model_copy(update={"base_url": listen_url(host, port)})
+
+    @property
     def enabled_sources(self) -> list[str]:
         return [s for s in self.sources.replace(" ", "").split(",") if s]
 
@@ -274,6 +290,39 @@ class Settings(BaseSettings):
             env = info.validation_alias if isinstance(info.validation_alias, str) else None
             names[env or f"PAPERBOY_{name.upper()}"] = info.description or ""
         return names
+
+
+_ANY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL a browser on this machine opens to reach a server on ``host:port``."""
+    host = "127.0.0.1" if host in _ANY_ADDRESS else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _loopback(name: str) -> bool:
+    try:
+        return name == "localhost" or ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def misses_listener(base_url: str, host: str, port: int) -> bool:
+    """Whether ``base_url`` names this machine (a loopback name or ``host``) but not a server
+    on ``host:port``. A base URL naming another host is a proxy in front: not judged here."""
+    parts = urlsplit(base_url)
+    name = parts.hostname or ""
+    if not (_loopback(name) or name == host):
+        return False
+    try:
+        their_port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return True
+    if their_port != port:
+        return True
+    # http://127.0.0.1:P does not reach a server bound to one LAN address only.
+    return _loopback(name) and host not in _ANY_ADDRESS and not _loopback(host)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -62,6 +62,13 @@ def parse_topic(text: str, *, kind: str = "keyword", weight: float = 1.0) -> tup
     return kind, text, weight
 
 
+def topic_label(kind: str, text: str, weight: float = 1.0) -> str:
+    """A topic as a person would type it (``parse_topic``'s inverse): ``category:cs.CL``,
+    ``author:Yann LeCun``, ``exclude:survey``, ``diffusion^2``; a keyword has no prefix."""
+    label = text if kind == "keyword" else f"{kind}:{text}"
+    return label if weight == 1 else f"{label}^{weight:g}"
+
+
 MAX_TOPIC_WEIGHT = 10.0
 _WEIGHT_SUFFIX = re.compile(r"(?P<text>.*?)\s*\^\s*(?P<weight>\S*)")
 

@@ -86,4 +86,4 @@ def test_the_procrastinate_queue_is_checked_for_tables_and_live_workers(postgres
     assert CliRunner().invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
     checks = doctor(env, 0)
     assert checks["delivery queue"]["status"] == "warn"
-    assert "0 job(s) waiting, 0 running, 0 live worker(s)" in checks["delivery queue"]["detail"]
+    assert "0 jobs waiting, 0 running, 0 live workers" in checks["delivery queue"]["detail"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import ConfigError
-from service.settings import Settings, load_settings
+from service.settings import Settings, listen_url, load_settings, misses_listener
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -113,3 +113,33 @@ def test_production_without_a_key_says_how_to_set_one(monkeypatch: pytest.Monkey
         and "token_urlsafe" in message
         and "PAPERBOY_SECRET_KEY_FILE" in message
     )
+
+
+def test_serve_links_to_its_own_address_unless_a_base_url_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PAPERBOY_BASE_URL", raising=False)
+    assert listen_url("0.0.0.0", 18000) == "http://127.0.0.1:18000"
+    assert listen_url("::1", 8000) == "http://[::1]:8000"
+    unset = Settings()
+    assert not unset.base_url_given
+    assert unset.served_at("127.0.0.1", 18000).base_url == "http://127.0.0.1:18000"
+    given = Settings(base_url="https://papers.example.org/").served_at("0.0.0.0", 18000)
+    assert given.base_url == "https://papers.example.org"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "host", "port", "misses"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1", 18000, True),
+        ("http://localhost:8000", "0.0.0.0", 8000, False),
+        ("http://127.0.0.1:8000", "192.168.1.5", 8000, True),
+        ("http://192.168.1.5:8000", "192.168.1.5", 8000, False),
+        ("http://localhost", "127.0.0.1", 8000, True),
+        ("https://papers.example.org", "0.0.0.0", 8000, False),  # a proxy in front: not judged
+    ],
+)
+def test_a_base_url_that_misses_the_server(
+    base_url: str, host: str, port: int, misses: bool
+) -> None:
+    assert misses_listener(base_url, host, port) is misses

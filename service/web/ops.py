@@ -11,12 +11,10 @@ from sqlalchemy import text
 
 from service import store
 from service.db import session_scope
+from service.statuses import DELIVERY_STATUSES, SUBSCRIBER_STATUSES
 from service.web.context import Web
 
 log = logging.getLogger(__name__)
-
-SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "complained")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "deferred", "failed", "missed")
 
 
 def metrics_text(
