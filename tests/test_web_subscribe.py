@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import zoneinfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from freezegun import freeze_time
 
 from service import store
 from service.db import session_scope
+from service.delivery import next_digest_for, send_due
 from service.runtime import Runtime
 from service.settings import Settings
 from service.web.app import create_app
@@ -300,3 +302,74 @@ def test_a_complained_address_gets_the_same_answer_and_no_mail_a_bounced_one_can
     assert client.post(confirm, data={"csrf_token": csrf_of(page.text)}).status_code == 200
     back = subscriber(runtime, "bounced@example.org")
     assert back.status == "active" and back.suppressed_reason is None and back.soft_bounces == 0
+
+
+def confirm_as(runtime: Runtime, client: TestClient, address: str, **fields: str) -> str:
+    """Subscribe and confirm; the text of the confirmed page."""
+    assert subscribe(client, address, **fields).status_code == 200
+    confirm = link_path(mails_to(runtime, address)[-1], "confirm")
+    done = client.post(confirm, data={"csrf_token": csrf_of(client.get(confirm).text)})
+    assert done.status_code == 200 and "You are subscribed" in done.text
+    return " ".join(re.sub(r"<[^>]+>", "", done.text).split())
+
+
+def test_the_confirmed_page_names_the_first_digest(
+    runtime: Runtime, client: TestClient, clock: Clock
+) -> None:
+    # NOW is 11:00 in Berlin, a Wednesday.
+    assert "Your first digest: today, 18:00 Europe/Berlin." in confirm_as(
+        runtime, client, "evening@example.org", hour="18"
+    )
+    assert "Your first digest: today, within the next 5 minutes." in confirm_as(
+        runtime, client, "morning@example.org", hour="7"
+    )  # 07:00 has passed but the 6-hour deadline has not: the next delivery tick sends it
+    clock.advance(hours=3)  # 14:00 in Berlin: today's 07:00 digest would be past its deadline
+    assert "Your first digest: tomorrow, 07:00 Europe/Berlin." in confirm_as(
+        runtime, client, "late@example.org", hour="7"
+    )
+    assert "Your first digest: tomorrow, 07:00 Europe/Berlin; then every Thursday." in confirm_as(
+        runtime, client, "weekly@example.org", hour="7", cadence="weekly"
+    )
+    assert "Your first digest: today, 09:00 America/New_York; then every Wednesday." in confirm_as(
+        runtime, client, "ny@example.org", hour="9", cadence="weekly", timezone="America/New_York"
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "timezone", "hour", "cadence", "last_days_ago"),
+    [
+        (NOW, "Europe/Berlin", 18, "daily", None),
+        (NOW, "Europe/Berlin", 7, "daily", None),
+        (NOW, "Europe/Berlin", 7, "daily", 0),  # today's is sent: tomorrow's next
+        (NOW + dt.timedelta(hours=4), "Europe/Berlin", 7, "daily", None),  # past the deadline
+        (NOW, "Europe/Berlin", 7, "weekly", 3),  # weekly: seven local days after the last one
+        (NOW, "Pacific/Kiritimati", 8, "daily", None),  # already tomorrow there
+        (dt.datetime(2025, 3, 29, 12, tzinfo=dt.UTC), "Europe/Berlin", 2, "daily", None),  # DST gap
+    ],
+)
+def test_the_first_digest_time_is_when_the_scheduler_sends_it(
+    runtime: Runtime, now: dt.datetime, timezone: str, hour: int, cadence: str, last_days_ago: int | None
+) -> None:
+    """At the moment named, send_due plans the digest; a minute before, it does not."""
+    sub_id = add(runtime, "ada@example.org", "active")
+    with session_scope(runtime.factory) as session:
+        store.update_subscriber(session, subscriber_id=sub_id, timezone=timezone, delivery_hour=hour, cadence=cadence)
+        if last_days_ago is not None:
+            local_today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+            last = store.create_delivery(
+                session, subscriber_id=sub_id, digest_date=local_today - dt.timedelta(days=last_days_ago),
+                items=[], now=now,
+            )  # fmt: skip
+            store.finish_delivery(session, delivery_id=last.id, status="sent", now=now)
+    with session_scope(runtime.factory) as session:
+        row = store.get_subscriber_by_id(session, subscriber_id=sub_id)
+        date, moment = next_digest_for(session, settings=runtime.settings, subscriber=row, now=now)
+
+    def planned(at: dt.datetime) -> str:
+        [outcome] = send_due(runtime.pipeline, mailer=None, now=at, dry_run=True).outcomes
+        return outcome.status
+
+    assert planned(moment) == "would_send"
+    if moment > now:
+        assert planned(moment - dt.timedelta(minutes=1)) != "would_send"
+    assert moment - now < dt.timedelta(days=8) and date >= now.date() - dt.timedelta(days=1)
