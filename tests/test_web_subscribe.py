@@ -31,6 +31,8 @@ from tests.web_helpers import (
     text_of,
 )
 
+CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]+"')
+
 
 def subscriber(runtime: Runtime, address: str):  # type: ignore[no-untyped-def]
     with session_scope(runtime.factory) as session:
@@ -255,13 +257,47 @@ def test_bad_input_is_named_and_the_form_keeps_what_was_typed(
     runtime: Runtime, client: TestClient
 ) -> None:
     bad = subscribe(client, "not-an-address", topics=("graph neural networks",))
-    assert bad.status_code == 400 and "invalid email address" in bad.text
+    assert bad.status_code == 200 and "Please enter a full email address, like name@example.org" in bad.text
     assert 'value="graph neural networks"' in bad.text and 'value="not-an-address"' in bad.text
+    # The field is marked and points at the message.
+    email = re.search(r'<input id="email"[^>]*>', bad.text).group(0)
+    assert 'aria-invalid="true"' in email and 'aria-describedby="subscribe-error"' in email
+    assert 'id="subscribe-error"' in bad.text and bad.text.count('aria-invalid="true"') == 1
     bad_zone = subscribe(client, "a@example.org", timezone="Mars/Olympus")
-    assert bad_zone.status_code == 400 and "unknown time zone" in bad_zone.text
-    assert subscribe(client, "a@example.org", hour="25").status_code == 400
-    assert subscribe(client, "a@example.org", cadence="hourly").status_code == 400
+    assert "unknown time zone" in bad_zone.text
+    zone = re.search(r'<select id="timezone"[^>]*>', bad_zone.text).group(0)
+    assert 'aria-invalid="true"' in zone and 'aria-invalid="true"' not in re.search(r'<input id="email"[^>]*>', bad_zone.text).group(0)
+    for fields in ({"email": ""}, {"hour": "25"}, {"cadence": "hourly"}):
+        answer = subscribe(client, fields.get("email", "a@example.org"), **fields)
+        assert answer.status_code == 200 and 'class="error"' in answer.text
     assert outbox(runtime) == [] and subscriber(runtime, "a@example.org") is None
+
+
+def test_a_refused_form_redirects_so_a_reload_never_posts_it_again(
+    runtime: Runtime, client: TestClient
+) -> None:
+    """Post/Redirect/Get: 303 to the form; the values and error ride in a short-lived signed cookie."""
+    refused = subscribe(client, "name@", topics=("graph neural networks", "category:cs.LG"), follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"] == "/#subscribe"
+    cookie = refused.headers["set-cookie"]
+    assert "paperboy_form=" in cookie and "HttpOnly" in cookie and "Max-Age=600" in cookie and "Secure" in cookie
+    shown = client.get("/")
+    assert "Please enter a full email address" in shown.text and 'value="name@"' in shown.text
+    assert 'value="category:cs.LG"' in shown.text and "paperboy_form=" in shown.headers["set-cookie"]
+    again = client.get("/")  # the reload: a fresh form, the error is gone
+    assert 'class="error"' not in again.text and 'value="name@"' not in again.text
+    # A forged or stale cookie is ignored.
+    client.cookies.set("paperboy_form", "forged.value", domain="testserver")
+    assert 'class="error"' not in client.get("/").text
+    assert outbox(runtime) == []
+    # The answer to a refused form is the same whatever the address's status: nothing is looked up.
+    add(runtime, "known@example.org", "active")
+    pages = []
+    for address in ("known@example.org", "stranger@example.org"):
+        assert subscribe(client, address, hour="99", follow_redirects=False).status_code == 303
+        page = client.get("/").text.replace(address, "ADDRESS")
+        pages.append(CSRF_FIELD.sub("", page))
+    assert pages[0] == pages[1] and "ADDRESS" in pages[0]
 
 
 def test_expired_tampered_and_wrong_purpose_confirm_links_are_refused(
