@@ -1,4 +1,4 @@
-"""The subscriber's own pages: manage (with preview, pause, resume), feedback, archive, the Atom
+"""The subscriber's own pages: manage (with preview, pause, resume, unsubscribe and its undo), feedback, archive, the Atom
 feed, the whole-email preview, and /metrics."""
 
 from __future__ import annotations
@@ -168,6 +168,51 @@ def test_pause_and_resume(runtime: Runtime, client: TestClient, sub_id: int) -> 
     assert 'value="resume"' in paused.text
     client.post(f"/manage/{token}", data={"csrf_token": csrf, "action": "resume"})
     assert load(runtime, sub_id).status == "active"
+
+
+def test_unsubscribe_from_the_manage_page_and_undo_it(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    assert 'value="unsubscribe"' in page
+    assert client.post(f"/manage/{token}", data={"action": "unsubscribe"}).status_code == 403  # no CSRF
+    assert load(runtime, sub_id).status == "active"
+    left = client.post(f"/manage/{token}", data={"csrf_token": csrf_of(page), "action": "unsubscribe"},
+                       follow_redirects=False)  # fmt: skip
+    assert left.status_code == 303 and left.headers["location"].startswith("/unsubscribed/")
+    assert load(runtime, sub_id).status == "unsubscribed"
+    done = client.get(left.headers["location"])  # a reload of this page posts nothing
+    assert done.status_code == 200 and "<h1>You are unsubscribed</h1>" in done.text
+    assert '<a href="/">Subscribe again</a>' in done.text
+    undo = re.search(r'<form method="post" action="(/unsubscribe/[^"]+/undo)">', done.text)
+    assert undo and csrf_of(done.text)
+    # The undo is a POST with the form's CSRF token; a forged or wrong-purpose link does nothing.
+    assert client.post(undo.group(1), data={}).status_code == 403
+    assert client.post(f"/unsubscribe/{token}/undo", data={"csrf_token": csrf_of(done.text)}).status_code == 400
+    assert load(runtime, sub_id).status == "unsubscribed"
+    back = client.post(undo.group(1), data={"csrf_token": csrf_of(done.text)})
+    assert back.status_code == 200 and "Welcome back" in back.text and "receiving digests" in back.text
+    sub = load(runtime, sub_id)
+    assert sub.status == "active" and [t.text for t in sub.topics] == ["segmentation", "reinforcement learning"]
+    # Undone: the unsubscribed page now leads to the settings; the notice is never echoed input.
+    assert "receiving digests" in client.get(left.headers["location"]).text
+    assert "<b>" not in client.get(f"/manage/{token}?notice=<b>hi</b>").text
+
+
+def test_the_undo_never_revives_a_bounced_or_complained_address(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    unsubscribe = runtime.signer.make("unsubscribe", s=sub_id)
+    csrf = form_token(client, f"/manage/{runtime.signer.make('manage', s=sub_id)}")
+    for status in ("complained", "bounced", "paused"):
+        with session_scope(runtime.factory) as session:
+            store.update_subscriber(session, subscriber_id=sub_id, status=status)
+        client.post(f"/unsubscribe/{unsubscribe}/undo", data={"csrf_token": csrf})
+        assert load(runtime, sub_id).status == status
+    # The email's unsubscribe button lands on the same page, with the undo.
+    page = client.post(f"/unsubscribe/{unsubscribe}", headers={"Accept": "text/html"})
+    assert "You are unsubscribed" in page.text and "/undo" in page.text and csrf_of(page.text)
 
 
 def test_manage_refuses_missing_csrf_and_bad_links(
