@@ -145,23 +145,33 @@ def next_digest_at(
         moment = max(now, start)
         if date in taken or moment > start + dt.timedelta(hours=deadline_hours):
             continue
-        due = digest_date_due(now=moment, timezone=timezone, hour=hour, cadence=cadence, last_digest=last_digest)
+        due = digest_date_due(
+            now=moment, timezone=timezone, hour=hour, cadence=cadence, last_digest=last_digest
+        )
         if due == date:
             return date, moment
     raise AssertionError("a digest is due within 9 days")  # pragma: no cover
 
 
-def next_digest_for(session: Session, *, settings: Settings, subscriber: Subscriber, now: dt.datetime) -> tuple[dt.date, dt.datetime]:
+def next_digest_for(
+    session: Session, *, settings: Settings, subscriber: Subscriber, now: dt.datetime
+) -> tuple[dt.date, dt.datetime]:
     """``next_digest_at`` for a stored subscriber: their last sent digest and the dates whose
     delivery is already finished (the planner skips those) come from the database."""
     last_digest = store.planning_history(session, subscriber_ids=[subscriber.id])[subscriber.id][0]
     today = now.astimezone(zoneinfo.ZoneInfo(subscriber.timezone)).date()
-    rows = store.deliveries_for(session, keys=[(subscriber.id, today + dt.timedelta(days=d)) for d in range(9)])
+    keys = [(subscriber.id, today + dt.timedelta(days=d)) for d in range(9)]
+    rows = store.deliveries_for(session, keys=keys)
     taken = {date for (_sid, date), row in rows.items() if row.status not in store.OPEN_DELIVERY}
     return next_digest_at(
-        now=now, timezone=subscriber.timezone, hour=subscriber.delivery_hour, cadence=subscriber.cadence,
-        last_digest=last_digest, deadline_hours=settings.delivery_deadline_hours, taken=taken,
-    )  # fmt: skip
+        now=now,
+        timezone=subscriber.timezone,
+        hour=subscriber.delivery_hour,
+        cadence=subscriber.cadence,
+        last_digest=last_digest,
+        deadline_hours=settings.delivery_deadline_hours,
+        taken=taken,
+    )
 
 
 def choose_papers(

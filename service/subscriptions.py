@@ -80,7 +80,7 @@ def parse_hour(text: str) -> int:
 def parse_subscribe_form(
     *, email: str, topics: list[str], timezone: str, hour: str, cadence: str
 ) -> SubscribeRequest:
-    """A validated request from the form's fields; InputError says which field is wrong (``field``)."""
+    """A validated request from the form's fields; InputError says which ``field`` is wrong."""
     try:
         address = normalise_email(email) if email.strip() else ""
     except InputError:

@@ -1,5 +1,5 @@
-"""The subscriber's own pages: manage (with preview, pause, resume, unsubscribe and its undo), feedback, archive, the Atom
-feed, the whole-email preview, and /metrics."""
+"""The subscriber's own pages: manage (with preview, pause, resume, unsubscribe and its undo),
+feedback, archive, the Atom feed, the whole-email preview, and /metrics."""
 
 from __future__ import annotations
 
@@ -114,6 +114,23 @@ def test_preview_follows_unsaved_settings_and_save_stores_them(
         and "<html" not in fragment.text
         and preview_titles(fragment.text) == after
     )
+    # The phone's summary bar says what the preview holds; the fragment carries its new words.
+    assert f"<span data-preview-summary>{len(before)} papers match</span> — see preview" in page
+    words = f"{len(after)} paper{'s match' if len(after) != 1 else ' matches'}"
+    assert f'data-summary="{words}"' in fragment.text
+    nothing = client.post(
+        f"/manage/{token}",
+        data=form_of(page, action="preview", text=["xx.YY"], kind=["category"],
+                     trending_share="none", relevance_floor="strict"),
+        headers={"X-Paperboy-Fragment": "1"},
+    )  # fmt: skip
+    assert 'data-summary="No new paper matches"' in nothing.text
+    broken = client.post(
+        f"/manage/{token}",
+        data=form_of(page, action="preview", max_papers="0"),
+        headers={"X-Paperboy-Fragment": "1"},
+    )
+    assert broken.status_code == 400 and 'data-summary="The settings need a fix"' in broken.text
 
     saved = client.post(f"/manage/{token}", data=form_of(
         preview.text, text=["segmentation", "reinforcement learning", "speech recognition", "category:cs.CL"],
@@ -176,10 +193,14 @@ def test_unsubscribe_from_the_manage_page_and_undo_it(
     token = runtime.signer.make("manage", s=sub_id)
     page = client.get(f"/manage/{token}").text
     assert 'value="unsubscribe"' in page
-    assert client.post(f"/manage/{token}", data={"action": "unsubscribe"}).status_code == 403  # no CSRF
+    no_csrf = client.post(f"/manage/{token}", data={"action": "unsubscribe"})
+    assert no_csrf.status_code == 403
     assert load(runtime, sub_id).status == "active"
-    left = client.post(f"/manage/{token}", data={"csrf_token": csrf_of(page), "action": "unsubscribe"},
-                       follow_redirects=False)  # fmt: skip
+    left = client.post(
+        f"/manage/{token}",
+        data={"csrf_token": csrf_of(page), "action": "unsubscribe"},
+        follow_redirects=False,
+    )
     assert left.status_code == 303 and left.headers["location"].startswith("/unsubscribed/")
     assert load(runtime, sub_id).status == "unsubscribed"
     done = client.get(left.headers["location"])  # a reload of this page posts nothing
@@ -189,12 +210,15 @@ def test_unsubscribe_from_the_manage_page_and_undo_it(
     assert undo and csrf_of(done.text)
     # The undo is a POST with the form's CSRF token; a forged or wrong-purpose link does nothing.
     assert client.post(undo.group(1), data={}).status_code == 403
-    assert client.post(f"/unsubscribe/{token}/undo", data={"csrf_token": csrf_of(done.text)}).status_code == 400
+    wrong = client.post(f"/unsubscribe/{token}/undo", data={"csrf_token": csrf_of(done.text)})
+    assert wrong.status_code == 400
     assert load(runtime, sub_id).status == "unsubscribed"
     back = client.post(undo.group(1), data={"csrf_token": csrf_of(done.text)})
-    assert back.status_code == 200 and "Welcome back" in back.text and "receiving digests" in back.text
+    assert back.status_code == 200 and "Welcome back" in back.text
+    assert "receiving digests" in back.text
     sub = load(runtime, sub_id)
-    assert sub.status == "active" and [t.text for t in sub.topics] == ["segmentation", "reinforcement learning"]
+    assert sub.status == "active"
+    assert [t.text for t in sub.topics] == ["segmentation", "reinforcement learning"]
     # Undone: the unsubscribed page now leads to the settings; the notice is never echoed input.
     assert "receiving digests" in client.get(left.headers["location"]).text
     assert "<b>" not in client.get(f"/manage/{token}?notice=<b>hi</b>").text

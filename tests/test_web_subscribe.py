@@ -257,7 +257,10 @@ def test_bad_input_is_named_and_the_form_keeps_what_was_typed(
     runtime: Runtime, client: TestClient
 ) -> None:
     bad = subscribe(client, "not-an-address", topics=("graph neural networks",))
-    assert bad.status_code == 200 and "Please enter a full email address, like name@example.org" in bad.text
+    assert (
+        bad.status_code == 200
+        and "Please enter a full email address, like name@example.org" in bad.text
+    )
     assert 'value="graph neural networks"' in bad.text and 'value="not-an-address"' in bad.text
     # The field is marked and points at the message.
     email = re.search(r'<input id="email"[^>]*>', bad.text).group(0)
@@ -266,7 +269,9 @@ def test_bad_input_is_named_and_the_form_keeps_what_was_typed(
     bad_zone = subscribe(client, "a@example.org", timezone="Mars/Olympus")
     assert "unknown time zone" in bad_zone.text
     zone = re.search(r'<select id="timezone"[^>]*>', bad_zone.text).group(0)
-    assert 'aria-invalid="true"' in zone and 'aria-invalid="true"' not in re.search(r'<input id="email"[^>]*>', bad_zone.text).group(0)
+    assert 'aria-invalid="true"' in zone and 'aria-invalid="true"' not in re.search(
+        r'<input id="email"[^>]*>', bad_zone.text
+    ).group(0)
     for fields in ({"email": ""}, {"hour": "25"}, {"cadence": "hourly"}):
         answer = subscribe(client, fields.get("email", "a@example.org"), **fields)
         assert answer.status_code == 200 and 'class="error"' in answer.text
@@ -277,13 +282,22 @@ def test_a_refused_form_redirects_so_a_reload_never_posts_it_again(
     runtime: Runtime, client: TestClient
 ) -> None:
     """Post/Redirect/Get: 303 to the form; the values and error ride in a short-lived signed cookie."""
-    refused = subscribe(client, "name@", topics=("graph neural networks", "category:cs.LG"), follow_redirects=False)
+    refused = subscribe(
+        client, "name@", topics=("graph neural networks", "category:cs.LG"), follow_redirects=False
+    )
     assert refused.status_code == 303 and refused.headers["location"] == "/#subscribe"
     cookie = refused.headers["set-cookie"]
-    assert "paperboy_form=" in cookie and "HttpOnly" in cookie and "Max-Age=600" in cookie and "Secure" in cookie
+    assert (
+        "paperboy_form=" in cookie
+        and "HttpOnly" in cookie
+        and "Max-Age=600" in cookie
+        and "Secure" in cookie
+    )
     shown = client.get("/")
     assert "Please enter a full email address" in shown.text and 'value="name@"' in shown.text
-    assert 'value="category:cs.LG"' in shown.text and "paperboy_form=" in shown.headers["set-cookie"]
+    assert (
+        'value="category:cs.LG"' in shown.text and "paperboy_form=" in shown.headers["set-cookie"]
+    )
     again = client.get("/")  # the reload: a fresh form, the error is gone
     assert 'class="error"' not in again.text and 'value="name@"' not in again.text
     # A forged or stale cookie is ignored.
@@ -384,12 +398,19 @@ def test_the_confirmed_page_names_the_first_digest(
     ],
 )
 def test_the_first_digest_time_is_when_the_scheduler_sends_it(
-    runtime: Runtime, now: dt.datetime, timezone: str, hour: int, cadence: str, last_days_ago: int | None
+    runtime: Runtime,
+    now: dt.datetime,
+    timezone: str,
+    hour: int,
+    cadence: str,
+    last_days_ago: int | None,
 ) -> None:
     """At the moment named, send_due plans the digest; a minute before, it does not."""
     sub_id = add(runtime, "ada@example.org", "active")
     with session_scope(runtime.factory) as session:
-        store.update_subscriber(session, subscriber_id=sub_id, timezone=timezone, delivery_hour=hour, cadence=cadence)
+        store.update_subscriber(
+            session, subscriber_id=sub_id, timezone=timezone, delivery_hour=hour, cadence=cadence
+        )
         if last_days_ago is not None:
             local_today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
             last = store.create_delivery(

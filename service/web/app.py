@@ -34,12 +34,18 @@ SECURITY_HEADERS = {
 
 
 ERROR_PAGES = {
-    404: ("Page not found", "There is no page at this address. If you followed a link from an email, "
-          "use the newest email: each one carries fresh links."),
+    404: (
+        "Page not found",
+        "There is no page at this address. If you followed a link from an email, use the newest "
+        "email: each one carries fresh links.",
+    ),
     405: ("Page not found", "This address does not take that kind of request."),
-    500: ("Something went wrong", "The server could not finish this request. Nothing you did caused it; "
-          "please try again in a few minutes."),
-}  # fmt: skip
+    500: (
+        "Something went wrong",
+        "The server could not finish this request. Nothing you did caused it; please try again "
+        "in a few minutes.",
+    ),
+}
 
 
 class RedactTokens(logging.Filter):
@@ -91,8 +97,8 @@ def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[],
         if "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"detail": detail}, status_code=status_code)
         title, message = ERROR_PAGES.get(status_code, (detail, ""))
-        return web.page(request, "error.html", {"title": title, "message": message, "status": status_code},
-                        status_code=status_code)  # fmt: skip
+        context = {"title": title, "message": message, "status": status_code}
+        return web.page(request, "error.html", context, status_code=status_code)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -25,14 +25,16 @@ log = logging.getLogger(__name__)
 def first_digest_words(
     *, moment: dt.datetime, now: dt.datetime, timezone: str, cadence: str, tick_seconds: int
 ) -> str:
-    """Pure: when the first digest goes out, for people ("tomorrow, 07:00 Europe/Berlin; then every
-    Thursday"). ``moment`` is ``now`` when a digest is due already: the next delivery tick sends it."""
+    """Pure: when the first digest goes out, for people ("tomorrow, 07:00 Europe/Berlin; then
+    every Thursday"). ``moment`` is ``now`` when a digest is due already: the next delivery tick
+    sends it."""
     zone = zoneinfo.ZoneInfo(timezone)
     local, today = moment.astimezone(zone), now.astimezone(zone).date()
     if moment <= now:
         when = f"today, within the next {math.ceil(tick_seconds / 60)} minutes"
     else:
-        day = {0: "today", 1: "tomorrow"}.get((local.date() - today).days, f"{local:%A} {local.day} {local:%B}")
+        days = (local.date() - today).days
+        day = {0: "today", 1: "tomorrow"}.get(days, f"{local:%A} {local.day} {local:%B}")
         when = f"{day}, {local:%H:%M} {timezone}"
     return f"{when}; then every {local:%A}" if cadence == "weekly" else when
 
@@ -89,15 +91,22 @@ def router(web: Web) -> APIRouter:
             first = None
             if subscriber is not None:
                 now = web.clock()
-                _date, moment = next_digest_for(session, settings=web.settings, subscriber=subscriber, now=now)
+                _date, moment = next_digest_for(
+                    session, settings=web.settings, subscriber=subscriber, now=now
+                )
                 first = first_digest_words(
-                    moment=moment, now=now, timezone=subscriber.timezone, cadence=subscriber.cadence,
+                    moment=moment,
+                    now=now,
+                    timezone=subscriber.timezone,
+                    cadence=subscriber.cadence,
                     tick_seconds=web.settings.delivery_interval_seconds,
-                )  # fmt: skip
+                )
         if subscriber is None:  # a second click racing the first
             return web.bad_link(request, "this link was already used or a newer one was sent")
         log.info("subscription_confirmed subscriber_id=%s", subscriber_id)
         manage = web.runtime.signer.make("manage", s=subscriber_id)
-        return web.page(request, "confirmed.html", {"manage_url": f"/manage/{manage}", "first": first})
+        return web.page(
+            request, "confirmed.html", {"manage_url": f"/manage/{manage}", "first": first}
+        )
 
     return api

@@ -78,7 +78,12 @@ def router(web: Web) -> APIRouter:
             return landing(request)
         try:
             carried = web.runtime.signer.read("form", refused)
-            response = landing(request, form=carried["form"], error=str(carried["error"]), error_field=carried.get("field"))
+            response = landing(
+                request,
+                form=carried["form"],
+                error=str(carried["error"]),
+                error_field=carried.get("field"),
+            )
         except (TokenError, KeyError, TypeError):
             response = landing(request)
         response.delete_cookie(FORM_COOKIE, path="/")  # shown once: a reload shows a fresh form
@@ -88,10 +93,11 @@ def router(web: Web) -> APIRouter:
         """Post/Redirect/Get: 303 to the form, its values and error in a short-lived signed cookie,
         so reloading the page never posts the form again."""
         short = {k: v[:320] if isinstance(v, str) else v for k, v in form.items()}
-        carried = web.runtime.signer.make("form", form=short, error=str(error)[:300], field=error.field)
+        message = str(error)[:300]
+        carried = web.runtime.signer.make("form", form=short, error=message, field=error.field)
         if len(carried) > FORM_COOKIE_MAX:  # a wall of topics: keep the rest
             short["topics"] = [""] * TOPIC_FIELDS
-            carried = web.runtime.signer.make("form", form=short, error=str(error)[:300], field=error.field)
+            carried = web.runtime.signer.make("form", form=short, error=message, field=error.field)
         response = RedirectResponse("/#subscribe", status_code=303)
         response.set_cookie(
             FORM_COOKIE, carried, max_age=LIFETIME["form"], path="/", httponly=True, samesite="lax",

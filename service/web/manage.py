@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 BLANK_ROWS = 3
 RESUMABLE = ("paused", "unsubscribed")
 LEAVABLE = ("active", "paused")
-# Notices another page sends the reader here with (``?notice=<key>``); fixed words, never echoed input.
+# Notices another page sends the reader here with (``?notice=<key>``): fixed words, never input.
 NOTICES = {"resubscribed": "Welcome back: your digests start again, with the settings below."}
 # The email keeps its inline styles; nothing else is allowed to load or run.
 PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"

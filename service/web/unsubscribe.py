@@ -25,7 +25,7 @@ def router(web: Web) -> APIRouter:
         return int(web.runtime.signer.read("unsubscribe", token)["s"])
 
     def left_page(request: Request, token: str) -> Response:
-        """You are unsubscribed: undo (a CSRF-protected POST), or subscribe anew on the landing page."""
+        """You are unsubscribed: undo (a POST with CSRF), or subscribe anew on the landing page."""
         return web.page(request, "unsubscribe.html", {"token": token, "state": "done"}, form=True)
 
     @api.get("/unsubscribe/{token}")
@@ -67,8 +67,9 @@ def router(web: Web) -> APIRouter:
         with session_scope(web.runtime.factory) as session:
             subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
             status = subscriber.status if subscriber is not None else None
-        if status != "unsubscribed":  # undone since, or never: the settings page says where things stand
-            return RedirectResponse(f"/manage/{web.runtime.signer.make('manage', s=subscriber_id)}", status_code=303)
+        if status != "unsubscribed":  # undone since, or never: the settings page tells
+            manage = web.runtime.signer.make("manage", s=subscriber_id)
+            return RedirectResponse(f"/manage/{manage}", status_code=303)
         return left_page(request, token)
 
     @api.post("/unsubscribe/{token}/undo")
@@ -88,6 +89,7 @@ def router(web: Web) -> APIRouter:
         if changed:
             log.info("resubscribed subscriber_id=%s via=undo", subscriber_id)
         manage = web.runtime.signer.make("manage", s=subscriber_id)
-        return RedirectResponse(f"/manage/{manage}{'?notice=resubscribed' if changed else ''}", status_code=303)
+        notice = "?notice=resubscribed" if changed else ""
+        return RedirectResponse(f"/manage/{manage}{notice}", status_code=303)
 
     return api
