@@ -242,7 +242,6 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
             "() => document.querySelector('[data-preview-summary]').textContent === 'No new paper matches'",
             timeout=10_000,
         )
-        shoot_viewport(page, tmp_path, "web-manage-editing-375")
         page.click(".preview-summary")
         page.wait_for_function("() => window.scrollY > 0")
         assert in_viewport(page, "#preview-title")
@@ -251,6 +250,8 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
             "(words) => document.querySelector('[data-preview-summary]').textContent === words",
             arg=matching(len(after)), timeout=10_000,
         )  # fmt: skip
+        page.focus("#text-2")  # back to editing: the bar shows the count again
+        shoot_viewport(page, tmp_path, "web-manage-editing-375")
         page.fill("#text-2", "diffusion")
         page.fill("#weight-2", "2")
         page.fill("#text-3", "robotics")
