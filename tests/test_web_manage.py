@@ -234,6 +234,14 @@ def test_the_undo_never_revives_a_bounced_or_complained_address(
             store.update_subscriber(session, subscriber_id=sub_id, status=status)
         client.post(f"/unsubscribe/{unsubscribe}/undo", data={"csrf_token": csrf})
         assert load(runtime, sub_id).status == status
+    for status in ("complained", "bounced"):  # an old email's one-click keeps the status...
+        with session_scope(runtime.factory) as session:
+            store.update_subscriber(session, subscriber_id=sub_id, status=status)
+        assert client.post(f"/unsubscribe/{unsubscribe}").status_code == 200
+        client.post(f"/unsubscribe/{unsubscribe}/undo", data={"csrf_token": csrf})
+        assert load(runtime, sub_id).status == status  # ...so the undo cannot revive it
+    with session_scope(runtime.factory) as session:
+        store.update_subscriber(session, subscriber_id=sub_id, status="paused")
     # The email's unsubscribe button lands on the same page, with the undo.
     page = client.post(f"/unsubscribe/{unsubscribe}", headers={"Accept": "text/html"})
     assert "You are unsubscribed" in page.text and "/undo" in page.text and csrf_of(page.text)

@@ -17,6 +17,8 @@ from service.web.context import Web
 
 log = logging.getLogger(__name__)
 
+STOPPABLE = ("pending", "active", "paused")
+
 
 def router(web: Web) -> APIRouter:
     api = APIRouter()
@@ -49,8 +51,10 @@ def router(web: Web) -> APIRouter:
         except TokenError as exc:
             return PlainTextResponse(str(exc), status_code=400)
         with session_scope(web.runtime.factory) as session:
+            # A bounced or complained address keeps that status (it is never mailed either way),
+            # so the undo cannot turn it back to active.
             changed = store.set_subscriber_status(
-                session, subscriber_id=subscriber_id, status="unsubscribed"
+                session, subscriber_id=subscriber_id, status="unsubscribed", only_from=STOPPABLE
             )
         if changed:
             log.info("unsubscribed subscriber_id=%s via=link", subscriber_id)
