@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import zoneinfo
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -128,6 +128,50 @@ def due_at(*, digest_date: dt.date, timezone: str, hour: int) -> dt.datetime:
     """
     local = dt.datetime.combine(digest_date, dt.time(hour), tzinfo=zoneinfo.ZoneInfo(timezone))
     return local.astimezone(dt.UTC)
+
+
+def next_digest_at(
+    *, now: dt.datetime, timezone: str, hour: int, cadence: str, last_digest: dt.date | None,
+    deadline_hours: int, taken: Collection[dt.date] = (),
+) -> tuple[dt.date, dt.datetime]:  # fmt: skip
+    """Pure: (digest date, UTC moment) the planner first sends a subscriber's next digest, by the
+    rules ``send_due`` plans with: ``digest_date_due``, and a date is given up ``deadline_hours``
+    after ``due_at``. ``now`` itself when a digest is due already (the next delivery tick sends
+    it). ``taken``: dates that already have a finished delivery row."""
+    today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    for days in range(9):  # a weekly subscriber is due again within 7 days
+        date = today + dt.timedelta(days=days)
+        start = due_at(digest_date=date, timezone=timezone, hour=hour)
+        moment = max(now, start)
+        if date in taken or moment > start + dt.timedelta(hours=deadline_hours):
+            continue
+        due = digest_date_due(
+            now=moment, timezone=timezone, hour=hour, cadence=cadence, last_digest=last_digest
+        )
+        if due == date:
+            return date, moment
+    raise AssertionError("a digest is due within 9 days")  # pragma: no cover
+
+
+def next_digest_for(
+    session: Session, *, settings: Settings, subscriber: Subscriber, now: dt.datetime
+) -> tuple[dt.date, dt.datetime]:
+    """``next_digest_at`` for a stored subscriber: their last sent digest and the dates whose
+    delivery is already finished (the planner skips those) come from the database."""
+    last_digest = store.planning_history(session, subscriber_ids=[subscriber.id])[subscriber.id][0]
+    today = now.astimezone(zoneinfo.ZoneInfo(subscriber.timezone)).date()
+    keys = [(subscriber.id, today + dt.timedelta(days=d)) for d in range(9)]
+    rows = store.deliveries_for(session, keys=keys)
+    taken = {date for (_sid, date), row in rows.items() if row.status not in store.OPEN_DELIVERY}
+    return next_digest_at(
+        now=now,
+        timezone=subscriber.timezone,
+        hour=subscriber.delivery_hour,
+        cadence=subscriber.cadence,
+        last_digest=last_digest,
+        deadline_hours=settings.delivery_deadline_hours,
+        taken=taken,
+    )
 
 
 def choose_papers(

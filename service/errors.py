@@ -24,7 +24,14 @@ class FetchError(SourceError):
 
 
 class InputError(PaperboyError):
-    """A user-supplied value (address, timezone, topic, file) is invalid; the message names it."""
+    """A user-supplied value (address, timezone, topic, file) is invalid; the message names it.
+
+    ``field``: the form field at fault, when a form supplied it (the page marks that field).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class SendError(PaperboyError):

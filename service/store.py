@@ -286,12 +286,14 @@ def list_subscribers(session: Session, *, status: str | None = None) -> list[Sub
     return list(session.scalars(query))
 
 
-def set_subscriber_status(session: Session, *, subscriber_id: int, status: str) -> bool:
-    """Set the status; True when it changed."""
-    result = session.execute(
-        update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.status != status).values(status=status)
-    )
-    return bool(result.rowcount)
+def set_subscriber_status(
+    session: Session, *, subscriber_id: int, status: str, only_from: Iterable[str] | None = None
+) -> bool:
+    """Set the status (only from one of ``only_from``, when given); True when it changed."""
+    query = update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.status != status)
+    if only_from is not None:
+        query = query.where(Subscriber.status.in_(tuple(only_from)))
+    return bool(session.execute(query.values(status=status)).rowcount)
 
 
 def delete_subscriber(session: Session, *, subscriber_id: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from service.subscribers import (
 )
 
 MAX_TOPICS = 20
+EMAIL_HINT = "Please enter a full email address, like name@example.org"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +80,28 @@ def parse_hour(text: str) -> int:
 def parse_subscribe_form(
     *, email: str, topics: list[str], timezone: str, hour: str, cadence: str
 ) -> SubscribeRequest:
-    """A validated request from the form's fields; InputError says which field is wrong."""
-    if not email.strip():
-        raise InputError("enter your email address")
+    """A validated request from the form's fields; InputError says which ``field`` is wrong."""
+    try:
+        address = normalise_email(email) if email.strip() else ""
+    except InputError:
+        address = ""
+    if not address:
+        raise InputError(EMAIL_HINT, field="email")
     return SubscribeRequest(
-        email=normalise_email(email),
-        topics=parse_topics(topics),
-        timezone=check_timezone(timezone.strip()),
-        delivery_hour=parse_hour(hour),
-        cadence=check_cadence(cadence),
+        email=address,
+        topics=_checked("topic", parse_topics, topics),
+        timezone=_checked("timezone", check_timezone, timezone.strip()),
+        delivery_hour=_checked("hour", parse_hour, hour),
+        cadence=_checked("cadence", check_cadence, cadence),
     )
+
+
+def _checked(name: str, check: Callable[[Any], Any], value: Any) -> Any:
+    """``check(value)``, its InputError naming the form field ``name``."""
+    try:
+        return check(value)
+    except InputError as exc:
+        raise InputError(str(exc), field=name) from None
 
 
 @dataclass(frozen=True, slots=True)

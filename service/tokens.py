@@ -22,6 +22,7 @@ LIFETIME = {
     "feedback": 90 * DAY,
     "feed": 3650 * DAY,  # an Atom feed URL lives in a feed reader; it only reads the archive
     "csrf": DAY,  # the hidden field of a web form, bound to the visitor's cookie
+    "form": 600,  # a refused form's values and error, carried in a cookie across its redirect
 }
 
 

@@ -79,3 +79,44 @@ def test_forged_or_wrong_purpose_tokens_are_refused(runtime: Runtime, client: Te
     assert client.post(f"/unsubscribe/{manage_token}").status_code == 400
     assert client.get("/unsubscribe/not-a-token").status_code == 400
     assert status_of(runtime, subscriber_id) == "active"
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def assert_secured(response) -> None:  # type: ignore[no-untyped-def]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_unknown_urls_get_a_page_for_browsers_and_json_for_api_clients(client: TestClient) -> None:
+    page = client.get("/no/such/page", headers=HTML)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>Page not found</h1>" in page.text and 'class="brand" href="/"' in page.text
+    assert "/static/style.css" in page.text
+    assert_secured(page)
+    api = client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert_secured(api)
+    wrong_method = client.delete("/", headers=HTML)
+    assert wrong_method.status_code == 405 and "<h1>" in wrong_method.text
+    assert "allow" in wrong_method.headers
+
+
+def test_a_server_error_gets_a_branded_page_with_the_security_headers(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = TestClient(create_app(runtime), raise_server_exceptions=False)
+    with runtime.engine.begin() as connection:  # a real failure: the papers table is gone
+        connection.exec_driver_sql("ALTER TABLE papers RENAME TO papers_gone")
+    page = client.get("/", headers=HTML)
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>Something went wrong</h1>" in page.text and "papers_gone" not in page.text
+    assert "Traceback" not in page.text and 'class="brand"' in page.text
+    assert_secured(page)
+    api = client.get("/", headers={"Accept": "application/json"})
+    assert api.status_code == 500 and api.json() == {"detail": "Internal Server Error"}
+    assert_secured(api)
+    assert "request_failed path=/" in caplog.text

@@ -1,6 +1,7 @@
 """The whole subscriber journey in headless Chromium against `paperboy serve` in a subprocess:
-subscribe, read the confirmation mail from the outbox, confirm, change topics and watch the
-preview follow, get a digest with the new topics, vote on a paper, unsubscribe in one click.
+a mistyped address, subscribe, read the confirmation mail from the outbox, confirm, change topics
+and watch the preview (and the phone's summary bar) follow, get a digest with the new topics, vote
+on a paper, unsubscribe from the manage page and undo it, unsubscribe in one click; a 404 page.
 
 Set PAPERBOY_WEB_SCREENSHOTS=docs/img to save the screenshots the README shows (375 and
 1280 px): `PAPERBOY_WEB_SCREENSHOTS=docs/img .venv/bin/python -m pytest tests/test_web_browser.py`.
@@ -124,6 +125,26 @@ def shoot(page, tmp_path: Path, name: str, width: int) -> None:  # type: ignore[
     save(shot, shot.name)
 
 
+def shoot_viewport(page, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    """What a phone shows right now (sticky parts where they stick), for the docs."""
+    shot = tmp_path / f"{name}.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 5_000
+    save(shot, shot.name)
+
+
+def matching(count: int) -> str:
+    return f"{count} paper matches" if count == 1 else f"{count} papers match"
+
+
+def in_viewport(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
+    return page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }",
+        selector,
+    )
+
+
 def link(message: email.message.EmailMessage, kind: str) -> str:
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     found = re.search(rf"(https?://\S+/{kind}/\S+)", text)
@@ -162,9 +183,28 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
         # Keyboard: the email field takes focus with a visible outline.
         page.focus("#email")
         assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+        # A mistyped address: a message for people, the field marked, and a URL that reloads safely.
+        page.fill("#email", "reader@")
+        page.fill("#topic-1", "segmentation")
+        page.click("text=Send me a confirmation link")
+        assert page.url == server.url + "/#subscribe"
+        assert "Please enter a full email address, like name@example.org" in page.inner_text(
+            "#subscribe-error"
+        )
+        assert page.get_attribute("#email", "aria-invalid") == "true"
+        assert page.get_attribute("#email", "aria-describedby") == "subscribe-error"
+        assert (
+            page.input_value("#email") == "reader@"
+            and page.input_value("#topic-1") == "segmentation"
+        )
+        page.wait_for_function("() => document.activeElement.id === 'email'", timeout=5_000)
+        page.reload()  # no form is posted again: the page is a GET
+        assert page.locator("#subscribe-error").count() == 0 and page.input_value("#email") == ""
+
         page.fill("#email", ADDRESS)
         page.fill("#topic-1", "segmentation")
         page.select_option("#hour", "7")
+        page.select_option("#timezone", "Europe/Berlin")
         page.click("text=Send me a confirmation link")
         assert page.locator("h1").inner_text() == "Check your inbox"
 
@@ -176,6 +216,10 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
         shoot(page, tmp_path, "web-confirm", 375)
         page.click("button:has-text('Confirm my subscription')")
         assert page.locator("h1").inner_text() == "You are subscribed"
+        assert re.search(
+            r"Your first digest: (today|tomorrow), (within the next \d+ minutes|07:00 Europe/Berlin)\.",
+            page.inner_text("main"),
+        ), page.inner_text("main")
 
         # Manage: change a topic and watch the preview follow before saving.
         page.click("text=Fine-tune your topics")
@@ -189,6 +233,25 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
         )  # fmt: skip
         after = preview_titles(page)
         assert after != before
+        # On the phone a bar under the settings keeps the preview's gist in sight while editing.
+        page.focus("#text-1")
+        assert in_viewport(page, ".preview-summary")
+        assert page.inner_text("[data-preview-summary]") == matching(len(after))
+        page.fill("#text-1", "zzzz-no-paper-says-this")
+        page.wait_for_function(
+            "() => document.querySelector('[data-preview-summary]').textContent === 'No new paper matches'",
+            timeout=10_000,
+        )
+        page.click(".preview-summary")
+        page.wait_for_function("() => window.scrollY > 0")
+        assert in_viewport(page, "#preview-title")
+        page.fill("#text-1", "speech recognition")
+        page.wait_for_function(
+            "(words) => document.querySelector('[data-preview-summary]').textContent === words",
+            arg=matching(len(after)), timeout=10_000,
+        )  # fmt: skip
+        page.focus("#text-2")  # back to editing: the bar shows the count again
+        shoot_viewport(page, tmp_path, "web-manage-editing-375")
         page.fill("#text-2", "diffusion")
         page.fill("#weight-2", "2")
         page.fill("#text-3", "robotics")
@@ -205,7 +268,16 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
         shoot(page, tmp_path, "web-manage", 375)
         manage_url = page.url
         wide.goto(manage_url)
+        assert not wide.locator(".preview-summary").is_visible()  # beside the preview: no bar
         shoot(wide, tmp_path, "web-manage", 1280)
+        # The quiet-days box keeps its distance from the next label.
+        quiet = page.locator("label.quiet-days").bounding_box()
+        strict = page.locator("label[for=relevance_floor]").bounding_box()
+        assert (
+            quiet is not None
+            and strict is not None
+            and strict["y"] >= quiet["y"] + quiet["height"] + 8
+        )
 
         # The digest that goes out follows the saved topics.
         today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -222,6 +294,30 @@ def test_subscriber_journey(server: Server, browser, tmp_path: Path) -> None:  #
         page.goto(link(digest, "feedback"))
         page.wait_for_selector("text=Thanks!")
         assert page.locator("a:has-text('Manage your topics')").count() == 1
+
+        # Unsubscribe from the manage page, and undo it on the page that follows.
+        page.goto(manage_url)
+        page.click("button[value=unsubscribe]")
+        assert page.locator("h1").inner_text() == "You are unsubscribed"
+        assert "/unsubscribed/" in page.url
+        assert page.locator("a:has-text('Subscribe again')").get_attribute("href") == "/"
+        shoot(page, tmp_path, "web-unsubscribed", 375)
+        page.reload()  # the page after the POST is a GET: nothing is posted again
+        assert page.locator("h1").inner_text() == "You are unsubscribed"
+        page.click("button:has-text('Undo')")
+        assert "Welcome back" in page.inner_text(
+            ".notice"
+        ) and "receiving digests" in page.inner_text(".status")
+
+        # A page that does not exist: the site's own 404 page, with the security headers.
+        missing = page.goto(server.url + "/no/such/page")
+        assert missing is not None and missing.status == 404
+        assert (
+            missing.headers["x-frame-options"] == "DENY"
+            and "default-src 'self'" in missing.headers["content-security-policy"]
+        )
+        assert page.locator("h1").inner_text() == "Page not found"
+        shoot(page, tmp_path, "web-404", 375)
 
         # Unsubscribe from the email's link: one button.
         page.goto(link(digest, "unsubscribe"))

@@ -1,5 +1,5 @@
-"""The subscriber's own pages: manage (with preview, pause, resume), feedback, archive, the Atom
-feed, the whole-email preview, and /metrics."""
+"""The subscriber's own pages: manage (with preview, pause, resume, unsubscribe and its undo),
+feedback, archive, the Atom feed, the whole-email preview, and /metrics."""
 
 from __future__ import annotations
 
@@ -114,6 +114,23 @@ def test_preview_follows_unsaved_settings_and_save_stores_them(
         and "<html" not in fragment.text
         and preview_titles(fragment.text) == after
     )
+    # The phone's summary bar says what the preview holds; the fragment carries its new words.
+    assert f"<span data-preview-summary>{len(before)} papers match</span> — see preview" in page
+    words = f"{len(after)} paper{'s match' if len(after) != 1 else ' matches'}"
+    assert f'data-summary="{words}"' in fragment.text
+    nothing = client.post(
+        f"/manage/{token}",
+        data=form_of(page, action="preview", text=["xx.YY"], kind=["category"],
+                     trending_share="none", relevance_floor="strict"),
+        headers={"X-Paperboy-Fragment": "1"},
+    )  # fmt: skip
+    assert 'data-summary="No new paper matches"' in nothing.text
+    broken = client.post(
+        f"/manage/{token}",
+        data=form_of(page, action="preview", max_papers="0"),
+        headers={"X-Paperboy-Fragment": "1"},
+    )
+    assert broken.status_code == 400 and 'data-summary="The settings need a fix"' in broken.text
 
     saved = client.post(f"/manage/{token}", data=form_of(
         preview.text, text=["segmentation", "reinforcement learning", "speech recognition", "category:cs.CL"],
@@ -168,6 +185,66 @@ def test_pause_and_resume(runtime: Runtime, client: TestClient, sub_id: int) -> 
     assert 'value="resume"' in paused.text
     client.post(f"/manage/{token}", data={"csrf_token": csrf, "action": "resume"})
     assert load(runtime, sub_id).status == "active"
+
+
+def test_unsubscribe_from_the_manage_page_and_undo_it(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    token = runtime.signer.make("manage", s=sub_id)
+    page = client.get(f"/manage/{token}").text
+    assert 'value="unsubscribe"' in page
+    no_csrf = client.post(f"/manage/{token}", data={"action": "unsubscribe"})
+    assert no_csrf.status_code == 403
+    assert load(runtime, sub_id).status == "active"
+    left = client.post(
+        f"/manage/{token}",
+        data={"csrf_token": csrf_of(page), "action": "unsubscribe"},
+        follow_redirects=False,
+    )
+    assert left.status_code == 303 and left.headers["location"].startswith("/unsubscribed/")
+    assert load(runtime, sub_id).status == "unsubscribed"
+    done = client.get(left.headers["location"])  # a reload of this page posts nothing
+    assert done.status_code == 200 and "<h1>You are unsubscribed</h1>" in done.text
+    assert '<a href="/">Subscribe again</a>' in done.text
+    undo = re.search(r'<form method="post" action="(/unsubscribe/[^"]+/undo)">', done.text)
+    assert undo and csrf_of(done.text)
+    # The undo is a POST with the form's CSRF token; a forged or wrong-purpose link does nothing.
+    assert client.post(undo.group(1), data={}).status_code == 403
+    wrong = client.post(f"/unsubscribe/{token}/undo", data={"csrf_token": csrf_of(done.text)})
+    assert wrong.status_code == 400
+    assert load(runtime, sub_id).status == "unsubscribed"
+    back = client.post(undo.group(1), data={"csrf_token": csrf_of(done.text)})
+    assert back.status_code == 200 and "Welcome back" in back.text
+    assert "receiving digests" in back.text
+    sub = load(runtime, sub_id)
+    assert sub.status == "active"
+    assert [t.text for t in sub.topics] == ["segmentation", "reinforcement learning"]
+    # Undone: the unsubscribed page now leads to the settings; the notice is never echoed input.
+    assert "receiving digests" in client.get(left.headers["location"]).text
+    assert "<b>" not in client.get(f"/manage/{token}?notice=<b>hi</b>").text
+
+
+def test_the_undo_never_revives_a_bounced_or_complained_address(
+    runtime: Runtime, client: TestClient, sub_id: int
+) -> None:
+    unsubscribe = runtime.signer.make("unsubscribe", s=sub_id)
+    csrf = form_token(client, f"/manage/{runtime.signer.make('manage', s=sub_id)}")
+    for status in ("complained", "bounced", "paused"):
+        with session_scope(runtime.factory) as session:
+            store.update_subscriber(session, subscriber_id=sub_id, status=status)
+        client.post(f"/unsubscribe/{unsubscribe}/undo", data={"csrf_token": csrf})
+        assert load(runtime, sub_id).status == status
+    for status in ("complained", "bounced"):  # an old email's one-click keeps the status...
+        with session_scope(runtime.factory) as session:
+            store.update_subscriber(session, subscriber_id=sub_id, status=status)
+        assert client.post(f"/unsubscribe/{unsubscribe}").status_code == 200
+        client.post(f"/unsubscribe/{unsubscribe}/undo", data={"csrf_token": csrf})
+        assert load(runtime, sub_id).status == status  # ...so the undo cannot revive it
+    with session_scope(runtime.factory) as session:
+        store.update_subscriber(session, subscriber_id=sub_id, status="paused")
+    # The email's unsubscribe button lands on the same page, with the undo.
+    page = client.post(f"/unsubscribe/{unsubscribe}", headers={"Accept": "text/html"})
+    assert "You are unsubscribed" in page.text and "/undo" in page.text and csrf_of(page.text)
 
 
 def test_manage_refuses_missing_csrf_and_bad_links(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import zoneinfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from freezegun import freeze_time
 
 from service import store
 from service.db import session_scope
+from service.delivery import next_digest_for, send_due
 from service.runtime import Runtime
 from service.settings import Settings
 from service.web.app import create_app
@@ -28,6 +30,8 @@ from tests.web_helpers import (
     subscribe,
     text_of,
 )
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="[^"]+"')
 
 
 def subscriber(runtime: Runtime, address: str):  # type: ignore[no-untyped-def]
@@ -253,13 +257,61 @@ def test_bad_input_is_named_and_the_form_keeps_what_was_typed(
     runtime: Runtime, client: TestClient
 ) -> None:
     bad = subscribe(client, "not-an-address", topics=("graph neural networks",))
-    assert bad.status_code == 400 and "invalid email address" in bad.text
+    assert (
+        bad.status_code == 200
+        and "Please enter a full email address, like name@example.org" in bad.text
+    )
     assert 'value="graph neural networks"' in bad.text and 'value="not-an-address"' in bad.text
+    # The field is marked and points at the message.
+    email = re.search(r'<input id="email"[^>]*>', bad.text).group(0)
+    assert 'aria-invalid="true"' in email and 'aria-describedby="subscribe-error"' in email
+    assert 'id="subscribe-error"' in bad.text and bad.text.count('aria-invalid="true"') == 1
     bad_zone = subscribe(client, "a@example.org", timezone="Mars/Olympus")
-    assert bad_zone.status_code == 400 and "unknown time zone" in bad_zone.text
-    assert subscribe(client, "a@example.org", hour="25").status_code == 400
-    assert subscribe(client, "a@example.org", cadence="hourly").status_code == 400
+    assert "unknown time zone" in bad_zone.text
+    zone = re.search(r'<select id="timezone"[^>]*>', bad_zone.text).group(0)
+    assert 'aria-invalid="true"' in zone and 'aria-invalid="true"' not in re.search(
+        r'<input id="email"[^>]*>', bad_zone.text
+    ).group(0)
+    for fields in ({"email": ""}, {"hour": "25"}, {"cadence": "hourly"}):
+        answer = subscribe(client, fields.get("email", "a@example.org"), **fields)
+        assert answer.status_code == 200 and 'class="error"' in answer.text
     assert outbox(runtime) == [] and subscriber(runtime, "a@example.org") is None
+
+
+def test_a_refused_form_redirects_so_a_reload_never_posts_it_again(
+    runtime: Runtime, client: TestClient
+) -> None:
+    """Post/Redirect/Get: 303 to the form; the values and error ride in a short-lived signed cookie."""
+    refused = subscribe(
+        client, "name@", topics=("graph neural networks", "category:cs.LG"), follow_redirects=False
+    )
+    assert refused.status_code == 303 and refused.headers["location"] == "/#subscribe"
+    cookie = refused.headers["set-cookie"]
+    assert (
+        "paperboy_form=" in cookie
+        and "HttpOnly" in cookie
+        and "Max-Age=600" in cookie
+        and "Secure" in cookie
+    )
+    shown = client.get("/")
+    assert "Please enter a full email address" in shown.text and 'value="name@"' in shown.text
+    assert (
+        'value="category:cs.LG"' in shown.text and "paperboy_form=" in shown.headers["set-cookie"]
+    )
+    again = client.get("/")  # the reload: a fresh form, the error is gone
+    assert 'class="error"' not in again.text and 'value="name@"' not in again.text
+    # A forged or stale cookie is ignored.
+    client.cookies.set("paperboy_form", "forged.value", domain="testserver")
+    assert 'class="error"' not in client.get("/").text
+    assert outbox(runtime) == []
+    # The answer to a refused form is the same whatever the address's status: nothing is looked up.
+    add(runtime, "known@example.org", "active")
+    pages = []
+    for address in ("known@example.org", "stranger@example.org"):
+        assert subscribe(client, address, hour="99", follow_redirects=False).status_code == 303
+        page = client.get("/").text.replace(address, "ADDRESS")
+        pages.append(CSRF_FIELD.sub("", page))
+    assert pages[0] == pages[1] and "ADDRESS" in pages[0]
 
 
 def test_expired_tampered_and_wrong_purpose_confirm_links_are_refused(
@@ -300,3 +352,81 @@ def test_a_complained_address_gets_the_same_answer_and_no_mail_a_bounced_one_can
     assert client.post(confirm, data={"csrf_token": csrf_of(page.text)}).status_code == 200
     back = subscriber(runtime, "bounced@example.org")
     assert back.status == "active" and back.suppressed_reason is None and back.soft_bounces == 0
+
+
+def confirm_as(runtime: Runtime, client: TestClient, address: str, **fields: str) -> str:
+    """Subscribe and confirm; the text of the confirmed page."""
+    assert subscribe(client, address, **fields).status_code == 200
+    confirm = link_path(mails_to(runtime, address)[-1], "confirm")
+    done = client.post(confirm, data={"csrf_token": csrf_of(client.get(confirm).text)})
+    assert done.status_code == 200 and "You are subscribed" in done.text
+    return " ".join(re.sub(r"<[^>]+>", "", done.text).split())
+
+
+def test_the_confirmed_page_names_the_first_digest(
+    runtime: Runtime, client: TestClient, clock: Clock
+) -> None:
+    # NOW is 11:00 in Berlin, a Wednesday.
+    assert "Your first digest: today, 18:00 Europe/Berlin." in confirm_as(
+        runtime, client, "evening@example.org", hour="18"
+    )
+    assert "Your first digest: today, within the next 5 minutes." in confirm_as(
+        runtime, client, "morning@example.org", hour="7"
+    )  # 07:00 has passed but the 6-hour deadline has not: the next delivery tick sends it
+    clock.advance(hours=3)  # 14:00 in Berlin: today's 07:00 digest would be past its deadline
+    assert "Your first digest: tomorrow, 07:00 Europe/Berlin." in confirm_as(
+        runtime, client, "late@example.org", hour="7"
+    )
+    assert "Your first digest: tomorrow, 07:00 Europe/Berlin; then every Thursday." in confirm_as(
+        runtime, client, "weekly@example.org", hour="7", cadence="weekly"
+    )
+    assert "Your first digest: today, 09:00 America/New_York; then every Wednesday." in confirm_as(
+        runtime, client, "ny@example.org", hour="9", cadence="weekly", timezone="America/New_York"
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "timezone", "hour", "cadence", "last_days_ago"),
+    [
+        (NOW, "Europe/Berlin", 18, "daily", None),
+        (NOW, "Europe/Berlin", 7, "daily", None),
+        (NOW, "Europe/Berlin", 7, "daily", 0),  # today's is sent: tomorrow's next
+        (NOW + dt.timedelta(hours=4), "Europe/Berlin", 7, "daily", None),  # past the deadline
+        (NOW, "Europe/Berlin", 7, "weekly", 3),  # weekly: seven local days after the last one
+        (NOW, "Pacific/Kiritimati", 8, "daily", None),  # already tomorrow there
+        (dt.datetime(2025, 3, 29, 12, tzinfo=dt.UTC), "Europe/Berlin", 2, "daily", None),  # DST gap
+    ],
+)
+def test_the_first_digest_time_is_when_the_scheduler_sends_it(
+    runtime: Runtime,
+    now: dt.datetime,
+    timezone: str,
+    hour: int,
+    cadence: str,
+    last_days_ago: int | None,
+) -> None:
+    """At the moment named, send_due plans the digest; a minute before, it does not."""
+    sub_id = add(runtime, "ada@example.org", "active")
+    with session_scope(runtime.factory) as session:
+        store.update_subscriber(
+            session, subscriber_id=sub_id, timezone=timezone, delivery_hour=hour, cadence=cadence
+        )
+        if last_days_ago is not None:
+            local_today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+            last = store.create_delivery(
+                session, subscriber_id=sub_id, digest_date=local_today - dt.timedelta(days=last_days_ago),
+                items=[], now=now,
+            )  # fmt: skip
+            store.finish_delivery(session, delivery_id=last.id, status="sent", now=now)
+    with session_scope(runtime.factory) as session:
+        row = store.get_subscriber_by_id(session, subscriber_id=sub_id)
+        date, moment = next_digest_for(session, settings=runtime.settings, subscriber=row, now=now)
+
+    def planned(at: dt.datetime) -> str:
+        [outcome] = send_due(runtime.pipeline, mailer=None, now=at, dry_run=True).outcomes
+        return outcome.status
+
+    assert planned(moment) == "would_send"
+    if moment > now:
+        assert planned(moment - dt.timedelta(minutes=1)) != "would_send"
+    assert moment - now < dt.timedelta(days=8) and date >= now.date() - dt.timedelta(days=1)

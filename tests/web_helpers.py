@@ -66,8 +66,9 @@ def form_token(client: TestClient, path: str = "/") -> str:
 
 
 def subscribe(
-    client: TestClient, address: str, *, topics: tuple[str, ...] = ("segmentation",), **fields: str
-):  # type: ignore[no-untyped-def]
+    client: TestClient, address: str, *, topics: tuple[str, ...] = ("segmentation",),
+    follow_redirects: bool = True, **fields: str,
+):  # type: ignore[no-untyped-def]  # fmt: skip
     data = {
         "email": address,
         "topic": list(topics),
@@ -77,7 +78,7 @@ def subscribe(
     }
     data.update(fields)
     data.setdefault("csrf_token", form_token(client))
-    return client.post("/subscribe", data=data)
+    return client.post("/subscribe", data=data, follow_redirects=follow_redirects)
 
 
 def outbox(runtime: Runtime) -> list[EmailMessage]:

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from service.resources import templates_dir
 from service.runtime import Runtime
@@ -28,6 +30,21 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
+}
+
+
+ERROR_PAGES = {
+    404: (
+        "Page not found",
+        "There is no page at this address. If you followed a link from an email, use the newest "
+        "email: each one carries fresh links.",
+    ),
+    405: ("Page not found", "This address does not take that kind of request."),
+    500: (
+        "Something went wrong",
+        "The server could not finish this request. Nothing you did caused it; please try again "
+        "in a few minutes.",
+    ),
 }
 
 
@@ -74,6 +91,35 @@ def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[],
         return response
 
     web = Web(runtime, clock=clock)
+
+    def error_page(request: Request, status_code: int, detail: str) -> Response:
+        """A branded page for a browser, JSON for an API client."""
+        if "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"detail": detail}, status_code=status_code)
+        title, message = ERROR_PAGES.get(status_code, (detail, ""))
+        context = {"title": title, "message": message, "status": status_code}
+        return web.page(request, "error.html", context, status_code=status_code)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        response = error_page(request, exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette answers this outside every middleware: the security headers are set here.
+        # (The server logs the traceback too: Starlette re-raises after this answer.)
+        log.error("request_failed path=%s error=%r", redact_paths(request.url.path), str(exc))
+        try:
+            response = error_page(request, 500, "Internal Server Error")
+        except Exception:  # the page itself failed: plain words
+            response = PlainTextResponse("Internal Server Error", status_code=500)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
     app.include_router(landing.router(web))
     app.include_router(confirm.router(web))
     app.include_router(manage.router(web))

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
+import zoneinfo
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
@@ -12,10 +15,28 @@ from fastapi.responses import Response
 from service import store
 from service.confirm_mail import describe
 from service.db import session_scope
+from service.delivery import next_digest_for
 from service.tokens import TokenError
 from service.web.context import Web, client_ip
 
 log = logging.getLogger(__name__)
+
+
+def first_digest_words(
+    *, moment: dt.datetime, now: dt.datetime, timezone: str, cadence: str, tick_seconds: int
+) -> str:
+    """Pure: when the first digest goes out, for people ("tomorrow, 07:00 Europe/Berlin; then
+    every Thursday"). ``moment`` is ``now`` when a digest is due already: the next delivery tick
+    sends it."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    if moment <= now:
+        when = f"today, within the next {math.ceil(tick_seconds / 60)} minutes"
+    else:
+        days = (local.date() - today).days
+        day = {0: "today", 1: "tomorrow"}.get(days, f"{local:%A} {local.day} {local:%B}")
+        when = f"{day}, {local:%H:%M} {timezone}"
+    return f"{when}; then every {local:%A}" if cadence == "weekly" else when
 
 
 def router(web: Web) -> APIRouter:
@@ -67,10 +88,25 @@ def router(web: Web) -> APIRouter:
                 now=web.clock(),
                 ip=client_ip(request),
             )
+            first = None
+            if subscriber is not None:
+                now = web.clock()
+                _date, moment = next_digest_for(
+                    session, settings=web.settings, subscriber=subscriber, now=now
+                )
+                first = first_digest_words(
+                    moment=moment,
+                    now=now,
+                    timezone=subscriber.timezone,
+                    cadence=subscriber.cadence,
+                    tick_seconds=web.settings.delivery_interval_seconds,
+                )
         if subscriber is None:  # a second click racing the first
             return web.bad_link(request, "this link was already used or a newer one was sent")
         log.info("subscription_confirmed subscriber_id=%s", subscriber_id)
         manage = web.runtime.signer.make("manage", s=subscriber_id)
-        return web.page(request, "confirmed.html", {"manage_url": f"/manage/{manage}"})
+        return web.page(
+            request, "confirmed.html", {"manage_url": f"/manage/{manage}", "first": first}
+        )
 
     return api

@@ -87,7 +87,9 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-_TOKEN_PATH = re.compile(r"/(confirm|manage|unsubscribe|feedback|archive|feed|preview)/[A-Za-z0-9_.=-]+")
+_TOKEN_PATH = re.compile(
+    r"/(confirm|manage|unsubscribed|unsubscribe|feedback|archive|feed|preview)/[A-Za-z0-9_.=-]+"
+)
 
 
 def redact_paths(text: str) -> str:

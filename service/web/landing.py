@@ -9,15 +9,21 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from service import store
 from service.confirm_mail import ConfirmationMail
 from service.db import session_scope
 from service.errors import InputError
 from service.resources import templates_dir
-from service.subscriptions import OpenConfirmation, parse_subscribe_form, request_subscription
+from service.subscriptions import (
+    MAX_TOPICS,
+    OpenConfirmation,
+    parse_subscribe_form,
+    request_subscription,
+)
 from service.suggest import suggest_topics
+from service.tokens import LIFETIME, TokenError
 from service.web.context import Web, client_ip
 
 log = logging.getLogger(__name__)
@@ -25,6 +31,8 @@ log = logging.getLogger(__name__)
 TRENDING_WINDOW = dt.timedelta(days=2)
 SUGGESTION_DAYS = 14
 TOPIC_FIELDS = 3
+FORM_COOKIE = "paperboy_form"
+FORM_COOKIE_MAX = 3_500  # bytes: browsers keep cookies up to 4 KB
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +50,7 @@ def router(web: Web) -> APIRouter:
         *,
         form: dict[str, object] | None = None,
         error: str | None = None,
+        error_field: str | None = None,
         status_code: int = 200,
     ) -> Response:
         now = web.clock()
@@ -58,13 +67,44 @@ def router(web: Web) -> APIRouter:
         values.update(form or {})
         context = {
             "papers": papers, "total": total, "suggestions": suggest_topics(terms), "timezones": timezones(),
-            "form": values, "error": error,
+            "form": values, "error": error, "error_field": error_field,
         }  # fmt: skip
         return web.page(request, "index.html", context, status_code=status_code, form=True)
 
     @api.get("/")
     def index(request: Request) -> Response:
-        return landing(request)
+        refused = request.cookies.get(FORM_COOKIE)
+        if not refused:
+            return landing(request)
+        try:
+            carried = web.runtime.signer.read("form", refused)
+            response = landing(
+                request,
+                form=carried["form"],
+                error=str(carried["error"]),
+                error_field=carried.get("field"),
+            )
+        except (TokenError, KeyError, TypeError):
+            response = landing(request)
+        response.delete_cookie(FORM_COOKIE, path="/")  # shown once: a reload shows a fresh form
+        return response
+
+    def back_to_form(request: Request, form: dict[str, object], error: InputError) -> Response:
+        """Post/Redirect/Get: 303 to the form, its values and error in a short-lived signed cookie,
+        so reloading the page never posts the form again."""
+        short = {k: v[:320] if isinstance(v, str) else v for k, v in form.items()}
+        message = str(error)[:300]
+        carried = web.runtime.signer.make("form", form=short, error=message, field=error.field)
+        if len(carried) > FORM_COOKIE_MAX:  # a wall of topics: keep the rest
+            short["topics"] = [""] * TOPIC_FIELDS
+            carried = web.runtime.signer.make("form", form=short, error=message, field=error.field)
+        response = RedirectResponse("/#subscribe", status_code=303)
+        response.set_cookie(
+            FORM_COOKIE, carried, max_age=LIFETIME["form"], path="/", httponly=True, samesite="lax",
+            secure=request.url.scheme == "https",
+        )  # fmt: skip
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def send_confirmation(confirmation: OpenConfirmation) -> None:
         # Runs after the response went out: the answer takes the same time whatever the address.
@@ -119,12 +159,12 @@ def router(web: Web) -> APIRouter:
         except InputError as exc:
             form = {
                 "email": email,
-                "topics": topics,
+                "topics": [t[:200] for t in topics[:MAX_TOPICS]],
                 "timezone": timezone,
                 "hour": hour,
                 "cadence": cadence,
             }
-            return landing(request, form=form, error=str(exc), status_code=400)
+            return back_to_form(request, form, exc)
         now = web.clock()
         with session_scope(web.runtime.factory) as session:
             confirmation = request_subscription(

@@ -1,6 +1,6 @@
 """``/manage/{token}``: topics (add, remove, weight, exclude), cadence, hour, time zone, papers per
-digest, quiet days, how strict topic matching is and how many trending papers to mix in, pause and
-resume, and a preview of the next digest with the settings on the
+digest, quiet days, how strict topic matching is and how many trending papers to mix in, pause,
+resume and unsubscribe, and a preview of the next digest with the settings on the
 form (saved or not). ``/preview/{token}`` shows the whole next email as it would be sent."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service import store, topic_check
 from service.db import session_scope
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 BLANK_ROWS = 3
 RESUMABLE = ("paused", "unsubscribed")
+LEAVABLE = ("active", "paused")
+# Notices another page sends the reader here with (``?notice=<key>``): fixed words, never input.
+NOTICES = {"resubscribed": "Welcome back: your digests start again, with the settings below."}
 # The email keeps its inline styles; nothing else is allowed to load or run.
 PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -118,7 +121,7 @@ def router(web: Web) -> APIRouter:
         prefs = _preferences_of(subscriber)
         return show(
             request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs),
-            papers=papers_for(subscriber.id, prefs),
+            papers=papers_for(subscriber.id, prefs), notice=NOTICES.get(notice or ""),
         )  # fmt: skip
 
     @api.post("/manage/{token}")
@@ -153,6 +156,8 @@ def router(web: Web) -> APIRouter:
             trending_share = TRENDING_SHARE.value_of(subscriber.trending_share)
         if action in ("pause", "resume"):
             return pause_or_resume(request, token, subscriber, action)
+        if action == "unsubscribe":
+            return leave(subscriber)
         rows = [
             {
                 "text": t,
@@ -205,6 +210,18 @@ def router(web: Web) -> APIRouter:
         log.info("settings_saved subscriber_id=%s topics=%d", subscriber.id, len(prefs.topics))
         return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs), papers=papers,
                     notice="Saved. Your next digest follows these settings.")  # fmt: skip
+
+    def leave(subscriber: Any) -> Response:
+        """Unsubscribe (from active or paused), then the page that offers the undo (303: a reload
+        of that page posts nothing)."""
+        with session_scope(web.runtime.factory) as session:
+            changed = store.set_subscriber_status(
+                session, subscriber_id=subscriber.id, status="unsubscribed", only_from=LEAVABLE
+            )
+        if changed:
+            log.info("unsubscribed subscriber_id=%s via=manage", subscriber.id)
+        left = web.runtime.signer.make("unsubscribe", s=subscriber.id)
+        return RedirectResponse(f"/unsubscribed/{left}", status_code=303)
 
     def pause_or_resume(request: Request, token: str, subscriber: Any, action: str) -> Response:
         if action == "pause" and subscriber.status == "active":
