@@ -11,7 +11,8 @@ pages carry no upvotes). Methods:
 * lexical: BM25-based relevance (service/rank.py);
 * lexical + feedback: the same subscriber first received the lexical top 10 of each of the two
   other days and voted up every relevant paper and down every other one (simulated votes);
-* semantic and semantic + feedback, when ``paperboy[semantic]`` is installed.
+* semantic and semantic + feedback: the same with the bundled embedding model (service/semantic.py);
+* embedding alone: the 10 papers of highest cosine similarity to the topic, nothing else.
 
 Figures are means over (topic, day) pairs that have at least one relevant paper that day. A
 digest with fewer than 10 papers counts its empty places as misses.
@@ -84,6 +85,7 @@ def simulated_votes(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-topic", action="store_true", help="Also print each topic's figures.")
+    parser.add_argument("--lexical-only", action="store_true", help="Skip the embedding methods.")
     args = parser.parse_args()
     floor = Settings().relevance_floor
     labels = {
@@ -97,15 +99,12 @@ def main() -> None:
         assert not missing, f"{topic}: labelled papers not in the sample: {sorted(missing)[:3]}"
 
     scorer: Callable[[list[Candidate]], SemanticScorer] | None = None
-    try:
+    if not args.lexical_only:
         from service import semantic
 
-        if semantic.available():
-            scorer = semantic.EmbeddingScorer
-    except ImportError:  # pragma: no cover - the module itself has no optional imports
-        scorer = None
+        scorer = semantic.EmbeddingScorer.for_texts
     methods = ["lexical", "lexical + feedback"] + (
-        ["semantic", "semantic + feedback"] if scorer else []
+        ["semantic", "semantic + feedback", "embedding alone"] if scorer else []
     )
     results: dict[str, list[tuple[str, str, float, float, float]]] = {m: [] for m in methods}
     for day, papers in sorted(days.items()):
@@ -121,18 +120,24 @@ def main() -> None:
                 runs |= {
                     "semantic": (semantic_index, None),
                     "semantic + feedback": (semantic_index, votes),
+                    "embedding alone": (semantic_index, None),
                 }
             for method, (index, vote) in runs.items():
-                ranked = [
-                    s.paper.key
-                    for s in rank(
-                        index,
-                        topics=[Topic("keyword", topic)],
-                        max_papers=DIGEST,
-                        floor=floor,
-                        votes=vote,
-                    )
-                ]
+                if method == "embedding alone":
+                    cosine = index.semantic.cosine(topic)  # type: ignore[union-attr]
+                    order = sorted(range(len(papers)), key=lambda i: (-cosine[i], i))
+                    ranked = [papers[i].key for i in order[:DIGEST]]
+                else:
+                    ranked = [
+                        s.paper.key
+                        for s in rank(
+                            index,
+                            topics=[Topic("keyword", topic)],
+                            max_papers=DIGEST,
+                            floor=floor,
+                            votes=vote,
+                        )
+                    ]
                 results[method].append(
                     (
                         topic,
@@ -146,8 +151,6 @@ def main() -> None:
     print(
         f"{len(labels)} topics, {sum(len(p) for p in days.values())} papers over {len(days)} days, {pairs} (topic, day) pairs with a relevant paper"
     )
-    if not scorer:
-        print("semantic: skipped (the paperboy[semantic] extra is not installed)")
     print(f"{'method':<22} {'P@5':>6} {'P@10':>6} {'nDCG@10':>8}")
     for method, rows in results.items():
         p5, p10, n10 = (sum(r[i] for r in rows) / len(rows) for i in (2, 3, 4))
