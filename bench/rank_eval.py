@@ -20,8 +20,8 @@ at least one relevant paper that day:
 * nDCG@10 with binary gains, normalised the same way.
 
 A method is a function from a day's candidates to a ``RelevanceIndex`` (see ``METHODS``):
-lexical (BM25), and semantic when ``paperboy-digest[semantic]`` is installed (``rank`` then takes the
-larger of the lexical and the embedding relevance). Feedback: the subscriber was shown the
+lexical (BM25), and semantic (the bundled embedding model; ``rank`` then blends the lexical and
+the embedding relevance). Feedback: the subscriber was shown the
 method's digest of each of the other two days and voted on N of those papers (the days' picks
 interleaved, best first), up on a relevant paper and down on any other; P@10 with N = 0, 5, 10
 and 20 votes (at most 20 papers were shown), default settings.
@@ -109,17 +109,12 @@ def lexical(day: Day) -> RelevanceIndex:
 def semantic(day: Day) -> RelevanceIndex:
     from service.semantic import EmbeddingScorer
 
-    return RelevanceIndex(day.papers, now=day.now, semantic=EmbeddingScorer(day.papers))
+    return RelevanceIndex(day.papers, now=day.now, semantic=EmbeddingScorer.for_texts(day.papers))
 
 
 def available_methods() -> dict[str, Callable[[Day], RelevanceIndex]]:
-    """Every method this install can run, by name."""
-    from service import semantic as semantic_extra
-
-    methods: dict[str, Callable[[Day], RelevanceIndex]] = {"lexical": lexical}
-    if semantic_extra.available():
-        methods["semantic"] = semantic
-    return methods
+    """Every method, by name."""
+    return {"lexical": lexical, "semantic": semantic}
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -420,11 +415,7 @@ def main() -> None:
         f"min(k, relevant papers that day). Default settings: trending share {settings.trending_share}, "
         "over upvotes invented for the papers (the saved pages have none; seeded, independent of topics).",
     ]
-    skipped = (
-        []
-        if "semantic" in methods
-        else ["semantic: not run (the `paperboy-digest[semantic]` extra is not installed)."]
-    )
+    skipped: list[str] = []
     lines = [
         *header,
         "",

@@ -214,14 +214,15 @@ def ingest(
                 emit({"skipped": "database not empty"}, as_json, "database already has papers; nothing ingested")
                 return
     reports = []
+    embed = runtime.settings.semantic != "off"
     try:
         if sample:
-            reports.append(ingest_file(runtime.factory, path=sample_listings_path(), source="sample"))
+            reports.append(ingest_file(runtime.factory, path=sample_listings_path(), source="sample", embed=embed))
         for path in files:
             if remote:
                 reports.append(source_runs.replay_file(runtime.factory, source=source_name, path=path))
             else:
-                reports.append(ingest_file(runtime.factory, path=path, source="file"))
+                reports.append(ingest_file(runtime.factory, path=path, source="file", embed=embed))
     except SourceError as exc:
         fail(str(exc), 2)
     if not sample and not files:

@@ -59,14 +59,18 @@ def ingest_parsed(session: Session, *, source: str, parsed: ParseResult, now: dt
             store.update_paper(session, key=change.key, fields=change.fields, now=now, old_key=change.old_key)
         setattr(report, change.kind, getattr(report, change.kind) + 1)
     session.flush()
-    _record_sightings(session, changes=changes, source=source, now=now, default_day=parsed.listed_on)
+    ids = _record_sightings(session, changes=changes, source=source, now=now, default_day=parsed.listed_on)
+    report.changed_ids = sorted({ids[c.key] for c in changes if c.kind in ("new", "updated")})
     return report
 
 
 def _record_sightings(
     session: Session, *, changes: list[Change], source: str, now: dt.datetime, default_day: dt.date | None
-) -> None:
-    """One sighting per paper per observation; replaying an input records nothing again."""
+) -> dict[str, int]:
+    """One sighting per paper per observation; replaying an input records nothing again.
+
+    Returns the paper id of each change's key.
+    """
     ids = store.paper_ids(session, keys=[c.key for c in changes])
     recorded = store.sighting_observations(session, paper_ids=ids.values(), source=source)
     rows, seen = [], set()
@@ -85,17 +89,18 @@ def _record_sightings(
             "stars": listing.stars,
         })  # fmt: skip
     store.add_sightings(session, rows=rows)
+    return ids
 
 
 def ingest_file(
-    factory: sessionmaker[Session], *, path: Path, source: str = "file", now: dt.datetime | None = None
+    factory: sessionmaker[Session], *, path: Path, source: str = "file", now: dt.datetime | None = None, embed: bool = True
 ) -> IngestReport:
     """Parse and ingest one listing file in one transaction, logged as one ingest run.
 
     An unreadable or unparseable file raises SourceError after its failure is recorded.
     """
     now = now or utcnow()
-    return run_ingest(factory, source=source, input_name=str(path), now=now, parse=lambda: read_listing_file(path, source=source))
+    return run_ingest(factory, source=source, input_name=str(path), now=now, parse=lambda: read_listing_file(path, source=source), embed=embed)
 
 
 def run_ingest(
@@ -107,12 +112,14 @@ def run_ingest(
     parse: Callable[[], ParseResult],
     on_success: Callable[[Session, IngestReport], None] | None = None,
     seen_at: dt.datetime | Callable[[ParseResult], dt.datetime | None] | None = None,
+    embed: bool = True,
 ) -> IngestReport:
     """Parse (or fetch and parse), then ingest in one transaction; ``on_success`` joins it.
 
     ``seen_at`` (default ``now``; or a function of the parse) is the papers' first-seen and
     sighting time: a backfill of a past day passes that day, so history does not land in the
-    next digest as news.
+    next digest as news. After the transaction commits, the new and revised papers are embedded
+    and their vectors stored (``embed``; a failure there is logged and leaves them to ranking).
     """
     with session_scope(factory) as session:
         run_id = store.start_ingest_run(session, source=source, input_name=input_name, now=now).id
@@ -134,10 +141,14 @@ def run_ingest(
         if isinstance(exc, SourceError):
             raise
         raise SourceError(f"{input_name}: {exc}") from exc
+    if embed and report.changed_ids:
+        from service import semantic
+
+        report.embedded = semantic.embed_papers(factory, paper_ids=report.changed_ids)
     log.info(
-        "ingest source=%s input=%r status=%s fetched=%d new=%d updated=%d unchanged=%d rejected=%d skipped=%d",
+        "ingest source=%s input=%r status=%s fetched=%d new=%d updated=%d unchanged=%d rejected=%d skipped=%d embedded=%d",
         source, input_name, report.status, report.fetched, report.new, report.updated, report.unchanged,
-        report.rejected, report.skipped,
+        report.rejected, report.skipped, report.embedded,
     )  # fmt: skip
     return report
 
@@ -149,7 +160,9 @@ def listing_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in LISTING_SUFFIXES)
 
 
-def ingest_folder(factory: sessionmaker[Session], *, folder: Path, now: dt.datetime | None = None) -> list[IngestReport]:
+def ingest_folder(
+    factory: sessionmaker[Session], *, folder: Path, now: dt.datetime | None = None, embed: bool = True
+) -> list[IngestReport]:
     """Ingest every listing file in ``folder``; one bad file is logged and the rest still go in.
 
     A file already ingested cleanly and not modified since is passed over, so scanning the
@@ -162,17 +175,19 @@ def ingest_folder(factory: sessionmaker[Session], *, folder: Path, now: dt.datet
         if done_at is not None and dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) < done_at:
             continue
         try:
-            reports.append(ingest_file(factory, path=path, source="file", now=now))
+            reports.append(ingest_file(factory, path=path, source="file", now=now, embed=embed))
         except SourceError as exc:
             report = IngestReport(source="file", errors=[str(exc)], status="failed")
             reports.append(report)
     return reports
 
 
-def ingest_enabled_sources(factory: sessionmaker[Session], *, sources: Iterable[str], listing_dir: Path) -> list[IngestReport]:
+def ingest_enabled_sources(
+    factory: sessionmaker[Session], *, sources: Iterable[str], listing_dir: Path, embed: bool = True
+) -> list[IngestReport]:
     """The `files` source of the scheduled ingest; the HTTP sources run in ``source_runs.ingest_sources``."""
     reports: list[IngestReport] = []
     for source in sources:
         if source == "files":
-            reports.extend(ingest_folder(factory, folder=listing_dir))
+            reports.extend(ingest_folder(factory, folder=listing_dir, embed=embed))
     return reports

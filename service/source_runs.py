@@ -37,6 +37,11 @@ REMOTE_SOURCES = ("hf_daily", "arxiv")
 Progress = Callable[[int, int | None], None]  # (steps done now, total steps if known)
 
 
+def _embeds(settings: Any) -> bool:
+    """Whether an ingest embeds its new papers (not when ranking is lexical only)."""
+    return settings.semantic != "off"
+
+
 def make_fetcher(settings: Any, **overrides: Any) -> Fetcher:
     return Fetcher.from_settings(settings, **overrides)
 
@@ -90,6 +95,7 @@ def ingest_hf_day(
     return run_ingest(
         factory, source="hf_daily", input_name=f"{url}?date={day.isoformat()}", now=now, parse=parse,
         on_success=on_success, seen_at=_end_of(day) if backfill else None,
+        embed=_embeds(settings) and not backfill,
     )  # fmt: skip
 
 
@@ -165,7 +171,8 @@ def ingest_arxiv(
                 log.info("arxiv_no_announcement day=%s reason=%r", day, reason)
 
     return run_ingest(
-        factory, source="arxiv", input_name=url, now=now, parse=parse, on_success=on_success
+        factory, source="arxiv", input_name=url, now=now, parse=parse, on_success=on_success,
+        embed=_embeds(settings),
     )
 
 
@@ -189,7 +196,8 @@ def lookup_arxiv(
         return combined
 
     return run_ingest(
-        factory, source="arxiv", input_name=f"{url}?id_list={','.join(ids)}", now=now, parse=parse
+        factory, source="arxiv", input_name=f"{url}?id_list={','.join(ids)}", now=now, parse=parse,
+        embed=_embeds(settings),
     )
 
 
@@ -238,7 +246,8 @@ def _backfill_page(
 
     now = utcnow()
     report = run_ingest(
-        factory, source="arxiv", input_name=input_name, now=now, parse=parse, seen_at=_submitted
+        factory, source="arxiv", input_name=input_name, now=now, parse=parse, seen_at=_submitted,
+        embed=False,  # history: ranking embeds the few papers it needs, when it needs them
     )
     return report, holder[0] if holder else None
 
@@ -301,7 +310,9 @@ def ingest_sources(
         for name in names:
             try:
                 if name == "files":
-                    reports.extend(ingest_folder(factory, folder=settings.listing_dir, now=now))
+                    reports.extend(
+                        ingest_folder(factory, folder=settings.listing_dir, now=now, embed=_embeds(settings))
+                    )
                 elif name == "hf_daily":
                     assert fetcher is not None
                     day = (now or utcnow()).date()

@@ -17,6 +17,7 @@ from service.models import (
     HttpValidator,
     IngestRun,
     Paper,
+    PaperEmbedding,
     Sighting,
     Subscriber,
     Topic,
@@ -167,6 +168,54 @@ def recent_match_counts(
         columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0))
     row = session.execute(select(*columns).where(Paper.first_seen >= since)).one()
     return int(row[0]), [int(n) for n in row[1:]]
+
+
+def paper_embeddings(
+    session: Session, *, paper_ids: Iterable[int], model: str
+) -> dict[int, tuple[str, bytes]]:
+    """(text hash, vector bytes) of the papers that have an embedding by ``model``."""
+    found: dict[int, tuple[str, bytes]] = {}
+    for chunk in _chunks(sorted(set(paper_ids))):
+        rows = session.execute(
+            select(PaperEmbedding.paper_id, PaperEmbedding.text_hash, PaperEmbedding.vector).where(
+                PaperEmbedding.model == model, PaperEmbedding.paper_id.in_(chunk)
+            )
+        )
+        found.update({paper_id: (digest, bytes(vector)) for paper_id, digest, vector in rows})
+    return found
+
+
+def save_paper_embeddings(
+    session: Session, *, model: str, rows: Sequence[tuple[int, str, bytes]]
+) -> None:
+    """Store (paper id, text hash, vector) rows, replacing an older text's vector.
+
+    Another process may store the same paper at the same moment: its row wins, whichever it is,
+    since both are the same model's vector of the same text.
+    """
+    if not rows:
+        return
+    ids = [row[0] for row in rows]
+    for chunk in _chunks(ids):
+        session.execute(
+            delete(PaperEmbedding).where(
+                PaperEmbedding.model == model, PaperEmbedding.paper_id.in_(chunk)
+            )
+        )
+    values = [
+        {"paper_id": pid, "model": model, "text_hash": digest, "vector": vector}
+        for pid, digest, vector in rows
+    ]
+    try:
+        with session.begin_nested():
+            session.execute(insert(PaperEmbedding), values)
+    except IntegrityError:
+        for value in values:  # a concurrent writer stored some of them first: keep theirs
+            try:
+                with session.begin_nested():
+                    session.execute(insert(PaperEmbedding), [value])
+            except IntegrityError:
+                continue
 
 
 # --- sightings and ingest runs ------------------------------------------------------------------

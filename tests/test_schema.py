@@ -17,6 +17,7 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         schema.upgrade(database_url)
         assert schema.current_revision(engine) == schema.head_revision(database_url)
         assert "skip_empty" in {c["name"] for c in inspect(engine).get_columns("subscribers")}
+        assert "vector" in {c["name"] for c in inspect(engine).get_columns("paper_embeddings")}
         schema.downgrade(database_url, "base")
         assert schema.current_revision(engine) is None
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
