@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/rank_eval.py [--per-topic]
 
-The papers are the 314 of the three seed pages (the bundled sample), and the judgements are in
+The papers are the 314 of the three seed pages (tests/data/seeds, read by bench/seeds.py), and the judgements are in
 bench/rank_eval_labels.json: 11 topics, each with the papers judged relevant by reading them.
 Each seed page (one listing day) in turn is today's candidates, ranked for a subscriber with that
 one topic, as ``rank`` does for a digest of 10 (default relevance floor, no trending share: the
@@ -26,11 +26,12 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from seeds import seed_listings  # bench/ is on sys.path when a script runs
+
 from service.diff import title_key
 from service.feedback import Votes
 from service.rank import RelevanceIndex, SemanticScorer, rank
 from service.records import Candidate, Topic
-from service.resources import sample_listings_path
 from service.settings import Settings
 
 LABELS = Path(__file__).with_name("rank_eval_labels.json")
@@ -38,20 +39,18 @@ DIGEST = 10
 
 
 def load_papers() -> dict[str, list[Candidate]]:
-    """The sample papers by listing day."""
+    """The seed papers by listing day."""
     days: dict[str, list[Candidate]] = {}
-    for i, line in enumerate(
-        sample_listings_path().read_text(encoding="utf-8").splitlines(), start=1
-    ):
-        row = json.loads(line)
-        day = row["listed_on"]
-        first_seen = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+    for i, listing in enumerate(seed_listings(), start=1):
+        assert listing.listed_on is not None
+        day = listing.listed_on.isoformat()
+        first_seen = dt.datetime.combine(listing.listed_on, dt.time(), tzinfo=dt.UTC)
         days.setdefault(day, []).append(
             Candidate(
                 paper_id=i,
-                key=title_key(row["title"]),
-                title=row["title"],
-                abstract=row.get("abstract", ""),
+                key=title_key(listing.title),
+                title=listing.title,
+                abstract=listing.abstract,
                 first_seen=first_seen,
             )
         )
@@ -94,7 +93,7 @@ def main() -> None:
     known = {p.key for papers in days.values() for p in papers}
     for topic, keys in labels.items():
         missing = keys - known
-        assert not missing, f"{topic}: labelled papers not in the sample: {sorted(missing)[:3]}"
+        assert not missing, f"{topic}: labelled papers not in the seed pages: {sorted(missing)[:3]}"
 
     scorer: Callable[[list[Candidate]], SemanticScorer] | None = None
     try:
