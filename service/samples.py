@@ -6,8 +6,10 @@ sample paper has its real authors, links, categories, dates and, from Hugging Fa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+from service.rank import RelevanceIndex, rank
 from service.records import Candidate, Digest, DigestLinks, Reason, ScoredPaper, Topic
 from service.resources import sample_listings_path
 from service.sources.listing_file import read_listing_file
@@ -15,6 +17,7 @@ from service.tokens import Signer
 
 BASE_URL = "https://paperboy.example.org"
 DIGEST_DATE = dt.date(2025, 11, 21)
+TOPICS = (Topic("keyword", "language models"), Topic("keyword", "reasoning"))
 
 
 def sample_papers() -> list[Candidate]:
@@ -39,7 +42,7 @@ def sample_digest(
     *,
     subscriber: int = 1,
     email: str = "ada.lovelace@example.org",
-    topics: tuple[Topic, ...] = (Topic("keyword", "language models"), Topic("keyword", "reasoning")),
+    topics: tuple[Topic, ...] = TOPICS,
     signer: Signer | None = None,
 ) -> Digest:
     """A digest of `papers` for one subscriber, with signed links shaped like delivery's."""
@@ -61,3 +64,12 @@ def sample_digest(
         feedback=feedback,  # type: ignore[arg-type]
     )
     return Digest(email, DIGEST_DATE, scored, links, topics)
+
+
+def ranked_sample_digest(
+    topics: tuple[Topic, ...] = TOPICS, *, max_papers: int = 20, trending_share: float = 0.2
+) -> Digest:
+    """The sample papers ranked for `topics` as delivery ranks them, with the ranker's reasons."""
+    picks = rank(RelevanceIndex(sample_papers()), topics=topics, max_papers=max_papers, trending_share=trending_share)
+    digest = sample_digest([p.paper for p in picks], topics=topics)
+    return dataclasses.replace(digest, papers=tuple(picks))
