@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/build.py [--digests 2000] [--papers 20] [--no-record]
 
-Each digest has `--papers` papers drawn from the bundled sample's 314 papers (as a day's digests
+Each digest has `--papers` papers drawn from the 314 seed-page papers (as a day's digests
 draw on a few hundred candidates), filled in with authors, arXiv and code links and upvotes as
-Hugging Face listings have them (service/samples.py), with signed links shaped like delivery's. A finished message
+Hugging Face listings have them (bench/seeds.py), with signed links shaped like delivery's. A finished message
 is its wire bytes. The naive path renders the template, runs premailer over each digest's whole
 HTML and builds the message with the email package (quoted-printable, header registry, stdlib
 generator), as Paperboy did before; Paperboy's path is Renderer.render → build_message →
@@ -31,6 +31,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from results import RESULTS, record_section  # bench/ is on sys.path when a script runs
+from seeds import seed_papers
 
 from service import render
 from service.mailer import build_message, header_value, wire_bytes
@@ -38,7 +39,7 @@ from service.records import Candidate, Digest, RenderedDigest, Topic
 from service.render import Renderer
 from service.resources import templates_dir
 from service.samples import BASE_URL as BASE
-from service.samples import sample_digest, sample_papers
+from service.samples import sample_digest
 from service.tokens import Signer
 
 SECTION = "## Building digest emails (`bench/build.py`)"
@@ -129,7 +130,7 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="do not write bench/results.md")
     args = parser.parse_args()
 
-    pool = sample_papers()
+    pool = seed_papers()
     renderer = Renderer(templates_dir())
     shared = make_digests(pool, args.digests, args.papers, unique=False)
     unique = make_digests(pool, args.digests, args.papers, unique=True)
@@ -145,7 +146,7 @@ def main() -> None:
         record_section(SECTION, [
             f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()}, one process "
             f"({os.cpu_count()} CPUs present, one used). {args.digests:,} digests of {args.papers} papers drawn from the "
-            f"{len(pool)} sample papers (with authors, arXiv, PDF and code links, upvotes: `service/samples.py`), each "
+            f"{len(pool)} seed-page papers (with authors, arXiv, PDF and code links, upvotes: `bench/seeds.py`), each "
             "to its own address with its own signed links; a finished message is its wire bytes.",
             "",
             "| path | messages/s |",

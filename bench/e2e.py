@@ -12,7 +12,7 @@ then `--subscribers` generated subscribers (bench/population.py: Zipf topic mixe
 excludes, time zones, daily and weekly) inserted by a child process. Then the cycle, each stage a
 separate `paperboy` process exactly as an operator runs it, PAPERBOY_DELIVERY_QUEUE=procrastinate:
 
-1. ingest: `paperboy ingest --sample` (the bundled 314 papers, all new);
+1. ingest: `paperboy ingest --file` of the 314 seed-page papers (bench/seeds.py) as JSON Lines, all new;
 2. plan: `paperboy send --date D --json`: ranks every subscriber, records a `deliveries` row and
    its `delivery_items`, and queues the rows in batches of PAPERBOY_DELIVERY_BATCH_SIZE;
 3. deliver: N `paperboy worker --once` processes (each PAPERBOY_WORKER_CONCURRENCY jobs at once,
@@ -58,6 +58,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from build import cpu_name  # noqa: E402
 from population import subscriber_rows  # noqa: E402
+from seeds import seed_listings  # noqa: E402
 from sink_process import Sink  # noqa: E402
 
 from tests.pg_server import PostgresServer, _bindir  # noqa: E402
@@ -262,6 +263,7 @@ class Cycle:
 def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
     from service import store
     from service.db import make_engine, make_session_factory, session_scope
+    from service.sources.jsonl import dump_jsonl
 
     print(f"\n== {subscribers:,} subscribers, {workers} worker process(es) ==", flush=True)
     load_before = os.getloadavg()[0]
@@ -270,6 +272,8 @@ def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
     sink = Sink(args.latency / 1000)
     folder = Path(tempfile.mkdtemp(prefix="paperboy-e2e-"))
     log = folder / "paperboy.log"
+    seeds = folder / "seeds.jsonl"
+    seeds.write_text(dump_jsonl(seed_listings()), encoding="utf-8")
     sampler = Sampler(server.postmaster())
     sampler.start()
     engine = None
@@ -354,7 +358,9 @@ def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
             return stage
 
         def ingest() -> tuple[int, dict[str, Finished], str]:
-            done = run([*PAPERBOY, "ingest", "--sample", "--json"], env, log, "paperboy ingest")
+            done = run(
+                [*PAPERBOY, "ingest", "--file", str(seeds), "--json"], env, log, "paperboy ingest"
+            )
             report = json.loads(done.stdout)
             return int(report["new"]), {"paperboy ingest": done}, f"{report['fetched']} fetched"
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/rank.py [--subscribers 100000] [--papers 300] [--seed 7]
 
-The candidates are the bundled sample papers (real titles and abstracts from the seed pages), with
+The candidates are the seed pages' papers (real titles and abstracts, bench/seeds.py), with
 invented upvotes (and their gain since yesterday), stars, comments, authors and first-seen times
 spread over a week. The subscribers are drawn as real ones look: 1-4 keyword topics from a pool
 of 150 phrases (so many share a topic and each distinct topic is scored once per run), some with a
@@ -17,15 +17,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import random
 import resource
 import time
 
+from seeds import seed_listings  # bench/ is on sys.path when a script runs
+
 from service.feedback import Votes
 from service.rank import RelevanceIndex, rank
 from service.records import Candidate, Topic
-from service.resources import sample_listings_path
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
 PHRASES = [
@@ -53,15 +53,13 @@ NAMES = [
 
 
 def sample_papers(count: int, rng: random.Random) -> list[Candidate]:
-    rows = [
-        json.loads(line) for line in sample_listings_path().read_text(encoding="utf-8").splitlines()
-    ]
+    rows = seed_listings()
     papers = []
     for i in range(count):
         row = rows[i % len(rows)]
         papers.append(
             Candidate(
-                paper_id=i + 1, key=f"bench{i + 1}", title=row["title"], abstract=row.get("abstract", ""),
+                paper_id=i + 1, key=f"bench{i + 1}", title=row.title, abstract=row.abstract,
                 authors=tuple(rng.sample(NAMES, 3)), upvotes=int(rng.paretovariate(1.2) * 3) - 3,
                 stars=rng.choice([0, 0, 0, 12, 250, 3000]), comments=rng.choice([0, 0, 1, 3, 9]),
                 first_seen=NOW - dt.timedelta(hours=rng.uniform(0, 24 * 7)),

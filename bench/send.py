@@ -3,7 +3,7 @@
     .venv/bin/python bench/send.py [--messages 10000] [--baseline-slow 500] [--papers 10]
                                    [--connections 8,16,32] [--latency 0,10] [--no-record]
 
-The digests (each `--papers` sample papers, its own address and signed links: bench/build.py's
+The digests (each `--papers` seed-page papers, its own address and signed links: bench/build.py's
 `make_digests`) are built once, before any timing, as finished `EmailMessage`s. The sink is the
 test suite's aiosmtpd server (tests/smtp_sink.py, counting only, parsing nothing) in its own
 process, answering every MAIL, RCPT, DATA and RSET after the given latency. For each latency:
@@ -38,12 +38,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from build import FROM, LIST_ID, WHEN, cpu_name, make_digests  # noqa: E402
 from results import RESULTS, record_section  # noqa: E402
+from seeds import seed_papers  # noqa: E402
 from sink_process import Sink  # noqa: E402
 
 from service.mailer import SmtpMailer, build_message, envelope, wire_bytes  # noqa: E402
 from service.render import Renderer  # noqa: E402
 from service.resources import templates_dir  # noqa: E402
-from service.samples import BASE_URL, sample_papers  # noqa: E402
+from service.samples import BASE_URL  # noqa: E402
 from service.smtp_pool import Job, SmtpPool  # noqa: E402
 
 SECTION = "## Sending over SMTP (`bench/send.py`)"
@@ -52,7 +53,7 @@ SECTION = "## Sending over SMTP (`bench/send.py`)"
 def build_messages(count: int, papers: int) -> list[EmailMessage]:
     renderer = Renderer(templates_dir())
     messages = []
-    for digest in make_digests(sample_papers(), count, papers, unique=False):
+    for digest in make_digests(seed_papers(), count, papers, unique=False):
         messages.append(
             build_message(renderer.render(digest), to=digest.email, from_addr=FROM, base_url=BASE_URL,
                           unsubscribe_url=digest.links.unsubscribe, list_id=LIST_ID, date=WHEN)

@@ -18,7 +18,7 @@ import pytest
 from service.records import Digest
 from service.render import Renderer
 from service.resources import templates_dir
-from service.samples import sample_digest, sample_papers
+from service.samples import ranked_sample_digest, sample_digest
 
 pytestmark = pytest.mark.browser
 
@@ -30,10 +30,9 @@ SCREENSHOTS = os.environ.get("PAPERBOY_EMAIL_SCREENSHOTS")
 SCREENSHOTS_DIR = Path(SCREENSHOTS).resolve() if SCREENSHOTS else None
 
 def screenshot_digest() -> Digest:
-    """20 sample papers, longest titles first so the narrow layout meets the hardest cases on
-    the first screen; authors, links and upvotes as Hugging Face listings have them."""
-    papers = sorted(sample_papers(), key=lambda p: (-len(p.title), p.paper_id))[:20]
-    return sample_digest(papers)
+    """The sample's real papers (authors, links, upvotes, categories) ranked for "language models"
+    and "reasoning" as delivery ranks them: 20 papers, four of them trending picks."""
+    return ranked_sample_digest()
 
 
 def save(shot: Path, target: Path) -> None:

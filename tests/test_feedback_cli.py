@@ -239,14 +239,19 @@ def test_subscribers_add_refuses_bad_preferences(run) -> None:  # type: ignore[n
 
 
 def test_a_subscriber_without_topics_gets_the_trending_papers(run) -> None:  # type: ignore[no-untyped-def]
-    run("subscribers", "add", EMAIL, "--max", "5")
+    run("subscribers", "add", EMAIL, "--max", "60")
     papers = preview(run)
-    assert len(papers) == 5
-    assert [p["arxiv_id"] for p in papers[:4]] == [
+    assert len(papers) == 60
+    # The invented papers among the sample's Hugging Face ones, most trending first.
+    assert [p["arxiv_id"] for p in papers[:5]] == [
         "2508.10002",
+        "2410.17243",
         "2508.10001",
-        "2508.10003",
-        "2508.10004",
+        "2508.13167",
+        "2410.16251",
     ]
     assert papers[0]["reasons"] == ["trending: 90 upvotes (+85 today)"]
-    assert papers[4]["reasons"] == ["new today"]  # the rest of the day's papers have no upvotes
+    reasons = [p["reasons"][0] for p in papers]
+    # 47 papers with upvotes, then the arXiv papers, which have none.
+    assert all(r.startswith("trending: ") for r in reasons[:47])
+    assert set(reasons[47:]) == {"new today"}

@@ -30,7 +30,7 @@ def test_ticks_ingest_the_folder_and_deliver_to_the_outbox(runtime: Runtime) -> 
     with freeze_time("2025-08-20 05:00:00"):
         ingest_tick(runtime)
         with session_scope(runtime.factory) as session:
-            assert store.count_papers(session) == 314
+            assert store.count_papers(session) == 119
             store.add_subscriber(
                 session, email="ada@example.org", status="active", timezone="Asia/Tokyo", delivery_hour=8,
                 cadence="daily", max_papers=3, topics=[("keyword", "reasoning", 1.0)], now=dt.datetime.now(dt.UTC),

@@ -1,14 +1,18 @@
 """`paperboy serve` as a real process: refuses a stale schema, serves the sample papers, and the
-page looks right in a real headless Chromium."""
+page looks right in a real headless Chromium; the README's quick start, step by step."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
@@ -70,8 +74,41 @@ def served(tmp_path: Path) -> Iterator[str]:
 def test_serve_shows_the_sample_papers(served: str) -> None:
     page = httpx.get(served + "/", timeout=10)
     assert page.status_code == 200
-    assert "314 papers" in page.text
-    assert "Calibration and Uncertainty for multiRater Volume Assessment" in page.text
+    assert "119 papers" in page.text
+    # The most upvoted sample paper, its title linked to its arXiv abstract, with its authors.
+    assert (
+        '<a href="https://arxiv.org/abs/2410.17243">Breaking the Memory Barrier: Near Infinite '
+        "Batch Size Scaling for Contrastive Loss</a>"
+    ) in page.text
+    assert "Zesen Cheng, Hang Zhang, Kehan Li et al." in page.text
+
+
+def test_the_quick_start_sends_a_digest_with_authors_links_and_a_category_match(
+    served: str, tmp_path: Path
+) -> None:
+    """README's quick start today: the sample's papers are today's, its topics match them."""
+    env = env_for(tmp_path)
+
+    def paperboy(*args: str) -> str:
+        done = subprocess.run([*PAPERBOY, *args], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    paperboy("subscribers", "add", "you@example.org", "--topic", "reinforcement learning", "--topic", "category:cs.CL")
+    preview = paperboy("preview", "you@example.org")
+    assert "in cs.CL" in preview and 'matches "reinforcement learning"' in preview
+    paperboy("send", "--date", dt.date.today().isoformat())
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert text.count("Why: in cs.CL") >= 3
+    assert "Chunhua Liu, Kabir Manandhar Shrestha, Sukai Huang" in text  # ALIGN, a cs.CL paper
+    assert "Abstract: https://arxiv.org/abs/2508.13426" in text and "PDF: https://arxiv.org/pdf/" in text
+    # Each paper's meta line names its real source: "Hugging Face · 6 Aug 2025 · …", "arXiv · …".
+    sources = set(re.findall(r"^ {4}([A-Za-z ,]+) · \d", text.replace("\r\n", "\n"), re.MULTILINE))
+    assert sources == {"Hugging Face", "arXiv"}
+    assert '<a href="https://arxiv.org/abs/2508.13426"' in html
 
 
 @pytest.mark.browser

@@ -45,13 +45,14 @@ def test_landing_page_lists_the_latest_papers_escaped(runtime: Runtime, client: 
     assert empty.status_code == 200 and "No papers yet" in empty.text
     ingest_file(runtime.factory, path=sample_listings_path(), source="sample", now=NOW)
     hostile = tmp_path / "hostile.jsonl"
-    hostile.write_text('{"title": "<script>alert(1)</script> Attention", "abstract": "x"}\n')
+    # Upvoted, so that it is among the 30 most upvoted papers the page lists.
+    hostile.write_text('{"title": "<script>alert(1)</script> Attention", "abstract": "x", "upvotes": 500}\n')
     ingest_file(runtime.factory, path=hostile, now=NOW + dt.timedelta(hours=1))
     page = client.get("/")
     assert page.status_code == 200
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Attention" in page.text and "<script>alert" not in page.text
     assert page.text.count('<li class="paper">') == 30
-    assert "315 papers" in page.text
+    assert "120 papers" in page.text
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
 

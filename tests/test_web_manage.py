@@ -501,7 +501,7 @@ def test_the_preview_follows_the_unsaved_trending_share(
     with session_scope(runtime.factory) as session:  # a narrow topic: few papers match it
         subscriber_id = store.add_subscriber(
             session, email="narrow@example.org", status="active", timezone="UTC", delivery_hour=8, cadence="daily",
-            max_papers=5, topics=[("keyword", "segmentation", 1.0)], now=NOW - dt.timedelta(days=30),
+            max_papers=5, topics=[("keyword", "survival analysis", 1.0)], now=NOW - dt.timedelta(days=30),
         ).id  # fmt: skip
     token = runtime.signer.make("manage", s=subscriber_id)
     page = client.get(f"/manage/{token}").text
@@ -535,7 +535,7 @@ def test_the_preview_follows_the_unsaved_topic_matching(
     def count(floor: str) -> int:
         answer = client.post(f"/manage/{token}", headers={"X-Paperboy-Fragment": "1"}, data=form_of(
             page, action="preview", relevance_floor=floor, trending_share="none", max_papers="50",
-            text=["scaling laws"], kind=["keyword"], weight=["1"],
+            text=["causal inference"], kind=["keyword"], weight=["1"],
         ))  # fmt: skip
         assert answer.status_code == 200, answer.text
         return len(preview_titles(answer.text))

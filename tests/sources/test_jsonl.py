@@ -2,20 +2,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib.util
 import json
 import re
-from collections import Counter
-
-import pytest
 
 from service.records import Listing
 from service.sources import jsonl
 from service.sources.hf_json import parse_hf_daily
 from service.sources.jsonl import dump_jsonl, parse_jsonl
 from service.sources.page_text import parse_page_text
-
-from .conftest import REPO_ROOT
 
 FULL = Listing(
     title="A Paper With Every Field",
@@ -123,47 +117,3 @@ def test_bad_lines_are_rejected_by_number_and_the_rest_parse():
 def test_crlf_lines_parse():
     data = b'{"title": "One"}\r\n\r\n{"title": "Two"}\r\n'
     assert [x.title for x in parse_jsonl(data).listings] == ["One", "Two"]
-
-
-# --- the bundled sample data ----------------------------------------------------------------
-
-SAMPLE = REPO_ROOT / "service" / "data" / "sample_listings.jsonl"
-
-
-def _normalised(title: str) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", title.casefold()).split())
-
-
-def test_bundled_sample_parses_cleanly_with_dates_and_no_duplicates():
-    result = parse_jsonl(SAMPLE.read_bytes())
-
-    assert result.rejected == []
-    assert len(result.listings) == 314
-    assert {x.source for x in result.listings} == {"sample"}
-    days = Counter(x.listed_on for x in result.listings)
-    # 119 + 119 + 102 listed; repeats of earlier days' papers are dropped from later days.
-    assert days == {dt.date(2025, 8, 18): 119, dt.date(2025, 8, 19): 106, dt.date(2025, 8, 20): 89}
-    keys = [_normalised(x.title) for x in result.listings]
-    assert len(set(keys)) == len(keys)
-    for day in days:
-        positions = [x.position for x in result.listings if x.listed_on == day]
-        assert positions == sorted(positions) and positions[0] == 1
-    assert all(x.abstract for x in result.listings)
-
-
-def test_bundled_sample_is_what_the_build_script_makes_from_the_seeds(seeds_dir):
-    spec = importlib.util.spec_from_file_location(
-        "build_sample", REPO_ROOT / "scripts" / "build_sample.py"
-    )
-    assert spec is not None and spec.loader is not None
-    build_sample = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_sample)
-    assert SAMPLE.read_text(encoding="utf-8") == build_sample.build(seeds_dir), (
-        "service/data/sample_listings.jsonl is stale: run python scripts/build_sample.py"
-    )
-
-
-@pytest.mark.parametrize("field", ["position", "listed_on"])
-def test_sample_keeps_page_positions_and_days(field):
-    first = parse_jsonl(SAMPLE.read_bytes()).listings[0]
-    assert getattr(first, field) == {"position": 1, "listed_on": dt.date(2025, 8, 18)}[field]
