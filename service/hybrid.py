@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-ABS_LOW = 0.25  # cosine at or below which a paper gets no semantic relevance
+ABS_LOW = 0.15  # cosine at or below which a paper gets no semantic relevance
 ABS_HIGH = 0.55  # cosine from which the absolute reading is full
 Z_LOW = 1.0  # standard deviations above the run's mean at which the relative reading starts
-Z_HIGH = 3.0  # and is full
+Z_HIGH = 2.5  # and is full
 MIN_FOR_RELATIVE = 30  # fewer candidates than this: the absolute reading alone
-SEMANTIC_WEIGHT = 1.0  # exponent of the semantic term in the noisy-or
+SEMANTIC_WEIGHT = 1.5  # exponent of the semantic term in the noisy-or
 
 
 def semantic_relevance(cosine: np.ndarray, has_vector: np.ndarray) -> np.ndarray:

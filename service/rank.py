@@ -6,8 +6,8 @@ docs/ranking.md explains every component and the blend; in short:
   + abstract, divided by what a paper scores that uses every term of the topic once in an abstract
   of average length (Σ IDF / (1 + k1)): r. Relevance = tanh(r) × coverage, coverage being the share
   of the topic's IDF mass the paper contains: 0.76 for that paper, near 1 for heavy use, small for a
-  paper sharing one common word. With semantic matching (default) it is the larger of that and the
-  calibrated embedding similarity. A category topic is worth ``CATEGORY_RELEVANCE``, an author
+  paper sharing one common word. With semantic matching (default) it is blended with the
+  embedding similarity (service/hybrid.py). A category topic is worth ``CATEGORY_RELEVANCE``, an author
   topic ``AUTHOR_RELEVANCE`` (name match tolerant of initials and accents).
 * A topic counts when its relevance passes the subscriber's floor; the topics combine as a
   weighted noisy-or, R = 1 − Π (1 − rel_t) ** weight_t, which stays in 0..1.
@@ -37,6 +37,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from service import hybrid
 from service.diversity import diverse_top
 from service.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
 from service.records import Candidate, Reason, ScoredPaper, Topic
@@ -60,9 +61,11 @@ POOL_FACTOR = 3  # MMR chooses the digest among the best POOL_FACTOR × max pape
 
 
 class SemanticScorer(Protocol):
-    """Embedding similarity of a topic text to every candidate, calibrated to 0..1 relevance."""
+    """Embedding similarity of a topic text to every candidate."""
 
-    def relevance(self, text: str) -> np.ndarray: ...
+    has_vector: np.ndarray  # bool per candidate: False where the paper could not be embedded
+
+    def cosine(self, text: str) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +192,8 @@ class RelevanceIndex:
         else:
             cached = self.match(topic.text).relevance
             if self.semantic is not None and len(self):
-                cached = np.maximum(cached, self.semantic.relevance(topic.text))
+                cosine = self.semantic.cosine(topic.text)
+                cached = hybrid.blend(cached, cosine, self.semantic.has_vector)
         self._relevance_cache[key] = cached
         return cached
 
