@@ -67,6 +67,8 @@ class SemanticScorer(Protocol):
 
     def cosine(self, text: str) -> np.ndarray: ...
 
+    def closest_sentence(self, text: str, abstract: str) -> str | None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class TopicMatch:
@@ -121,6 +123,7 @@ class RelevanceIndex:
         self._evidence_cache: dict[tuple[str, str, float], _Evidence] = {}
         self._exclude_cache: dict[str, np.ndarray] = {}
         self._similarity_cache: dict[int, np.ndarray] = {}
+        self._sentence_cache: dict[tuple[int, str], str | None] = {}
         self._tfidf: tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]] | None = None
         self._ids = np.asarray([c.paper_id for c in self.candidates], dtype=np.int64)
         self._first_seen = np.asarray(
@@ -302,6 +305,19 @@ class RelevanceIndex:
         return result
 
 
+    def closest_sentence(self, i: int, text: str) -> str | None:
+        """The sentence of paper ``i``'s abstract closest in meaning to ``text`` (memoised per run)."""
+        key = (i, " ".join(text.casefold().split()))
+        if key not in self._sentence_cache:
+            found = None
+            if self.semantic is not None:
+                try:
+                    found = self.semantic.closest_sentence(text, self.candidates[i].abstract)
+                except Exception:  # a reason without its quote is still a reason
+                    found = None
+            self._sentence_cache[key] = found
+        return self._sentence_cache[key]
+
     def similarity_at(self, i: int) -> np.ndarray:
         """Similarity of the paper at position ``i`` to every candidate (for diversity), memoised."""
         return self.similarity(self.candidates[i])
@@ -421,7 +437,7 @@ def rank(
         paper = index.candidates[i]
         if why == "relevant":
             reasons = [
-                _reason(index, topic, i, paper)
+                _reason(index, topic, i, paper, floor)
                 for topic in positives
                 if index.evidence(topic, floor).hit[i]
             ]
@@ -435,7 +451,7 @@ def rank(
                 label += ", off your topics"
             reasons = [Reason(label)]
             reasons += [
-                _reason(index, topic, i, paper)
+                _reason(index, topic, i, paper, floor)
                 for topic in positives
                 if index.evidence(topic, floor).hit[i]
             ]
@@ -465,7 +481,10 @@ def _top(index: RelevanceIndex, candidates: np.ndarray, score: np.ndarray, n: in
     return [int(i) for i in candidates[order[:n]]]
 
 
-def _reason(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate) -> Reason:
+def _reason(
+    index: RelevanceIndex, topic: Topic, i: int, paper: Candidate, floor: float
+) -> Reason:
+    """Why ``topic`` counts for paper ``i``: its words when they carry it, else its meaning."""
     if topic.kind == "category":
         return Reason(f"in {topic.text}", topic=topic.text, terms=(topic.text,))
     if topic.kind == "author":
@@ -475,8 +494,12 @@ def _reason(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate) -> Re
     words = index.matched_words(match, i)
     if match.terms and len(words) == len(match.terms):
         return Reason(f'matches "{topic.text}"', topic=topic.text, terms=words)
-    if words and match.relevance[i] > 0:
+    if words and (match.relevance[i] >= floor or index.semantic is None):
         return Reason(
             f'partly matches "{topic.text}" ({", ".join(words)})', topic=topic.text, terms=words
         )
-    return Reason(f'close in meaning to "{topic.text}"', topic=topic.text, terms=())
+    label = f'close in meaning to "{topic.text}"'
+    quote = index.closest_sentence(i, topic.text) if index.semantic is not None else None
+    if quote:
+        label += f": “{quote}”"
+    return Reason(label, topic=topic.text, terms=())

@@ -10,16 +10,17 @@ it and a revised abstract is embedded again. Topic texts are embedded once per p
 Each text is run on its own (batch of one): its vector depends on nothing but its text, so the
 same paper gets the same vector on every deployment, whatever else was ingested with it.
 
-Cosine similarity c is mapped to a relevance comparable with the lexical one:
-(c − LOW) / (HIGH − LOW), clipped to 0..1, so an unrelated paper (c ≲ 0.2) adds nothing and a paper
-about the topic in other words (c ≈ 0.5) counts like a lexical match. A paper whose text could not
-be embedded has no vector and ranks on words alone.
+The scorer gives cosine similarities; service/hybrid.py turns them into relevance blended with the
+lexical match. A paper whose text could not be embedded has no vector and ranks on words alone.
+For the reason of a paper picked for its meaning, the abstract's sentence closest to the topic is
+found the same way (sentences embedded once per process).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -37,8 +38,6 @@ MODEL = "all-MiniLM-L6-v2/int8-onnx/128"  # stored with each vector: a new model
 DIM = 384
 MAX_TOKENS = 128  # 2.2x faster than sentence-transformers' 256 and as good here (docs/ranking.md)
 MAX_CHARS = 4_000  # ample for 128 tokens; keeps the tokenizer's work bounded on huge abstracts
-LOW = 0.2  # cosine at or below which a paper gets no semantic relevance
-HIGH = 0.6  # cosine at which it gets full relevance
 MODEL_DIR = Path(__file__).with_name("data") / "minilm"
 
 _lock = threading.Lock()
@@ -137,6 +136,42 @@ def topic_vector(text: str) -> np.ndarray | None:
     return embed([" ".join(text.split())])[0]
 
 
+# A sentence ends at . ! or ? followed by space and a capital, digit or opening quote/bracket,
+# unless the word before is an abbreviation abstracts use ("et al.", "e.g.", "Fig.").
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(\[])")
+_ABBREVIATIONS = ("et al.", "e.g.", "i.e.", "fig.", "eq.", "vs.", "cf.", "resp.", "approx.", "sec.")
+QUOTE_CHARS = 200  # longest sentence quoted in a reason
+
+
+def sentences(abstract: str) -> list[str]:
+    """The abstract's sentences (abbreviations do not end one); short fragments are dropped."""
+    parts: list[str] = []
+    for piece in _SENTENCE_END.split(" ".join(abstract.split())):
+        if parts and parts[-1].casefold().endswith(_ABBREVIATIONS):
+            parts[-1] = f"{parts[-1]} {piece}"
+        else:
+            parts.append(piece)
+    return [p for p in parts if len(p.split()) >= 4]
+
+
+def closest_sentence(topic: str, abstract: str) -> str | None:
+    """The sentence of ``abstract`` closest in meaning to ``topic``, shortened for a reason line.
+
+    Sentences are embedded once per process (cached by text); None when the abstract has no
+    sentence or the model fails.
+    """
+    found = sentences(abstract)[:30]
+    query = topic_vector(topic)
+    if not found or query is None:
+        return None
+    vectors = embed(found)
+    scored = [(float(v @ query), i) for i, v in enumerate(vectors) if v is not None]
+    if not scored:
+        return None
+    best = found[max(scored)[1]]
+    return best if len(best) <= QUOTE_CHARS else best[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
 def paper_vectors(
     session: Any, papers: Sequence[Candidate], *, encode: Callable[[str], np.ndarray] | None = None
 ) -> list[np.ndarray | None]:
@@ -222,5 +257,5 @@ class EmbeddingScorer:
             self._topics[key] = cached
         return cached
 
-    def relevance(self, text: str) -> np.ndarray:
-        return np.clip((self.cosine(text) - LOW) / (HIGH - LOW), 0.0, 1.0)
+    def closest_sentence(self, text: str, abstract: str) -> str | None:
+        return closest_sentence(text, abstract)

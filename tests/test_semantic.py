@@ -54,7 +54,26 @@ def test_the_bundled_model_finds_papers_in_other_words() -> None:
     ids = [s.paper.paper_id for s in blended]
     assert ids[0] == 3 and 1 in ids and 2 not in ids
     reason = next(s for s in blended if s.paper.paper_id == 1).reasons[0]
-    assert reason.label == 'close in meaning to "catastrophic forgetting"'
+    # Picked for its meaning: the reason says so and quotes the sentence that carries it.
+    assert reason.label == (
+        'close in meaning to "catastrophic forgetting": '
+        "“A network trained on a sequence of tasks retains earlier abilities.”"
+    )
+    assert reason.terms == ()
+
+
+def test_the_quoted_sentence_is_the_one_closest_in_meaning() -> None:
+    abstract = (
+        "We release a benchmark of 40 tasks, e.g. parsing and tagging, collected by Smith et al. in "
+        "2023. Models fine-tuned on later tasks lose what they learned on the earlier ones. We "
+        "report results on eight GPUs."
+    )
+    assert semantic.sentences(abstract)[0].startswith("We release a benchmark of 40 tasks, e.g. parsing")
+    assert len(semantic.sentences(abstract)) == 3
+    assert semantic.closest_sentence("catastrophic forgetting", abstract) == (
+        "Models fine-tuned on later tasks lose what they learned on the earlier ones."
+    )
+    assert semantic.closest_sentence("catastrophic forgetting", "") is None
 
 
 def test_a_paraphrase_ranks_the_right_paper_above_a_word_for_word_wrong_one() -> None:
