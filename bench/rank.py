@@ -110,14 +110,24 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--papers", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--lexical", action="store_true", help="Rank without embeddings.")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     papers = sample_papers(args.papers, rng)
     yesterday = {p.paper_id: max(0, (p.upvotes or 0) - rng.randint(0, 30)) for p in papers}
     people = subscribers(args.subscribers, papers, rng)
 
+    scorer = None
+    if not args.lexical:  # as a run does: the candidates' vectors are stored, here embedded first
+        from service.semantic import EmbeddingScorer
+
+        start = time.perf_counter()
+        scorer = EmbeddingScorer.for_texts(papers)
+        print(
+            f"embedded the candidates' texts in {time.perf_counter() - start:.1f} s (not part of ranking)"
+        )
     start = time.perf_counter()
-    index = RelevanceIndex(papers, now=NOW, upvotes_before=yesterday)
+    index = RelevanceIndex(papers, now=NOW, upvotes_before=yesterday, semantic=scorer)
     built = time.perf_counter() - start
     start = time.perf_counter()
     chosen = 0
@@ -126,7 +136,9 @@ def main() -> None:
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     distinct = len({t.text for p in people for t in p["topics"]})
-    print(f"index over {len(papers)} candidates built in {built * 1000:.0f} ms")
+    print(
+        f"index over {len(papers)} candidates built in {built * 1000:.0f} ms ({'lexical' if scorer is None else 'with embeddings'})"
+    )
     print(
         f"ranked {len(people):,} subscribers ({distinct} distinct topics, {chosen:,} papers chosen) "
         f"in {seconds:.2f} s = {len(people) / seconds:,.0f} subscribers/s on one core"

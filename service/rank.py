@@ -40,6 +40,7 @@ import Stemmer
 from service import hybrid
 from service.diversity import diverse_top
 from service.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
+from service.reader_model import ADMIT_Z, reader_shift, reader_z
 from service.records import Candidate, Reason, ScoredPaper, Topic
 from service.trend import signals, trending_label
 
@@ -64,6 +65,9 @@ class SemanticScorer(Protocol):
     """Embedding similarity of a topic text to every candidate."""
 
     has_vector: np.ndarray  # bool per candidate: False where the paper could not be embedded
+    matrix: np.ndarray  # one unit embedding per candidate (zeros where there is none)
+
+    def paper_vector(self, paper: Candidate) -> np.ndarray | None: ...
 
     def cosine(self, text: str) -> np.ndarray: ...
 
@@ -305,6 +309,29 @@ class RelevanceIndex:
         return result
 
 
+    def paper_vectors(self, papers: Sequence[Candidate]) -> np.ndarray:
+        """Embeddings of ``papers`` (the run's rows for candidates, else embedded), one per row.
+
+        Papers that cannot be embedded are left out.
+        """
+        assert self.semantic is not None
+        rows = []
+        for paper in papers:
+            i = self.position.get(paper.paper_id)
+            if i is not None and self.semantic.has_vector[i]:
+                rows.append(self.semantic.matrix[i])
+            elif (vector := self.semantic.paper_vector(paper)) is not None:
+                rows.append(vector)
+        width = self.semantic.matrix.shape[1]
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), width)
+
+    def reader_z(self, votes: Votes) -> np.ndarray | None:
+        """The reader's own classifier over the candidates (None: too few votes or no embeddings)."""
+        if self.semantic is None or not len(self):
+            return None
+        liked, disliked = self.paper_vectors(votes.liked), self.paper_vectors(votes.disliked)
+        return reader_z(self.semantic.matrix, self.semantic.has_vector, liked, disliked)
+
     def closest_sentence(self, i: int, text: str) -> str | None:
         """The sentence of paper ``i``'s abstract closest in meaning to ``text`` (memoised per run)."""
         key = (i, " ".join(text.casefold().split()))
@@ -389,6 +416,9 @@ def rank(
         keep &= ~index.excluded(topic.text)
     fb = feedback_scores(index, votes) if votes is not None else None
     shift = FEEDBACK_WEIGHT * fb.score if fb is not None else 0.0
+    reader = index.reader_z(votes) if votes is not None else None
+    if reader is not None:
+        shift = shift + reader_shift(reader, len(votes))  # type: ignore[arg-type]
     base = RECENCY_WEIGHT * index.recency + shift
     picks: list[tuple[int, float, str]] = []  # (paper index, score, why: "relevant" or "trending")
     if positives:
@@ -401,6 +431,8 @@ def rank(
             matched |= evidence.hit
         if fb is not None and fb.liked:
             matched |= fb.liked_similarity.max(axis=0) >= ADMIT_SIMILARITY
+        if reader is not None:
+            matched |= reader >= ADMIT_Z
         score = (1 - share) * (1 - np.exp(log_miss)) + share * index.trend + base
         n_trending = math.floor(share * max_papers + 1e-9)
         pool = _top(index, np.flatnonzero(keep & matched), score, POOL_FACTOR * max_papers)

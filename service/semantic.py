@@ -259,3 +259,7 @@ class EmbeddingScorer:
 
     def closest_sentence(self, text: str, abstract: str) -> str | None:
         return closest_sentence(text, abstract)
+
+    def paper_vector(self, paper: Candidate) -> np.ndarray | None:
+        """A paper outside the run (one the reader voted on earlier), embedded or from memory."""
+        return embed([text_of(paper)])[0]
