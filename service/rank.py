@@ -455,6 +455,7 @@ def rank(
                 )
         # Trending slots nobody can fill go back to relevant papers.
         chosen = relevant[: max_papers - len(trending) - len(off_topic)]
+        chosen = _cover_topics(index, chosen, positives, floor, keep, score)
         picks += [(i, float(score[i]), "relevant") for i in chosen]
         picks += [(i, float(trend_score[i]), "trending") for i in trending]
         picks += [(i, float(trend_score[i]), "off_topic") for i in off_topic]
@@ -487,6 +488,9 @@ def rank(
                 for topic in positives
                 if index.evidence(topic, floor).hit[i]
             ]
+            if why == "trending" and positives and len(reasons) == 1:  # near a topic, below its floor: say which
+                nearest = max(positives, key=lambda t: float(index.relevance(t)[i]))
+                reasons.append(Reason(f'near "{nearest.text}"', topic=nearest.text, terms=()))
         if (
             fb is not None
             and (closest := fb.closest_liked(i)) is not None
@@ -497,6 +501,44 @@ def rank(
             )
         result.append(ScoredPaper(paper, round(value, 6), tuple(reasons)))
     return result
+
+
+def _cover_topics(
+    index: RelevanceIndex,
+    chosen: list[int],
+    topics: Sequence[Topic],
+    floor: float,
+    keep: np.ndarray,
+    score: np.ndarray,
+) -> list[int]:
+    """Give every topic with a match its best paper, in place of the weakest redundant picks.
+
+    Relevance picks follow the blended score, so one strong interest ("reinforcement learning")
+    can fill a digest while another one the reader asked for ("category:cs.CL") never shows.
+    A topic with no pick among ``chosen`` gets its best-scored match; the pick it replaces is the
+    lowest-scored one whose every topic keeps another pick (never a topic's only paper).
+    """
+    chosen = list(chosen)
+    hits = [index.evidence(topic, floor).hit for topic in topics]
+    for t, hit in enumerate(hits):
+        if not chosen or any(hit[i] for i in chosen):
+            continue
+        options = np.flatnonzero(keep & hit)
+        options = options[~np.isin(options, chosen)]
+        if not len(options):
+            continue
+        best = int(options[np.argmax(score[options])])
+        for position in sorted(range(len(chosen)), key=lambda k: score[chosen[k]]):
+            i = chosen[position]
+            others = [k for k in range(len(chosen)) if k != position]
+            if all(
+                not hits[u][i] or any(hits[u][chosen[k]] for k in others)
+                for u in range(len(hits))
+                if u != t
+            ):
+                chosen[position] = best
+                break
+    return sorted(chosen, key=lambda i: -score[i])
 
 
 def _top(index: RelevanceIndex, candidates: np.ndarray, score: np.ndarray, n: int) -> list[int]:

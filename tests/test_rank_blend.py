@@ -78,6 +78,17 @@ def test_trending_places_go_to_trending_papers_near_the_readers_topics() -> None
     assert mixed[-2].reasons[1].topic == "diffusion models"
 
 
+def test_a_trending_paper_near_a_topic_but_below_its_floor_says_which_topic() -> None:
+    papers = [paper(i, f"Diffusion models study {i}", "Diffusion models for images.") for i in range(1, 6)]
+    papers += [paper(20, "Video diffusion at scale", "Generating video.", upvotes=300)]
+    index = RelevanceIndex(papers, now=NOW)
+    topic = Topic("keyword", "diffusion models")
+    floor = float(index.relevance(topic)[5]) + 0.01  # the trending paper is near, not a match
+    mixed = rank(index, topics=[topic], max_papers=4, trending_share=0.25, floor=floor)
+    trending = next(s for s in mixed if s.paper.paper_id == 20)
+    assert [r.label for r in trending.reasons] == ["trending: 300 upvotes", 'near "diffusion models"']
+
+
 def test_at_most_one_off_topic_trending_paper_and_it_says_so() -> None:
     papers = [paper(i, f"Diffusion models study {i}", "Diffusion for images.") for i in range(1, 9)]
     papers += [
@@ -247,3 +258,16 @@ def test_author_topics_tolerate_initials_and_accents_and_authors_are_features() 
     papers = [paper(1, "A", authors=("José Martín",)), paper(2, "B", authors=("Jose Martinez",))]
     result = rank(RelevanceIndex(papers, now=NOW), topics=[Topic("author", "Jose Martin")])
     assert ids(result) == [1] and result[0].reasons[0].label == "by José Martín"
+
+
+def test_every_topic_with_a_match_gets_a_place() -> None:
+    papers = [
+        paper(i, f"Reinforcement learning for control, study {i}", "Reinforcement learning rewards policies.")
+        for i in range(1, 9)
+    ]
+    papers += [paper(20, "A parser for Welsh", "Syntax.", categories=("cs.CL",))]
+    topics = [Topic("keyword", "reinforcement learning"), Topic("category", "cs.CL")]
+    result = rank(RelevanceIndex(papers, now=NOW), topics=topics, max_papers=4)
+    # The strong topic alone would fill all four places; the reader also asked for cs.CL.
+    assert 20 in ids(result) and len(result) == 4
+    assert any(r.label == "in cs.CL" for s in result for r in s.reasons)
