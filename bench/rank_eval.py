@@ -20,8 +20,8 @@ at least one relevant paper that day:
 * nDCG@10 with binary gains, normalised the same way.
 
 A method is a function from a day's candidates to a ``RelevanceIndex`` (see ``METHODS``):
-lexical (BM25), and semantic (the bundled embedding model; ``rank`` then blends the lexical and
-the embedding relevance). Feedback: the subscriber was shown the
+lexical (BM25 alone, ``PAPERBOY_SEMANTIC=off``), semantic (the bundled embedding model alone) and
+hybrid (the default install: both blended by service/hybrid.py). Feedback: the subscriber was shown the
 method's digest of each of the other two days and voted on N of those papers (the days' picks
 interleaved, best first), up on a relevant paper and down on any other; P@10 with N = 0, 5, 10
 and 20 votes (at most 20 papers were shown), default settings.
@@ -43,11 +43,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from results import record_section  # bench/ is on sys.path when a script runs
 
 from service.diff import title_key
 from service.feedback import Votes
-from service.rank import RelevanceIndex, rank
+from service.rank import RelevanceIndex, TopicMatch, rank
 from service.records import Candidate, Topic
 from service.settings import Settings
 from service.sources.page_text import parse_page_text
@@ -106,7 +107,22 @@ def lexical(day: Day) -> RelevanceIndex:
     return RelevanceIndex(day.papers, now=day.now)
 
 
+class _MeaningOnly(RelevanceIndex):
+    """The index with the words' relevance taken out: keyword topics match by embeddings alone."""
+
+    def match(self, text: str) -> TopicMatch:
+        found = super().match(text)
+        return TopicMatch(np.zeros_like(found.relevance), found.terms)
+
+
 def semantic(day: Day) -> RelevanceIndex:
+    from service.semantic import EmbeddingScorer
+
+    return _MeaningOnly(day.papers, now=day.now, semantic=EmbeddingScorer.for_texts(day.papers))
+
+
+def hybrid(day: Day) -> RelevanceIndex:
+    """The default install: words and embeddings blended (service/hybrid.py)."""
     from service.semantic import EmbeddingScorer
 
     return RelevanceIndex(day.papers, now=day.now, semantic=EmbeddingScorer.for_texts(day.papers))
@@ -114,7 +130,7 @@ def semantic(day: Day) -> RelevanceIndex:
 
 def available_methods() -> dict[str, Callable[[Day], RelevanceIndex]]:
     """Every method, by name."""
-    return {"lexical": lexical, "semantic": semantic}
+    return {"lexical": lexical, "semantic": semantic, "hybrid": hybrid}
 
 
 # --- data ------------------------------------------------------------------------------------------
