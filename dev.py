@@ -66,8 +66,11 @@ def main(argv: list[str]) -> None:
         os.chdir(ROOT)
         os.execv(str(paperboy), [str(paperboy), "serve", *argv[1:]])
     else:
-        # pytest exits 5 when it collected no test: that is a failure here, as it should be.
-        run([BIN / "python", "-m", "pytest", *argv[1:]])
+        # Two pytest-xdist workers (the suite measured ~20% faster on 2 cores) unless the
+        # options choose (`-n 0` runs in one process). pytest exits 5 when it collected no test:
+        # that is a failure here, as it should be.
+        chosen = any(a.startswith(("-n", "--numprocesses")) for a in argv[1:])
+        run([BIN / "python", "-m", "pytest", *([] if chosen else ["-n", "2"]), *argv[1:]])
 
 
 if __name__ == "__main__":

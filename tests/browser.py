@@ -1,16 +1,17 @@
 """A real headless Chromium for tests (Debian's `chromium`, driven by Playwright).
 
-Missing browser: the tests that use it are skipped, except with PAPERBOY_TEST_REQUIRE_ALL=1
-(as in CI), where that is a failure.
+One browser per test session (each test opens its own context). A missing browser follows the
+suite's skip policy (tests/requirements.py): skipped locally, a failure in CI.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
 import pytest
+
+from tests.requirements import need
 
 # Without the background-networking flags Chromium keeps dialling out on a closed network.
 CHROMIUM_ARGS = [
@@ -23,13 +24,11 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
-        if os.environ.get("PAPERBOY_TEST_REQUIRE_ALL"):
-            pytest.fail("chromium is not installed")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        need("chromium", "the browser is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

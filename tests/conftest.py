@@ -1,15 +1,24 @@
 """Common fixtures: settings on a temporary folder, a migrated database on SQLite or
-PostgreSQL, a real SMTP server, and the test data in tests/data."""
+PostgreSQL, a real SMTP server, and the test data in tests/data.
+
+Migrations run once per session and database kind: a test's migrated database is a copy of a
+migrated template (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from service import schema
 from service.runtime import Runtime
 from service.settings import Settings, load_settings
+from tests.requirements import need
 
 pytest_plugins = ["tests.smtp_sink", "tests.pg_server", "tests.browser", "tests.web_helpers", "tests.http_replay"]
 
@@ -22,7 +31,8 @@ TEST_DATA = REPO / "tests" / "data"
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     """tests/data: seed pages, recorded source responses, bounce reports (see tests/data/SOURCES.md)."""
-    assert TEST_DATA.is_dir(), f"{TEST_DATA} is missing: the test data is part of the repository"
+    if not TEST_DATA.is_dir():
+        need("test data", f"{TEST_DATA} is missing: the test data is part of the repository")
     return TEST_DATA
 
 
@@ -45,10 +55,16 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in the test's folder, or a new PostgreSQL database
+    (dropped after the test)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'paperboy.db'}"
-    return request.getfixturevalue("postgres_server").create_database()
+        yield f"sqlite:///{tmp_path / 'paperboy.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture
@@ -63,9 +79,35 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the latest migration, made once per session."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    schema.upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
+def migrate(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``migrate(database_url)``: make that (unused) database a fresh migrated one, as
+    `paperboy db upgrade` would, from the session's template."""
+
+    def migrate(database_url: str) -> None:
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite":
+            template: Path = request.getfixturevalue("sqlite_template")
+            Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(str(url.database))) as target:
+                source.backup(target)
+        else:
+            request.getfixturevalue("postgres_server").migrate_database(database_url)
+
+    return migrate
+
+
+@pytest.fixture
+def runtime(settings: Settings, migrate: Callable[[str], None]) -> Iterator[Runtime]:
+    migrate(settings.database_url)
     runtime = Runtime(settings)
-    runtime.migrate()
     yield runtime
     runtime.engine.dispose()

@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.requirements import need
+
 
 @dataclass
 class Request:
@@ -168,5 +170,5 @@ def recorded_dir() -> Path:
     """tests/data/recorded: real Hugging Face and arXiv responses (tests/data/SOURCES.md)."""
     found = Path(__file__).resolve().parent / "data" / "recorded"
     if not found.is_dir():
-        pytest.fail(f"{found} is missing: the recorded responses are part of the repository")
+        need("test data", f"{found} is missing: the recorded responses are part of the repository")
     return found

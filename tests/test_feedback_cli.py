@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ def hf_file(path: Path, *, now: bool) -> Path:
 
 
 @pytest.fixture
-def run(env: dict[str, str], tmp_path: Path):  # type: ignore[no-untyped-def]
+def run(env: dict[str, str], tmp_path: Path, migrate: Callable[[str], None]):  # type: ignore[no-untyped-def]
     runner = CliRunner()
 
     def paperboy(*args: str, code: int = 0) -> Result:
@@ -94,7 +95,7 @@ def run(env: dict[str, str], tmp_path: Path):  # type: ignore[no-untyped-def]
         assert result.exit_code == code, result.output
         return result
 
-    paperboy("db", "upgrade")
+    migrate(env["PAPERBOY_DATABASE_URL"])  # `paperboy db upgrade`, from the session's template
     paperboy("ingest", "--sample")
     factory = Runtime(load_settings(database_url=env["PAPERBOY_DATABASE_URL"])).factory
     now = utcnow()

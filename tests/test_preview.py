@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -13,7 +14,7 @@ from service.cli import cli
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+def run(tmp_path: Path, migrate: Callable[[str], None]):  # type: ignore[no-untyped-def]
     env = {
         "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'preview.db'}",
         "PAPERBOY_FROM": "Paperboy <digest@news.example.net>",
@@ -28,7 +29,7 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
         assert result.exit_code == code, result.output
         return result
 
-    paperboy("db", "upgrade")
+    migrate(env["PAPERBOY_DATABASE_URL"])  # `paperboy db upgrade`, from the session's template
     paperboy("ingest", "--sample")
     paperboy("subscribers", "add", "reader@example.org", "--topic", "language models", "--max", "5")
     return paperboy

@@ -1,10 +1,13 @@
 """The fault suite: `send_due` through Paperboy's SMTP pool against the real aiosmtpd sink misbehaving.
 
 Every scripted fault hits the first message of a run (one connection, subscribers in id order), so
-the counts are exact: a transient fault (421, 451, 452, a drop during DATA, a stall past the
+the outcomes per digest are exact: a transient fault (421, 451, 452, a drop during DATA, a stall past the
 timeout) defers that digest and a later run, once its retry time has come, delivers it exactly
 once; a permanent one (550, 554, 5.7.26) fails it and no run ever tries it again. Retry times are
 shortened by settings and later runs are given a later `now`, so nothing waits for the clock.
+Where several connections race (parallel sends, a killed run), the tests check what arrived and
+the documented bounds (never more connections than configured, duplicates only for messages in
+flight), not how the race went.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ from service import store
 from service.cli import cli
 from service.db import session_scope
 from service.delivery import SendReport, send_due
-from service.ingest import ingest_file
+from service.ingest import ingest_file, utcnow
 from service.resources import sample_listings_path
 from service.runtime import Runtime
 from tests.smtp_sink import SmtpSink
 
 T0 = dt.datetime(2025, 8, 20, 5, tzinfo=dt.UTC)
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
-RETRY = dt.timedelta(seconds=61)  # past PAPERBOY_RETRY_BASE_SECONDS=60, the first retry delay
+# Past PAPERBOY_RETRY_BASE_SECONDS=60, the first retry delay, with room for the run itself: its
+# clock moves on while it sends (a stall, a slow machine), and the retry time counts from there.
+SLACK = dt.timedelta(seconds=20)
+RETRY = dt.timedelta(seconds=60) + SLACK
 READERS = [f"reader{n}@example.org" for n in range(5)]
 
 TRANSIENT = {
@@ -50,10 +56,10 @@ PERMANENT = {
 
 @pytest.fixture
 def faulty(runtime: Runtime, smtp_sink: SmtpSink) -> Runtime:
-    """A runtime sending to the sink: one connection, short timeout, retries after 60 s, 3 attempts."""
+    """A runtime sending to the sink: one connection, retries after 60 s, 3 attempts."""
     settings = runtime.settings.model_copy(
         update={
-            "smtp_url": smtp_sink.url, "smtp_connections": 1, "smtp_timeout_seconds": 0.5,
+            "smtp_url": smtp_sink.url, "smtp_connections": 1, "smtp_timeout_seconds": 10,
             "retry_base_seconds": 60, "retry_max_attempts": 3, "breaker_threshold": 3,
         }
     )  # fmt: skip
@@ -75,6 +81,16 @@ def add(runtime: Runtime, emails: list[str], hour: int = 8) -> None:
 def send(runtime: Runtime, now: dt.datetime) -> SendReport:
     with runtime.mailer() as mailer:
         return send_due(runtime.pipeline, mailer=mailer, now=now)
+
+
+def send_today(runtime: Runtime, now: dt.datetime) -> SendReport:
+    """What `paperboy send --date TODAY` does, in-process, at ``now``."""
+    with runtime.mailer() as mailer:
+        return send_due(runtime.pipeline, mailer=mailer, now=now, digest_date=dt.date.today())
+
+
+def duplicates_of(sink: SmtpSink) -> int:
+    return sum(n - 1 for n in sink.accepted.values())
 
 
 def counts(report: SendReport) -> tuple[int, int, int]:
@@ -132,7 +148,9 @@ def test_drops_and_stalls_are_transient(
     if fault == "drop":
         smtp_sink.drop_next(1, stage=stage)
     else:
-        smtp_sink.stall_next(1, 2.0, stage=stage)  # past the 0.5 s timeout
+        # A short timeout (still far above a reply's time on a loaded machine), a longer stall.
+        faulty.settings.smtp_timeout_seconds = 1.5
+        smtp_sink.stall_next(1, 30.0, stage=stage)
     first = send(faulty, NOW)
     assert counts(first) == (4, 1, 0)
     [deferred] = [o for o in first.outcomes if o.status == "deferred"]
@@ -149,7 +167,8 @@ def test_latency_with_parallel_connections_delivers_each_digest_once(
     add(faulty, [f"more{n}@example.org" for n in range(7)])
     smtp_sink.latency = 0.02
     assert counts(send(faulty, NOW)) == (12, 0, 0)
-    assert smtp_sink.connections == 3
+    # How many of the three the threads got to open depends on scheduling; never more.
+    assert 1 <= smtp_sink.connections <= 3
     assert set(smtp_sink.accepted.values()) == {1} and len(smtp_sink.accepted) == 12
 
 
@@ -163,7 +182,7 @@ def test_retries_stop_at_the_limit_and_count_as_a_soft_bounce(
         assert counts(report) == (
             (4, 1, 0) if attempt == 1 else (0, 1, 0) if attempt < 3 else (0, 0, 1)
         )
-        later += dt.timedelta(seconds=60 * 2 ** (attempt - 1) + 1)  # 60 s, then 120 s
+        later += dt.timedelta(seconds=60 * 2 ** (attempt - 1)) + SLACK  # 60 s, then 120 s
     [failed] = [o for o in report.outcomes if o.status == "failed"]
     assert "gave up after 3 attempts" in failed.detail
     assert counts(send(faulty, later + dt.timedelta(hours=1))) == (0, 0, 0)
@@ -223,7 +242,7 @@ def test_a_killed_send_is_finished_by_the_next_run_without_duplicates_beyond_the
     smtp_sink.latency = 0.03  # ~0.15 s a message a connection: the run takes a few seconds
     env = {
         **os.environ, **cli_env(faulty, smtp_sink), "PAPERBOY_SMTP_CONNECTIONS": str(connections),
-        "PAPERBOY_LEASE_SECONDS": "2", "PAPERBOY_SECRET_KEY": "test-secret-key-0123456789",
+        "PAPERBOY_LEASE_SECONDS": "1", "PAPERBOY_SECRET_KEY": "test-secret-key-0123456789",
     }  # fmt: skip
     command = [
         sys.executable,
@@ -250,16 +269,16 @@ def test_a_killed_send_is_finished_by_the_next_run_without_duplicates_beyond_the
     assert process.returncode == -signal.SIGKILL and 12 <= before < len(readers), "killed mid-run"
     with session_scope(faulty.factory) as session:
         in_flight = store.count_deliveries_by_status(session).get("sending", 0)
-    assert 0 < in_flight <= connections  # at most one claimed message per connection
+    assert in_flight <= connections  # at most one claimed message per connection (maybe none)
 
-    time.sleep(2.2)  # the dead run's leases (2 s) run out
+    # The next run (here in-process), 2 s later by its clock: every claim had a 1 s lease from
+    # before the kill, so all have run out and it takes them over.
     smtp_sink.latency = 0
-    restart = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
-    assert restart.returncode == 0, restart.stderr.decode()
+    restart = send_today(faulty, utcnow() + dt.timedelta(seconds=2))
+    assert restart.sent == len(readers) - before + duplicates_of(smtp_sink)
     assert by_status(faulty) == {"sent": len(readers)}
     assert set(smtp_sink.accepted) == set(readers)  # every digest arrived
-    duplicates = sum(n - 1 for n in smtp_sink.accepted.values())
-    assert duplicates <= in_flight <= connections
+    assert duplicates_of(smtp_sink) <= in_flight <= connections
 
 
 def test_sigterm_finishes_the_messages_in_flight_and_leaves_the_rest_open(
@@ -288,7 +307,7 @@ def test_sigterm_finishes_the_messages_in_flight_and_leaves_the_rest_open(
     assert report["sent"] == arrived and report["left"] == len(readers) - arrived
 
     smtp_sink.latency = 0
-    rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr.decode()
+    rerun = send_today(faulty, utcnow())  # the next run (here in-process) sends the rest
+    assert (rerun.sent, rerun.left) == (len(readers) - arrived, 0)
     assert by_status(faulty) == {"sent": len(readers)}
     assert smtp_sink.accepted == Counter({address: 1 for address in readers})  # no duplicate at all

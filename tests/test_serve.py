@@ -41,11 +41,13 @@ def test_serve_refuses_a_stale_schema(tmp_path: Path) -> None:
     assert "paperboy db upgrade" in result.stderr and "--migrate" in result.stderr
 
 
-def wait_until_serving(process: subprocess.Popen[str], url: str) -> None:
-    """Poll /healthz until `paperboy serve` answers (up to ~20 s); fail with its output if not."""
-    for _ in range(200):
+def wait_until_serving(process: subprocess.Popen[str], url: str, timeout: float = 120) -> None:
+    """Poll /healthz until `paperboy serve` answers; fail with its output if it exits or stays
+    silent for ``timeout`` seconds (generous: a loaded machine starts Python slowly)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
@@ -53,10 +55,11 @@ def wait_until_serving(process: subprocess.Popen[str], url: str) -> None:
     pytest.fail(f"paperboy serve did not answer:\n{process.communicate()[0]}")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """The quick start's sequence: migrate, load the sample if empty, serve."""
-    env = env_for(tmp_path)
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The quick start's sequence: migrate, load the sample if empty, serve (once for the
+    module's read-only tests)."""
+    env = env_for(tmp_path_factory.mktemp("served"))
     subprocess.run([*PAPERBOY, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
     subprocess.run([*PAPERBOY, "ingest", "--sample", "--if-empty"], env=env, check=True, capture_output=True, timeout=60)
     port = free_port()

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import re
 import zoneinfo
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -209,9 +210,11 @@ def strict_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"subscribe_limit_per_ip": 3})
 
 
-def test_too_many_requests_from_one_ip_get_429(strict_settings: Settings, clock: Clock) -> None:
+def test_too_many_requests_from_one_ip_get_429(
+    strict_settings: Settings, clock: Clock, migrate: Callable[[str], None]
+) -> None:
+    migrate(strict_settings.database_url)
     runtime = Runtime(strict_settings)
-    runtime.migrate()
     client = TestClient(create_app(runtime, clock=clock), base_url="https://testserver")
     for n in range(3):
         assert subscribe(client, f"user{n}@example.org").status_code == 200

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import need
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_DATA = REPO_ROOT / "tests" / "data"
 
@@ -17,7 +19,7 @@ def data_dir(name: str) -> Path:
     """
     candidate = TEST_DATA / name
     if not candidate.is_dir():
-        pytest.fail(f"tests/data/{name} not found in {REPO_ROOT}: the recorded test inputs are part of the repository")
+        need("test data", f"tests/data/{name} not found in {REPO_ROOT}: the recorded test inputs are part of the repository")
     return candidate
 
 

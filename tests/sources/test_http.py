@@ -107,13 +107,14 @@ def test_a_wait_longer_than_allowed_fails_the_fetch_at_once(replay_server: Repla
 
 
 def test_a_timeout_is_retried_then_reported(replay_server: ReplayServer) -> None:
-    replay_server.routes["/slow"] = sequence(Reply(200, b"late", delay=0.6), Reply(200, b"quick"))
+    # A 1 s timeout: far above a local reply's time on a loaded machine, far below the delay.
+    replay_server.routes["/slow"] = sequence(Reply(200, b"late", delay=10), Reply(200, b"quick"))
     clock = FakeClock()
-    with fetcher(clock, timeout=0.2) as f:
+    with fetcher(clock, timeout=1.0) as f:
         assert f.get(f"{replay_server.url}/slow").body == b"quick"
-    replay_server.routes["/slower"] = sequence(Reply(200, b"late", delay=0.6))
+    replay_server.routes["/slower"] = sequence(Reply(200, b"late", delay=10))
     with (
-        fetcher(clock, timeout=0.2, max_attempts=2) as f,
+        fetcher(clock, timeout=1.0, max_attempts=2) as f,
         pytest.raises(FetchError, match="timed out"),
     ):
         f.get(f"{replay_server.url}/slower")
