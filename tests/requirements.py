@@ -3,7 +3,6 @@
 - A real server or program the tests drive (PostgreSQL's binaries, Chromium) is skipped on a
   developer's machine that lacks it, and is a failure with PAPERBOY_TEST_REQUIRE_ALL=1 (as in CI,
   which installs both).
-- An optional extra that CI does not install (``semantic``) is always a skip.
 - Missing test data is always a failure: tests/data is part of the repository.
 
 No test calls ``pytest.skip``, ``pytest.importorskip`` or ``skipif`` itself (test_requirements.py
@@ -23,7 +22,6 @@ REQUIRE_ALL = "PAPERBOY_TEST_REQUIRE_ALL"
 POLICY = {
     "postgresql": "skip unless required",
     "chromium": "skip unless required",
-    "semantic": "skip",
     "test data": "fail",
 }
 

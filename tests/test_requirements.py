@@ -1,5 +1,5 @@
-"""The suite's one skip policy (tests/requirements.py): what a missing server, browser, extra or
-test data does to a test, and that no test skips any other way."""
+"""The suite's one skip policy (tests/requirements.py): what a missing server, browser or test
+data does to a test, and that no test skips any other way."""
 
 from __future__ import annotations
 
@@ -29,12 +29,6 @@ def test_missing_test_data_always_fails(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv(REQUIRE_ALL, raising=False)
     with pytest.raises(pytest.fail.Exception, match="test data: gone"):
         need("test data", "gone")
-
-
-def test_the_optional_semantic_extra_is_always_a_skip(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(REQUIRE_ALL, "1")  # CI does not install it
-    with pytest.raises(pytest.skip.Exception, match="semantic"):
-        need("semantic", "not installed")
 
 
 def test_an_unknown_thing_has_no_policy() -> None:
