@@ -33,8 +33,9 @@ def suggest_topics(
 ) -> list[str]:
     """Up to ``limit`` suggestions from (title, keywords, categories) of recent papers.
 
-    Keywords and ``category:`` entries come first, most frequent first; then title phrases that
-    occur in at least two papers. Ties are broken alphabetically, so the list is stable.
+    What recurs comes first: keywords, ``category:`` entries and title phrases found in at least
+    two papers, most frequent first (a keyword before a phrase at the same count); then keywords
+    and categories of one paper. Ties are broken alphabetically, so the list is stable.
     """
     keywords: Counter[str] = Counter()
     phrases: Counter[str] = Counter()
@@ -42,9 +43,10 @@ def suggest_topics(
         keywords.update({" ".join(k.split()).lower() for k in paper_keywords if k.strip()})
         keywords.update({f"category:{c.strip()}" for c in categories if c.strip()})
         phrases.update(title_phrases(title))
-    ranked = sorted(keywords.items(), key=lambda kv: (-kv[1], kv[0]))
-    ranked += sorted(
-        ((p, n) for p, n in phrases.items() if n >= 2 and p not in keywords),
-        key=lambda kv: (-kv[1], kv[0]),
-    )
-    return [text for text, _ in ranked[:limit]]
+    for phrase in keywords.keys() & phrases.keys():  # a keyword also seen in other titles recurs
+        keywords[phrase] = max(keywords[phrase], phrases[phrase])
+    recurring = [(k, n, 0) for k, n in keywords.items() if n >= 2]
+    recurring += [(p, n, 1) for p, n in phrases.items() if n >= 2 and p not in keywords]
+    ranked = sorted(recurring, key=lambda e: (-e[1], e[2], e[0]))
+    ranked += sorted((k, n, 0) for k, n in keywords.items() if n < 2)
+    return [text for text, _, _ in ranked[:limit]]

@@ -70,6 +70,17 @@ class ReplayServer:
                     server.requests.append(request)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                answered = False
+
+                def answer() -> None:
+                    # Counted as answered before its last bytes go out: once the client has read
+                    # them it may send its next request, which must not overlap this one.
+                    nonlocal answered
+                    if not answered:
+                        answered = True
+                        with server._lock:
+                            server.in_flight -= 1
+
                 try:
                     handler = server.routes.get(parts.path)
                     reply = (
@@ -85,11 +96,14 @@ class ReplayServer:
                     self.send_header("Content-Length", str(len(reply.body)))
                     if reply.truncate_at is not None:
                         self.send_header("Connection", "close")
-                    self.end_headers()
                     body = (
                         reply.body if reply.truncate_at is None else reply.body[: reply.truncate_at]
                     )
-                    if reply.status != 304:
+                    if reply.status == 304 or not body:
+                        answer()
+                    self.end_headers()
+                    if reply.status != 304 and body:
+                        answer()
                         self.wfile.write(body)
                     if reply.truncate_at is not None:
                         self.wfile.flush()
@@ -97,8 +111,7 @@ class ReplayServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
                 finally:
-                    with server._lock:
-                        server.in_flight -= 1
+                    answer()
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True

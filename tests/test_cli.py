@@ -114,11 +114,11 @@ LOG_LINE = re.compile(r"^\S+ \S+ (DEBUG|INFO|WARNING|ERROR) ", re.M)
 
 def test_commands_print_results_and_log_info_only_when_verbose(paperboy: Paperboy) -> None:
     quiet = paperboy("ingest", "--sample")
-    assert quiet.stdout.startswith("sample: fetched 314, new 314")
+    assert quiet.stdout.startswith("sample: fetched 119, new 119")
     assert not LOG_LINE.search(quiet.stdout) and not LOG_LINE.search(quiet.stderr)
 
     verbose = paperboy("-v", "ingest", "--sample")
-    assert "sample: fetched 314, new 0" in verbose.stdout and not LOG_LINE.search(verbose.stdout)
+    assert "sample: fetched 119, new 0" in verbose.stdout and not LOG_LINE.search(verbose.stdout)
     assert re.search(r"^\S+ \S+ INFO service\.", verbose.stderr, re.M)
 
 

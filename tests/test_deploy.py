@@ -18,6 +18,7 @@ import yaml
 
 from service.errors import ConfigError
 from service.settings import Settings, load_settings
+from tests.requirements import need
 from tests.test_serve import PAPERBOY, env_for, free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,11 +252,11 @@ def container_engine() -> str:
     if shutil.which("podman"):
         return "podman"
     if not shutil.which("docker"):
-        pytest.skip("no container engine: neither podman nor docker is installed")
+        need("container engine", "neither podman nor docker is installed")
     info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=60)
     if info.returncode != 0:
         reason = (info.stderr.strip().splitlines() or ["docker info failed"])[-1]
-        pytest.skip(f"docker is installed but its engine is not running: {reason}")
+        need("container engine", f"docker is installed but its engine is not running: {reason}")
     return "docker"
 
 

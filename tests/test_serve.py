@@ -87,7 +87,7 @@ def test_serve_shows_the_sample_papers(served: str) -> None:
 
 
 def test_the_quick_start_sends_a_digest_with_authors_links_and_a_category_match(
-    served: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """README's quick start today: the sample's papers are today's, its topics match them."""
     env = env_for(tmp_path)
@@ -97,6 +97,8 @@ def test_the_quick_start_sends_a_digest_with_authors_links_and_a_category_match(
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    paperboy("db", "upgrade")  # as `python3 dev.py run` does before serving
+    paperboy("ingest", "--sample", "--if-empty")
     paperboy("subscribers", "add", "you@example.org", "--topic", "reinforcement learning", "--topic", "category:cs.CL")
     preview = paperboy("preview", "you@example.org")
     assert "in cs.CL" in preview and 'matches "reinforcement learning"' in preview
@@ -105,13 +107,13 @@ def test_the_quick_start_sends_a_digest_with_authors_links_and_a_category_match(
     message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert text.count("Why: in cs.CL") >= 3
-    assert "Chunhua Liu, Kabir Manandhar Shrestha, Sukai Huang" in text  # ALIGN, a cs.CL paper
-    assert "Abstract: https://arxiv.org/abs/2508.13426" in text and "PDF: https://arxiv.org/pdf/" in text
+    # The strong topic could fill the digest alone; the category asked for keeps a place.
+    assert text.count("Why: in cs.CL") >= 1
+    assert "Abstract: https://arxiv.org/abs/" in text and "PDF: https://arxiv.org/pdf/" in text
     # Each paper's meta line names its real source: "Hugging Face · 6 Aug 2025 · …", "arXiv · …".
     sources = set(re.findall(r"^ {4}([A-Za-z ,]+) · \d", text.replace("\r\n", "\n"), re.MULTILINE))
     assert sources == {"Hugging Face", "arXiv"}
-    assert '<a href="https://arxiv.org/abs/2508.13426"' in html
+    assert '<a href="https://arxiv.org/abs/' in html
 
 
 @pytest.mark.browser

@@ -11,15 +11,17 @@ from service.web.csrf import COOKIE, Csrf
 from service.web.ratelimit import SlidingWindow
 
 
-def test_suggestions_put_keywords_and_categories_first_then_recurring_title_phrases() -> None:
+def test_suggestions_put_what_recurs_first_then_single_keywords() -> None:
     papers = [
         ("Diffusion Models for Protein Design", ["protein design", "Diffusion"], ["q-bio.BM"]),
         ("Fast Diffusion Models via Distillation", ["diffusion"], ["cs.LG"]),
         ("Attention Is All You Need for Protein Design", [], ["cs.LG"]),
         ("A Unique Title", [], []),
     ]
+    # cs.LG, "diffusion" and "protein design" (a keyword, and a phrase of two titles) recur, then
+    # the recurring title phrase; a keyword or category of one paper comes last.
     assert suggest_topics(papers) == [
-        "category:cs.LG", "diffusion", "category:q-bio.BM", "protein design", "diffusion models",
+        "category:cs.LG", "diffusion", "protein design", "diffusion models", "category:q-bio.BM",
     ]  # fmt: skip
     assert suggest_topics(papers, limit=2) == ["category:cs.LG", "diffusion"]
     assert title_phrases("All You Need: Large Language Models") == {"language models"}
