@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html as htmllib
 import random
@@ -97,19 +98,37 @@ def hrefs(html: str) -> list[str]:
 # --------------------------------------------------------------------------- subject
 
 
-def test_subject_counts_papers_and_names_the_day(seven: RenderedDigest) -> None:
-    assert seven.subject == "Paperboy — 7 papers for Fri 21 Nov"
+def test_subject_says_what_is_inside(seven: RenderedDigest, renderer: Renderer) -> None:
+    assert seven.subject == "7 papers: Scaling laws for reward models, part 1"
+    one = renderer.render(digest([paper(1)], day=dt.date(2025, 3, 2)))
+    assert one.subject == "1 paper: Scaling laws for reward models, part 1"
 
 
-def test_subject_singular_and_unpadded_day(renderer: Renderer) -> None:
-    rendered = renderer.render(digest([paper(1)], day=dt.date(2025, 3, 2)))
-    assert rendered.subject == "Paperboy — 1 paper for Sun 2 Mar"
-
-
-def test_subject_uses_site_name_and_stays_on_one_line() -> None:
-    rendered = Renderer(templates_dir(), site_name="Evil\r\nBcc: x@y.z").render(digest([paper(1)]))
+def test_subject_fits_78_characters_and_one_line(renderer: Renderer) -> None:
+    title = "A very long title\r\nBcc: x@y.z about " + "scaling " * 20
+    rendered = renderer.render(digest([paper(1, title=title), paper(2)]))
+    assert len(rendered.subject) <= 78
+    assert rendered.subject.startswith("2 papers: A very long title Bcc: x@y.z about scaling")
+    assert rendered.subject.endswith("…")
     assert "\r" not in rendered.subject and "\n" not in rendered.subject
-    assert rendered.subject.startswith("Evil Bcc: x@y.z — 1 paper")
+
+
+def test_subject_of_an_empty_digest_uses_the_site_name_on_one_line() -> None:
+    rendered = Renderer(templates_dir(), site_name="Evil\r\nBcc: x@y.z").render(digest([]))
+    assert "\r" not in rendered.subject and "\n" not in rendered.subject
+    assert rendered.subject == "Evil Bcc: x@y.z: Nothing new for your topics on Fri 21 Nov"
+
+
+def test_weekly_digest_never_calls_itself_daily(renderer: Renderer) -> None:
+    weekly = dataclasses.replace(digest([paper(1), paper(2)]), cadence="weekly")
+    rendered = renderer.render(weekly)
+    assert rendered.subject == "2 papers this week: Scaling laws for reward models, part 1"
+    for part in (rendered.html, rendered.text):
+        assert "daily" not in part
+        assert "weekly digest" in part
+    quiet = renderer.render(dataclasses.replace(digest([]), cadence="weekly", new_papers=0))
+    assert quiet.subject == "Paperboy: No new papers were announced this week"
+    assert "daily" not in quiet.html and "today" not in quiet.text
 
 
 # --------------------------------------------------------------------------- summary
@@ -203,15 +222,16 @@ def test_safe_url(url: object, expected: str) -> None:
 
 def test_html_is_inlined_keeps_dark_mode_and_stays_small(renderer: Renderer) -> None:
     rendered = renderer.render(digest([paper(i) for i in range(1, 26)]))
-    assert len(rendered.html.encode("utf-8")) < 100_000
-    assert re.search(r'<p class="title" style="[^"]*font-size:18px', rendered.html)
+    assert len(rendered.html.encode("utf-8")) < 90_000
+    assert re.search(r'<h2 class="title" dir="auto" style="[^"]*font-size:18px', rendered.html)
     assert re.search(r'<td class="paper" style="[^"]*padding', rendered.html)
     style = re.search(r"<style[^>]*>(.*?)</style>", rendered.html, re.S)
     assert style, "the media queries need a <style> block"
     assert "prefers-color-scheme: dark" in style.group(1)
     assert "!important" in style.group(1)  # or the inline styles would win
     assert "<link" not in rendered.html
-    assert rendered.html.count('class="paper"') == 25
+    assert rendered.html.count('class="paper"') == 10
+    assert rendered.html.count('class="compact"') == 15
 
 
 def test_html_layout_and_preheader(seven: RenderedDigest) -> None:
@@ -234,8 +254,10 @@ def test_paper_details(renderer: Renderer) -> None:
     for part in (rendered.html, rendered.text):
         assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in part
         assert "Ada Lovelace, Alan Turing\n" in part or "Ada Lovelace, Alan Turing<" in part
-        assert "arXiv, Hugging Face · 20 Nov 2025 · 42 upvotes · 1,234 stars" in part
-        assert "arXiv · 20 Nov 2025 · 7 authors · 1 upvote" in part
+        assert "arXiv:2511.00001 · arXiv, Hugging Face · 20 Nov 2025 · 42 upvotes" in part.replace(
+            "\n    ", " "
+        )
+        assert "arXiv:2511.00003 · arXiv · 20 Nov 2025 · 7 authors · 1 upvote" in part
         assert "Edsger" not in part
         assert "fourth sentence" not in part
     why = re.search(r'<p class="why"[^>]*>(.*?)</p>', rendered.html, re.S)
@@ -277,7 +299,7 @@ def _fields(candidate: Candidate) -> dict[str, object]:
 # --------------------------------------------------------------------------- text
 
 
-def test_text_lines_fit_78_columns_except_bare_urls(renderer: Renderer) -> None:
+def test_text_lines_fit_78_columns_except_links(renderer: Renderer) -> None:
     long_title = "An extraordinarily long paper title " * 5
     papers = [
         paper(1, title=long_title, ai_summary="Summary sentence. " * 40),
@@ -285,9 +307,21 @@ def test_text_lines_fit_78_columns_except_bare_urls(renderer: Renderer) -> None:
     ]
     rendered = renderer.render(digest(papers))
     assert "<" not in rendered.text.replace("<script>", "")  # real text, not stripped HTML
+    link = r"[A-Z][A-Za-z ]+: https?://\S+"
     for line in rendered.text.splitlines():
         if len(line) > 78:
-            assert re.fullmatch(r"\s*https?://\S+", line), line
+            assert re.fullmatch(rf"    {link}(?: · {link})*", line), line
+
+
+def test_text_part_gives_each_paper_one_line_of_links(seven: RenderedDigest) -> None:
+    lines = seven.text.splitlines()
+    for i in range(1, 8):
+        (line,) = [line for line in lines if f"/abs/2511.{i:05d}" in line]
+        assert line.startswith(f"    Abstract: https://arxiv.org/abs/2511.{i:05d} · PDF: ")
+        assert f"More like this: {BASE}/feedback/{i}/up?sig=" in line
+        assert line.endswith(f"Less like this: {BASE}/feedback/{i}/down?sig=b&x=1")
+        assert len(line.encode()) <= 998
+    assert not any(line.strip().startswith(("More like this", "Less like this")) for line in lines)
 
 
 def test_wrap_text_matches_textwrap() -> None:
@@ -341,14 +375,17 @@ def test_footer_says_why_and_how_to_leave(seven: RenderedDigest) -> None:
 
 def test_quiet_day_is_a_short_friendly_note(renderer: Renderer) -> None:
     rendered = renderer.render(digest([]))
-    assert rendered.subject == "Paperboy — no new papers for Fri 21 Nov"
-    assert rendered.preheader == "No new papers matched your topics today"
+    assert rendered.subject == "Paperboy: Nothing new for your topics on Fri 21 Nov"
+    assert rendered.preheader == "Nothing new for your topics today"
     for part in (rendered.html, rendered.text):
-        assert "No new papers matched your topics today" in part
+        assert "Nothing new for your topics today" in part
         assert "Your next digest will come as soon as new papers match your topics." in part
         assert "0 papers" not in part
-    assert re.search(r'<a href="https://paperboy.example.org/manage/tok\?x=1&amp;y=2"[^>]*>'
-                     r"Add or change your topics</a>", rendered.html)
+    assert re.search(
+        r'<a href="https://paperboy.example.org/manage/tok\?x=1&amp;y=2"[^>]*>'
+        r"Add or change your topics</a>",
+        rendered.html,
+    )
     assert "Manage preferences: https://paperboy.example.org/manage/tok?x=1&y=2" in rendered.text
     assert 'class="paper"' not in rendered.html
     assert len(rendered.text.splitlines()) < 20
@@ -378,8 +415,8 @@ def test_a_realistic_25_paper_digest_stays_under_100_kb(renderer: Renderer) -> N
 
     papers = sorted(sample_papers(), key=lambda p: -len(p.abstract))[:25]  # the wordiest
     html = renderer.render(sample_digest(papers)).html
-    assert html.count('class="paper"') == 25
-    assert len(html.encode("utf-8")) < 100_000  # Gmail clips messages past ~102 KB
+    assert html.count('class="paper"') == 10 and html.count('class="compact"') == 15
+    assert len(html.encode("utf-8")) < 90_000  # Gmail clips messages past ~102 KB
 
 
 def test_shared_papers_never_carry_another_subscribers_links(renderer: Renderer) -> None:
@@ -387,14 +424,20 @@ def test_shared_papers_never_carry_another_subscribers_links(renderer: Renderer)
     from service.samples import sample_digest, sample_papers
 
     papers = sample_papers()[:5]
-    ada = sample_digest(papers, subscriber=1, email="ada@example.org", topics=(Topic("keyword", "graphs"),))
-    bob = sample_digest(papers, subscriber=2, email="bob@example.org", topics=(Topic("keyword", "speech"),))
+    ada = sample_digest(
+        papers, subscriber=1, email="ada@example.org", topics=(Topic("keyword", "graphs"),)
+    )
+    bob = sample_digest(
+        papers, subscriber=2, email="bob@example.org", topics=(Topic("keyword", "speech"),)
+    )
     for mine, theirs in ((ada, bob), (bob, ada), (ada, bob)):
         rendered = renderer.render(mine)
         for part in (rendered.html, rendered.text):
             assert mine.email in part and theirs.email not in part
             assert all(up in part and down in part for up, down in mine.links.feedback.values())
-            assert not any(up in part or down in part for up, down in theirs.links.feedback.values())
+            assert not any(
+                up in part or down in part for up, down in theirs.links.feedback.values()
+            )
             assert mine.links.unsubscribe in part and theirs.links.unsubscribe not in part
         topic = mine.topics[0].text
         assert rendered.html.count(f"matches &#34;{topic}&#34;") == 5
