@@ -58,6 +58,8 @@ SUBJECT_CHARS = 78
 # (title, one line, links), and any beyond that are counted with a link to the archive.
 FULL_PAPERS = 10
 LISTED_PAPERS = 40
+# The HTML part's most octets; rows are dropped into the "more in your archive" count past it.
+HTML_BUDGET = 88_000
 # The text part's links of one paper share a line; past this many octets they take several.
 LINK_LINE_OCTETS = 900
 
@@ -694,9 +696,28 @@ class Renderer:
             "notes": [clean_text(note) for note in digest.notes],
         }
 
+    def _fitted(self, digest: Digest) -> tuple[dict[str, object], str]:
+        """The context and HTML with the most papers shown that stay within HTML_BUDGET.
+
+        The usual limits fit any ordinary digest at the 100-paper maximum; papers with very
+        long fields (300-character titles in a 3-byte script) make the rows bigger, so fewer
+        are shown in full, then fewer listed, until the HTML fits.
+        """
+        full, listed = FULL_PAPERS, LISTED_PAPERS
+        while True:
+            ctx = self.context(digest, limits=(full, listed))
+            html = self._html.render(ctx)
+            if len(html) * 3 <= HTML_BUDGET or len(html.encode()) <= HTML_BUDGET or listed <= 1:
+                return ctx, html
+            if full > 4:
+                full -= 2
+            else:
+                listed = max(1, listed - 3)
+                full = min(full, listed)
+
     def render(self, digest: Digest) -> RenderedDigest:
         """Subject, CSS-inlined HTML, wrapped plain text and preheader for one digest."""
-        ctx = self.context(digest)
+        ctx, html = self._fitted(digest)
         if not ctx["unsubscribe_url"]:
             log.warning(
                 "render.unsubscribe_dropped email=%s reason=not_http_url",
@@ -704,7 +725,7 @@ class Renderer:
             )
         return RenderedDigest(
             subject=str(ctx["subject"]),
-            html=self._html.render(ctx),
+            html=html,
             text=tidy_text(self._text.render(ctx)),
             preheader=str(ctx["preheader"]),
         )
@@ -715,7 +736,7 @@ class Renderer:
         render() must give every element the same attributes (a test compares them);
         bench/build.py times the two.
         """
-        ctx = self.context(digest)
+        ctx, _ = self._fitted(digest)
         html = self._reference.get_template(HTML_TEMPLATE).render(ctx)
         return RenderedDigest(
             subject=str(ctx["subject"]),
