@@ -673,6 +673,7 @@ class Renderer:
             for i, scored in enumerate(digest.papers[:listed], 1)
         ]
         count = len(digest.papers)
+        archive = safe_url(digest.links.archive)
         cadence = "weekly" if digest.cadence == "weekly" else "daily"
         summary = (
             summary_line(count, digest.topics) if count else quiet_line(cadence, digest.new_papers)
@@ -689,7 +690,8 @@ class Renderer:
             "more": count - len(papers),
             "cadence": cadence,
             "period": period(cadence),
-            "archive_url": safe_url(digest.links.archive),
+            # The archive page has an anchor per digest date: "view in browser" lands on this one.
+            "archive_url": f"{archive}#{digest.digest_date.isoformat()}" if archive else "",
             "manage_url": safe_url(digest.links.manage),
             "unsubscribe_url": safe_url(digest.links.unsubscribe),
             "text_width": TEXT_WIDTH,

@@ -502,7 +502,7 @@ def test_the_largest_digest_is_never_clipped(renderer: Renderer) -> None:
     assert usual.html.count('class="paper"') == 10
     assert usual.html.count('class="compact"') == 30
     assert re.search(
-        rf'And 60 more in <a href="{BASE}/archive/tok"[^>]*>your archive</a>\.', usual.html
+        rf'And 60 more in <a href="{BASE}/archive/tok#2025-11-21"[^>]*>your archive</a>\.', usual.html
     )
     assert f"And 60 more in your archive:\n{BASE}/archive/tok" in usual.text
     # Every field as long and as many bytes as it gets: fewer rows, never a clipped footer.
@@ -577,8 +577,9 @@ def test_quiet_days_say_what_is_true(renderer: Renderer) -> None:
 
 def test_view_in_browser_opens_the_archive(renderer: Renderer) -> None:
     rendered = renderer.render(hostile_digest(3, archive=f"{BASE}/archive/tok"))
-    assert re.search(rf'<a href="{BASE}/archive/tok"[^>]*>View in browser</a>', rendered.html)
-    assert f"View in browser: {BASE}/archive/tok" in rendered.text
+    view = f"{BASE}/archive/tok#2025-11-21"  # the archive page's anchor for this digest's date
+    assert re.search(rf'<a href="{view}"[^>]*>View in browser</a>', rendered.html)
+    assert f"View in browser: {view}" in rendered.text
     bare = renderer.render(hostile_digest(3, archive=""))  # no archive link: no "view in browser"
     assert "View in browser" not in bare.html and "View in browser" not in bare.text
 
