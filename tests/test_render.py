@@ -502,7 +502,8 @@ def test_the_largest_digest_is_never_clipped(renderer: Renderer) -> None:
     assert usual.html.count('class="paper"') == 10
     assert usual.html.count('class="compact"') == 30
     assert re.search(
-        rf'And 60 more in <a href="{BASE}/archive/tok#2025-11-21"[^>]*>your archive</a>\.', usual.html
+        rf'And 60 more in <a href="{BASE}/archive/tok#2025-11-21"[^>]*>your archive</a>\.',
+        usual.html,
     )
     assert f"And 60 more in your archive:\n{BASE}/archive/tok" in usual.text
     # Every field as long and as many bytes as it gets: fewer rows, never a clipped footer.
