@@ -14,6 +14,8 @@ from service.settings import Settings
 from service.subscriptions import OpenConfirmation
 from service.tokens import Signer
 
+SITE_NAME = "Paperboy"  # the brand the digest shows (service/render.Renderer's default)
+
 
 def describe(requested: dict[str, object]) -> dict[str, object]:
     """The requested settings in words, for the mail and the confirm page."""
@@ -57,10 +59,11 @@ class ConfirmationMail:
             **describe(confirmation.requested),
         }
         subject = (
-            "Confirm the change to your Paperboy digest"
+            f"Confirm the change to your {SITE_NAME} digest"
             if confirmation.was_active
-            else "Confirm your Paperboy subscription"
+            else f"Confirm your {SITE_NAME} subscription"
         )
+        context |= {"subject": subject, "site_name": SITE_NAME}
         msg = EmailMessage(policy=MESSAGE_POLICY)
         msg["Subject"] = subject
         msg["From"] = self.settings.from_address

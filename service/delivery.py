@@ -97,10 +97,12 @@ class Pipeline:
             )
             for pid in paper_ids
         }
+        manage = self.signer.make("manage", s=subscriber_id)
         return DigestLinks(
-            manage=f"{base}/manage/{self.signer.make('manage', s=subscriber_id)}",
+            manage=f"{base}/manage/{manage}",
             unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', s=subscriber_id)}",
             feedback=feedback,  # type: ignore[arg-type]
+            archive=f"{base}/archive/{manage}",
         )
 
 
@@ -194,6 +196,7 @@ def make_digest(pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date
         links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers]),
         topics=tuple(personal.topics_of(subscriber)),
         notes=() if papers else quiet_day_notes(pipeline.settings, digest_date),
+        cadence=subscriber.cadence,
     )
 
 

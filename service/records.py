@@ -148,6 +148,7 @@ class DigestLinks:
     manage: str
     unsubscribe: str
     feedback: dict[int, tuple[str, str]] = field(default_factory=dict)  # paper_id -> (up, down)
+    archive: str = ""  # the subscriber's archive page: "view in browser" and "N more" link
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,8 @@ class Digest:
     links: DigestLinks
     topics: tuple[Topic, ...] = ()
     notes: tuple[str, ...] = ()  # why a day is quiet, e.g. arXiv made no announcement
+    cadence: str = "daily"  # "daily" or "weekly": the words the email uses for itself
+    new_papers: int | None = None  # new papers the sources had for the day (None: not known)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,16 @@ EXCERPT_CHARS = 400
 EXCERPT_SENTENCES = 3
 MAX_AUTHORS = 3
 PREHEADER_CHARS = 140
+SUBJECT_CHARS = 78
+# Gmail clips an HTML part past ~102 KB and hides what follows (the unsubscribe footer): the
+# first FULL_PAPERS papers get the full layout, the rest up to LISTED_PAPERS a compact one
+# (title, one line, links), and any beyond that are counted with a link to the archive.
+FULL_PAPERS = 10
+LISTED_PAPERS = 40
+# The HTML part's most octets; rows are dropped into the "more in your archive" count past it.
+HTML_BUDGET = 88_000
+# The text part's links of one paper share a line; past this many octets they take several.
+LINK_LINE_OCTETS = 900
 
 HTML_TEMPLATE = "email/digest.html"
 TEXT_TEMPLATE = "email/digest.txt"
@@ -82,10 +92,19 @@ _SAFE_SCHEMES = frozenset({"http", "https"})
 # Unicode category Cc is exactly U+0000–U+001F and U+007F–U+009F; a regex beats a per-character
 # unicodedata loop by two orders of magnitude, and every digest runs this on every abstract.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional embedding, override and isolate controls and the direction marks: in paper data
+# they only serve to disguise text ("gnp.exe" shown as "exe.png"); dir="auto" handles RTL titles.
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A reason that names words: 'matches "topic"' or 'partly matches "topic" (word, word)'.
+# Meaning matches ('close in meaning to "topic": “sentence”') and the rest name no words.
+_WORD_REASON = re.compile(r'^(?:partly )?matches "(?P<topic>[^"]+)"(?: \((?P<words>[^)]*)\))?$')
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from in into is it its of on or the to via vs with".split()
+)
 _UNSAFE_URL_CHAR = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 # http(s)://host[:port][/?#…] with a plain host: urlsplit would accept it, so skip urlsplit.
 _PLAIN_HTTP_URL = re.compile(r"(?i:https?)://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#].*)?", re.DOTALL)
-QUIET_DAY = "No new papers matched your topics today"
+QUIET_DAY = "Nothing new for your topics today"  # when the day's paper count is not known
 # The preheader's tail: zero-width joiners and spaces that fill the inbox preview's remaining
 # room, so clients do not pull body text (the site name, the date) into it.
 PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 30)
@@ -113,6 +132,10 @@ class PaperFacts:
     excerpt: str
     links: tuple[Link, ...]
     text_links: tuple[Link, ...]
+    arxiv_id: str  # "2511.00001" ("" when not an arXiv paper)
+    category: str  # the primary category, "cs.LG" ("" when none)
+    compact_line: str  # the one line under the title in the compact layout
+    compact_links: tuple[Link, ...]  # the PDF only (or the first link): the compact layout's
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +150,7 @@ class PaperView:
     meta: tuple[str, ...]  # sources, date, author count, upvotes, stars
     meta_line: str  # the same joined with " · "
     excerpt: str
+    excerpt_parts: tuple[tuple[str, bool], ...]  # (text, matched a topic word) in order
     reasons: tuple[str, ...]
     why: str  # the reasons joined with "; "
     links: tuple[Link, ...]  # PDF / code / project page, shown under the paper
@@ -135,6 +159,8 @@ class PaperView:
     feedback_down: str
     facts: PaperFacts  # what every subscriber sees the same: once_per_paper() fragments
     scored: ScoredPaper  # the raw record, for templates that want more
+    compact: bool = False  # past FULL_PAPERS: title, one line and links only
+    text_line: str = ""  # the text part's links: 'Abstract: URL · PDF: URL · More like this: URL'
 
 
 def safe_url(value: object) -> str:
@@ -156,10 +182,10 @@ def safe_url(value: object) -> str:
 
 
 def clean_text(value: str | None) -> str:
-    """Collapse all whitespace to single spaces and drop control characters (one line out)."""
+    """Collapse all whitespace to single spaces, drop control and bidi control characters."""
     if not value:
         return ""
-    return " ".join(_CONTROL.sub(" ", value).split())
+    return " ".join(_CONTROL.sub(" ", _BIDI.sub("", value)).split())
 
 
 def truncate(text: str, limit: int) -> str:
@@ -229,10 +255,40 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
+def period(cadence: str) -> str:
+    """'today', or 'this week' for a weekly digest."""
+    return "this week" if cadence == "weekly" else "today"
+
+
+def quiet_line(cadence: str, new_papers: int | None) -> str:
+    """What an empty digest says, true to why it is empty: nothing announced, or nothing matched."""
+    when = period(cadence)
+    if new_papers == 0:
+        return f"No new papers were announced {when}"
+    if new_papers == 1:
+        return f"The one new paper {when} did not match your topics"
+    if new_papers:
+        return f"None of the {new_papers:,} new papers {when} matched your topics"
+    return f"Nothing new for your topics {when}"
+
+
 def make_subject(site_name: str, digest: Digest) -> str:
-    """'Paperboy — 7 papers for Fri 21 Nov', or '… — no new papers for …'; always one line."""
-    count = plural(len(digest.papers), "paper") if digest.papers else "no new papers"
-    return clean_text(f"{site_name} — {count} for {short_date(digest.digest_date)}")
+    """What is inside, in at most 78 characters and one line: '7 papers: <top paper's title>',
+    '7 papers this week: …', or the site name and why there are none."""
+    if not digest.papers:
+        if digest.cadence == "weekly":
+            return truncate(
+                clean_text(f"{site_name}: {quiet_line('weekly', digest.new_papers)}"), SUBJECT_CHARS
+            )
+        note = quiet_line("daily", digest.new_papers).removesuffix(" today")
+        return truncate(
+            clean_text(f"{site_name}: {note} on {short_date(digest.digest_date)}"), SUBJECT_CHARS
+        )
+    count = plural(len(digest.papers), "paper")
+    if digest.cadence == "weekly":
+        count += " this week"
+    title = clean_text(digest.papers[0].paper.title) or "(untitled)"
+    return truncate(f"{count}: {title}", SUBJECT_CHARS)
 
 
 def summary_line(count: int, topics: Iterable[Topic]) -> str:
@@ -290,9 +346,24 @@ def source_name(source: str) -> str:
     return _SOURCE_NAMES.get(text.casefold(), text)
 
 
+def arxiv_id(paper: Candidate) -> str:
+    """The paper's arXiv id, from its field or its 'arxiv:' key; "" when it has none."""
+    value = clean_text(paper.arxiv_id)
+    if not value and paper.key.startswith("arxiv:"):
+        value = clean_text(paper.key.removeprefix("arxiv:"))
+    return value
+
+
 def meta_items(paper: Candidate) -> tuple[str, ...]:
-    """Sources, publication date, author count (when names are unknown), upvotes, stars."""
+    """arXiv id, primary category, sources, publication date, author count (when names are
+    unknown), upvotes, stars."""
     items: list[str] = []
+    identifier = arxiv_id(paper)
+    if identifier:
+        items.append(f"arXiv:{identifier}")
+    category = clean_text(paper.categories[0]) if paper.categories else ""
+    if category:
+        items.append(category)
     sources = list(dict.fromkeys(name for name in map(source_name, paper.sources) if name))
     if sources:
         items.append(", ".join(sources))
@@ -323,15 +394,24 @@ def _paper_facts(paper: Candidate) -> PaperFacts:
         if url
     )
     meta = meta_items(paper)
+    authors = authors_line(paper)
+    category = clean_text(paper.categories[0]) if paper.categories else ""
+    identifier = arxiv_id(paper)
+    short = [f"arXiv:{identifier}"] if identifier else []
+    short += [category] if category else []
     return PaperFacts(
         title=clean_text(paper.title) or "(untitled)",
         url=abstract or next((link.url for link in extra), ""),
-        authors=authors_line(paper),
+        authors=authors,
         meta=meta,
         meta_line=" · ".join(meta),
         excerpt=excerpt(paper),
         links=extra,
         text_links=((Link("Abstract", abstract),) if abstract else ()) + extra,
+        arxiv_id=identifier,
+        category=category,
+        compact_line=" · ".join([*short, *([truncate(authors, 60)] if authors else [])]),
+        compact_links=extra[:1],
     )
 
 
@@ -340,7 +420,51 @@ def _reason_labels(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(label for label in (clean_text(r.label) for r in reasons) if label))
 
 
-def paper_view(number: int, scored: ScoredPaper, links: DigestLinks) -> PaperView:
+@functools.lru_cache(maxsize=4096)
+def matched_words(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
+    """The topic words the reasons say the paper matched (casefolded, stopwords dropped).
+
+    A stored reason keeps only its label, so the words come from the label when the terms are
+    gone. Meaning matches, categories, authors and trending name no words in the excerpt.
+    """
+    words: list[str] = []
+    for reason in reasons:
+        found = _WORD_REASON.match(clean_text(reason.label))
+        if found is None:
+            continue
+        if reason.terms:
+            words.extend(reason.terms)
+        elif found.group("words"):
+            words.extend(found.group("words").split(","))
+        else:
+            words.extend(found.group("topic").split())
+    cleaned = (word.strip(" \"'“”‘’()[]{}.,;:!?").casefold() for word in words)
+    return tuple(dict.fromkeys(w for w in cleaned if len(w) > 2 and w not in _STOPWORDS))
+
+
+@functools.lru_cache(maxsize=16384)
+def highlight(text: str, words: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """`text` cut into (piece, is a matched word) parts: each word that starts with one of
+    `words` (so "model" also marks "models"), case-insensitively."""
+    if not text or not words:
+        return ((text, False),) if text else ()
+    alternatives = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})[\w-]*", re.IGNORECASE)
+    parts: list[tuple[str, bool]] = []
+    position = 0
+    for found in pattern.finditer(text):
+        if found.start() > position:
+            parts.append((text[position : found.start()], False))
+        parts.append((found.group(), True))
+        position = found.end()
+    if position < len(text):
+        parts.append((text[position:], False))
+    return tuple(parts)
+
+
+def paper_view(
+    number: int, scored: ScoredPaper, links: DigestLinks, *, compact: bool = False
+) -> PaperView:
     """Everything the templates show for one paper, with untrusted fields cleaned and vetted."""
     facts = _paper_facts(scored.paper)
     up, down = links.feedback.get(scored.paper.paper_id, ("", ""))
@@ -355,6 +479,7 @@ def paper_view(number: int, scored: ScoredPaper, links: DigestLinks) -> PaperVie
         meta=facts.meta,
         meta_line=facts.meta_line,
         excerpt=facts.excerpt,
+        excerpt_parts=() if compact else highlight(facts.excerpt, matched_words(scored.reasons)),
         reasons=reasons,
         why="; ".join(reasons),
         links=facts.links,
@@ -363,13 +488,45 @@ def paper_view(number: int, scored: ScoredPaper, links: DigestLinks) -> PaperVie
         feedback_down=down,
         facts=facts,
         scored=scored,
+        compact=compact,
+        text_line=links_lines(
+            [
+                *((link.label, link.url) for link in facts.text_links),
+                *((("More like this", up),) if up else ()),
+                *((("Less like this", down),) if down else ()),
+            ]
+        ),
     )
 
 
-def preheader_line(summary: str, papers: Iterable[PaperView]) -> str:
-    """The inbox preview: the first titles, else the summary."""
-    titles = " · ".join(paper.title for paper in papers)
-    return truncate(titles or summary, PREHEADER_CHARS)
+def preheader_line(summary: str, papers: list[PaperView]) -> str:
+    """The inbox preview: as many whole titles as fit, else the first one cut, else the summary."""
+    titles: list[str] = []
+    used = 0
+    for paper in papers:
+        used += len(paper.title) + (3 if titles else 0)
+        if used > PREHEADER_CHARS:
+            break
+        titles.append(paper.title)
+    if titles:
+        return " · ".join(titles)
+    return truncate(papers[0].title if papers else summary, PREHEADER_CHARS)
+
+
+def links_lines(links: Iterable[tuple[str, str]], indent: str = "    ") -> str:
+    """A paper's links in the text part: 'Label: URL · Label: URL' on one line, split at links
+    only when the line would pass LINK_LINE_OCTETS (mail lines may not pass 998 octets)."""
+    lines: list[str] = []
+    line = ""
+    for label, url in links:
+        item = f"{label}: {url}"
+        if line and len((line + " · " + item).encode()) > LINK_LINE_OCTETS:
+            lines.append(line)
+            line = ""
+        line = f"{line} · {item}" if line else indent + item
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def tidy_text(text: str) -> str:
@@ -404,14 +561,24 @@ def specimen_digests() -> tuple[Digest, ...]:
         project_url=f"{base}/project",
     )
     bare = Candidate(paper_id=2, key="title:bare", title="A paper with no links or details")
-    papers = (ScoredPaper(full, 1.0, (Reason("a reason"),)), ScoredPaper(bare, 0.5))
-    feedback = {1: (f"{base}/up", f"{base}/down")}
-    links = DigestLinks(f"{base}/manage", f"{base}/unsubscribe", feedback)
+    compact = Candidate(**{**{n: getattr(full, n) for n in Candidate.__slots__}, "paper_id": 3})  # type: ignore[attr-defined]
+    papers = (
+        ScoredPaper(full, 1.0, (Reason('matches "sentences"'),)),
+        ScoredPaper(bare, 0.7),
+        ScoredPaper(compact, 0.6),
+        ScoredPaper(bare, 0.5),  # past the listed ones: counted, with a link to the archive
+    )
+    feedback = {1: (f"{base}/up", f"{base}/down"), 3: (f"{base}/up3", f"{base}/down3")}
+    links = DigestLinks(f"{base}/manage", f"{base}/unsubscribe", feedback, f"{base}/archive")
     day = dt.date(2025, 1, 1)
     return (
         Digest("specimen@paperboy.invalid", day, papers, links, (Topic("keyword", "topic"),)),
-        Digest("specimen@paperboy.invalid", day, (), links),
+        Digest("specimen@paperboy.invalid", day, (), links, notes=("A note.",)),
     )
+
+
+# Small limits for the specimens, so they take the compact and the "more" branches too.
+SPECIMEN_LIMITS = (2, 3)
 
 
 class OncePerPaper:
@@ -459,7 +626,11 @@ class Renderer:
         self._reference = self._environment(files, no_marker, stylesheet)
         probe = self._environment(files, probe_marker, stylesheet).get_template(HTML_TEMPLATE)
         self.styles: LearnedStyles = learn_styles(
-            (probe.render(self.context(digest)) for digest in specimen_digests()), keys
+            (
+                probe.render(self.context(digest, limits=SPECIMEN_LIMITS))
+                for digest in specimen_digests()
+            ),
+            keys,
         )
         # Fast: markers become the learned attributes; only the leftover rules stay in <style>.
         attributes = self.styles.attributes
@@ -491,10 +662,22 @@ class Renderer:
         )
         return env
 
-    def context(self, digest: Digest) -> dict[str, object]:
-        """The variables both templates receive."""
-        papers = [paper_view(i, scored, digest.links) for i, scored in enumerate(digest.papers, 1)]
-        summary = summary_line(len(papers), digest.topics)
+    def context(
+        self, digest: Digest, *, limits: tuple[int, int] = (FULL_PAPERS, LISTED_PAPERS)
+    ) -> dict[str, object]:
+        """The variables both templates receive. `limits`: (papers in the full layout, papers
+        listed at all); the rest are only counted."""
+        full, listed = limits
+        papers = [
+            paper_view(i, scored, digest.links, compact=i > full)
+            for i, scored in enumerate(digest.papers[:listed], 1)
+        ]
+        count = len(digest.papers)
+        archive = safe_url(digest.links.archive)
+        cadence = "weekly" if digest.cadence == "weekly" else "daily"
+        summary = (
+            summary_line(count, digest.topics) if count else quiet_line(cadence, digest.new_papers)
+        )
         return {
             "site_name": self.site_name,
             "subject": make_subject(self.site_name, digest),
@@ -504,20 +687,47 @@ class Renderer:
             "preheader": preheader_line(summary, papers),
             "email": clean_text(digest.email),
             "papers": papers,
+            "more": count - len(papers),
+            "cadence": cadence,
+            "period": period(cadence),
+            # The archive page has an anchor per digest date: "view in browser" lands on this one.
+            "archive_url": f"{archive}#{digest.digest_date.isoformat()}" if archive else "",
             "manage_url": safe_url(digest.links.manage),
             "unsubscribe_url": safe_url(digest.links.unsubscribe),
             "text_width": TEXT_WIDTH,
             "notes": [clean_text(note) for note in digest.notes],
         }
 
+    def _fitted(self, digest: Digest) -> tuple[dict[str, object], str]:
+        """The context and HTML with the most papers shown that stay within HTML_BUDGET.
+
+        The usual limits fit any ordinary digest at the 100-paper maximum; papers with very
+        long fields (300-character titles in a 3-byte script) make the rows bigger, so fewer
+        are shown in full, then fewer listed, until the HTML fits.
+        """
+        full, listed = FULL_PAPERS, LISTED_PAPERS
+        while True:
+            ctx = self.context(digest, limits=(full, listed))
+            html = self._html.render(ctx)
+            if len(html) * 3 <= HTML_BUDGET or len(html.encode()) <= HTML_BUDGET or listed <= 1:
+                return ctx, html
+            if full > 4:
+                full -= 2
+            else:
+                listed = max(1, listed - 3)
+                full = min(full, listed)
+
     def render(self, digest: Digest) -> RenderedDigest:
         """Subject, CSS-inlined HTML, wrapped plain text and preheader for one digest."""
-        ctx = self.context(digest)
+        ctx, html = self._fitted(digest)
         if not ctx["unsubscribe_url"]:
-            log.warning("render.unsubscribe_dropped email=%s reason=not_http_url", mask_address(ctx["email"]))
+            log.warning(
+                "render.unsubscribe_dropped email=%s reason=not_http_url",
+                mask_address(ctx["email"]),
+            )
         return RenderedDigest(
             subject=str(ctx["subject"]),
-            html=self._html.render(ctx),
+            html=html,
             text=tidy_text(self._text.render(ctx)),
             preheader=str(ctx["preheader"]),
         )
@@ -528,7 +738,7 @@ class Renderer:
         render() must give every element the same attributes (a test compares them);
         bench/build.py times the two.
         """
-        ctx = self.context(digest)
+        ctx, _ = self._fitted(digest)
         html = self._reference.get_template(HTML_TEMPLATE).render(ctx)
         return RenderedDigest(
             subject=str(ctx["subject"]),

@@ -58,10 +58,12 @@ def sample_digest(
         )
         for p in papers
     }
+    manage = signer.make("manage", s=subscriber)
     links = DigestLinks(
-        manage=f"{BASE_URL}/manage/{signer.make('manage', s=subscriber)}",
+        manage=f"{BASE_URL}/manage/{manage}",
         unsubscribe=f"{BASE_URL}/unsubscribe/{signer.make('unsubscribe', s=subscriber)}",
         feedback=feedback,  # type: ignore[arg-type]
+        archive=f"{BASE_URL}/archive/{manage}",
     )
     return Digest(email, DIGEST_DATE, scored, links, topics)
 

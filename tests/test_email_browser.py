@@ -19,6 +19,7 @@ from service.records import Digest
 from service.render import Renderer
 from service.resources import templates_dir
 from service.samples import ranked_sample_digest, sample_digest
+from tests.test_render import hostile_digest
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +51,7 @@ def digest_html() -> str:
     return Renderer(templates_dir()).render(screenshot_digest()).html
 
 
+NO_HORIZONTAL_SCROLL = "document.scrollingElement.scrollWidth <= window.innerWidth"
 OVERFLOWING = """(width) => [...document.querySelectorAll('body *')]
     .filter((el) => el.getBoundingClientRect().right > width + 1)
     .map((el) => el.tagName + '.' + el.className + ': ' + Math.round(el.getBoundingClientRect().right))"""
@@ -64,8 +66,9 @@ def test_digest_fits_and_follows_the_colour_scheme(
     try:
         page = context.new_page()
         page.set_content(digest_html, wait_until="load")
-        assert page.locator("td.paper").count() == 20
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.locator("td.paper").count() == 10
+        assert page.locator("td.compact").count() == 10
+        assert page.evaluate(NO_HORIZONTAL_SCROLL)
         assert page.evaluate(OVERFLOWING, width) == []
         # The inlined styles apply, and the dark rules beat them only in the dark.
         assert page.evaluate("getComputedStyle(document.querySelector('.title')).fontWeight") == "700"
@@ -99,9 +102,33 @@ def test_quiet_day_note_fits_a_phone(browser, scheme: str) -> None:  # type: ign
     try:
         page = context.new_page()
         page.set_content(html, wait_until="load")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        assert page.evaluate(NO_HORIZONTAL_SCROLL)
         assert page.evaluate(OVERFLOWING, 375) == []
-        assert "No new papers matched your topics today" in page.inner_text(".summary")
+        assert "Nothing new for your topics today" in page.inner_text(".summary")
         assert page.locator(".empty a").inner_text() == "Add or change your topics"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("styles", ["with <style>", "inline styles only"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_hostile_papers_never_scroll_sideways_on_a_phone(browser, scheme: str, styles: str) -> None:  # type: ignore[no-untyped-def]
+    """A 300-character word, RTL and CJK titles, emoji, a bidi override: no horizontal scroll
+    at 375 px, in the full and the compact layout, also where a client drops the <style> block."""
+    html = Renderer(templates_dir()).render(hostile_digest(14)).html
+    if styles == "inline styles only":
+        head, _, rest = html.partition("<style>")
+        html = head + rest.partition("</style>")[2]
+        assert "<style" not in html
+    context = browser.new_context(viewport={"width": 375, "height": 800}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.set_content(html, wait_until="load")
+        assert page.locator("td.paper").count() == 10 and page.locator("td.compact").count() == 4
+        assert page.evaluate(NO_HORIZONTAL_SCROLL), page.evaluate("document.scrollingElement.scrollWidth")
+        assert page.evaluate(OVERFLOWING, 375) == []
+        rtl = page.locator("h2.title", has_text="نموذج").first
+        assert rtl.evaluate("(el) => getComputedStyle(el).direction") == "rtl"
+        assert "\u202e" not in page.inner_text("body")
     finally:
         context.close()

@@ -73,12 +73,13 @@ def test_ingest_send_twice_delivers_one_digest_each(paperboy: Paperboy, seed_fil
         assert message["To"] == address
         assert message["List-Unsubscribe"].startswith("<https://paperboy.example.org/unsubscribe/")
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert message["Subject"].startswith("Paperboy — ") and "Wed 20 Aug" in message["Subject"]
+        assert message["Subject"].split(": ")[0].endswith(("paper", "papers"))
+        assert len(message["Subject"]) <= 78
 
     ada_text = by_rcpt[("ada@example.org",)].get_body(("plain",)).get_content()
     bob_text = by_rcpt[("bob@example.org",)].get_body(("plain",)).get_content()
     ada_html = by_rcpt[("ada@example.org",)].get_body(("html",)).get_content()
-    assert "Paperboy — 5 papers for Wed 20 Aug" == by_rcpt[("ada@example.org",)]["Subject"]
+    assert by_rcpt[("ada@example.org",)]["Subject"].startswith("5 papers: ")
     assert ada_text.lower().count("reinforcement") >= 5
     assert 'matches "reinforcement learning"' in ada_text and "reinforcement learning" in ada_html
     assert "segmentation" in bob_text.lower() and "reinforcement" not in bob_text.lower()

@@ -370,7 +370,7 @@ def test_a_quiet_arxiv_day_says_so_in_the_digest(env: dict[str, str], tmp_path: 
             assert (
                 "arXiv" not in html
                 and "arXiv" not in text
-                and "No new papers matched your topics today" in html
+                and "Nothing new for your topics today" in html
             )
         else:
             assert note in html and note in text and "Your next digest will come" in html

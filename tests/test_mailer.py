@@ -408,7 +408,7 @@ def test_parts_round_trip_a_real_digest() -> None:
     parsed = BytesParser(policy=policy.default).parsebytes(wire_bytes(message(rendered=rendered)))
     assert lf(parsed.get_body(("html",)).get_content()) == rendered.html
     assert lf(parsed.get_body(("plain",)).get_content()) == rendered.text
-    assert parsed["Subject"] == "Paperboy — 20 papers for Fri 21 Nov"
+    assert parsed["Subject"] == "20 papers: Scaling laws for reward models, part 1"
     [plain, html] = parsed.iter_parts()
     assert plain["Content-Transfer-Encoding"] == "base64"
     assert html["Content-Transfer-Encoding"] == "base64"

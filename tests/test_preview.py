@@ -45,7 +45,7 @@ def test_preview_writes_the_html_and_the_message(run, tmp_path: Path) -> None:  
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert message["To"] == "reader@example.org"
-    assert message["Subject"].startswith("Paperboy — 5 papers for ")
+    assert message["Subject"].startswith("5 papers: ")
     assert message["Message-ID"].endswith("@news.example.net>")
     unsubscribe = message["List-Unsubscribe"]
     assert unsubscribe.startswith("<https://paperboy.example.org/unsubscribe/")

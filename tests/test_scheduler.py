@@ -45,7 +45,7 @@ def test_ticks_ingest_the_folder_and_deliver_to_the_outbox(runtime: Runtime) -> 
     assert len(outbox) == 1
     message = email.message_from_bytes(outbox[0].read_bytes(), policy=policy.default)
     assert message["To"] == "ada@example.org"
-    assert message["Subject"] == "Paperboy — 3 papers for Wed 20 Aug"
+    assert message["Subject"].startswith("3 papers: ")
 
 
 def test_due_dates_follow_the_local_clock() -> None:

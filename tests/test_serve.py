@@ -110,8 +110,10 @@ def test_the_quick_start_sends_a_digest_with_authors_links_and_a_category_match(
     # The strong topic could fill the digest alone; the category asked for keeps a place.
     assert text.count("Why: in cs.CL") >= 1
     assert "Abstract: https://arxiv.org/abs/" in text and "PDF: https://arxiv.org/pdf/" in text
-    # Each paper's meta line names its real source: "Hugging Face · 6 Aug 2025 · …", "arXiv · …".
-    sources = set(re.findall(r"^ {4}([A-Za-z ,]+) · \d", text.replace("\r\n", "\n"), re.MULTILINE))
+    # Each paper's meta line names its real source after its arXiv id and primary category:
+    # "arXiv:2508.13167 · Hugging Face · 6 Aug 2025 · …", "arXiv:2403.16369 · cs.LG · arXiv · …".
+    meta = r"^ {4}arXiv:\S+ · (?:[a-z-]+\.[A-Za-z-]+ · )?([A-Za-z ,]+) · \d"
+    sources = set(re.findall(meta, text.replace("\r\n", "\n"), re.MULTILINE))
     assert sources == {"Hugging Face", "arXiv"}
     assert '<a href="https://arxiv.org/abs/' in html
 

@@ -339,6 +339,7 @@ def test_archive_and_atom_feed_list_the_sent_digests(
     assert archive.status_code == 200
     days = re.findall(r"<h2>([^<]+)</h2>", archive.text)
     assert days == ["Tuesday 19 August 2025", "Monday 18 August 2025"]
+    assert '<section class="card digest" id="2025-08-19">' in archive.text  # "view in browser" lands here
     assert archive.text.count("matches &#34;segmentation&#34;") == 5
     feed_path = re.search(r'href="(/feed/[^"]+\.atom)"', archive.text).group(1)  # type: ignore[union-attr]
 
