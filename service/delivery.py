@@ -1,4 +1,5 @@
-"""Plan due digests and carry each through the outbox: pending → sending → sent | deferred | failed.
+"""Plan due digests and carry each through the outbox: pending → sending → sent | deferred | failed
+| in_doubt (went out, no reply to its end: never resent).
 
 Every digest is a ``deliveries`` row (unique per subscriber and digest date) with its chosen
 papers before a byte goes to SMTP, and becomes ``sent`` only after the server accepted it. A rerun

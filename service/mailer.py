@@ -3,7 +3,8 @@
 Every Mailer.send() either returns (the message was handed over) or raises a SendError:
 TransientSendError for anything worth retrying later (4xx replies, timeouts, refused or dropped
 connections, a server we cannot log in to), PermanentSendError for a 5xx reply to this
-message (MAIL FROM, RCPT TO or DATA). SMTP failures are classified by reply code, not by the
+message (MAIL FROM, RCPT TO or DATA), InDoubtSendError when the message went out and no reply
+to its end came (it may have been delivered: never retried). SMTP failures are classified by reply code, not by the
 smtplib exception type.
 """
 
@@ -502,7 +503,9 @@ class SmtpMailer(Mailer):
     is used when the server offers it, insisted on with `required`), or
     smtps://[user:pass@]host[:port]  (implicit TLS, default port 465).
     User and password are URL-decoded (write "@" as %40). The connection opens lazily on the
-    first send, is reused, and is reopened once if the server dropped it in between.
+    first send, is reused, and is reopened once if the server dropped it in between (found
+    before the message went out). The reply to the end of a message is awaited `data_timeout`
+    seconds; if none comes (timeout or drop), send() raises InDoubtSendError and never resends.
     Failing to connect, negotiate TLS or log in is a TransientSendError whatever the code:
     it says nothing about the recipient, and a PermanentSendError could bounce subscribers
     for an operator's typo.
