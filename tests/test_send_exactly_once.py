@@ -118,16 +118,23 @@ def hung_relay() -> Iterator[str]:
     server.close()
 
 
-def readers_runtime(runtime: Runtime, smtp_url: str, **settings: Any) -> Runtime:
+def readers_runtime(
+    runtime: Runtime,
+    smtp_url: str,
+    *,
+    readers: list[str] = READERS,
+    cadence: str = "daily",
+    **settings: Any,
+) -> Runtime:
     updated = runtime.settings.model_copy(
         update={"smtp_url": smtp_url, "smtp_connections": 1, "retry_base_seconds": 60, **settings}
     )
     faulty = Runtime(updated, _engine=runtime.engine)
     ingest_file(faulty.factory, path=sample_listings_path(), source="sample", now=T0)
     with session_scope(faulty.factory) as session:
-        for address in READERS:
+        for address in readers:
             store.add_subscriber(
-                session, email=address, status="active", timezone="UTC", delivery_hour=8, cadence="daily",
+                session, email=address, status="active", timezone="UTC", delivery_hour=8, cadence=cadence,
                 max_papers=3, topics=[("keyword", "reasoning", 1.0)], now=T0,
             )  # fmt: skip
     return faulty
@@ -217,6 +224,23 @@ def test_no_reply_after_the_message_leaves_it_in_doubt_and_never_resent(runtime:
         next_day = send(faulty, NOW + dt.timedelta(days=1))
         assert next_day.sent == 4
     assert relay.accepted == Counter({address: 2 for address in READERS})
+
+
+def test_a_weekly_digest_in_doubt_counts_as_this_week_s_digest(runtime: Runtime) -> None:
+    with Relay(drop_at=(1,)) as relay:
+        faulty = readers_runtime(
+            runtime,
+            relay.url,
+            readers=["weekly@example.org"],
+            cadence="weekly",
+            smtp_timeout_seconds=2,
+        )
+        assert send(faulty, NOW).in_doubt == 1
+        # The next days are not a new week: no second digest while the first may have arrived.
+        for days in (1, 3, 6):
+            assert send(faulty, NOW + dt.timedelta(days=days)).sent == 0
+        assert send(faulty, NOW + dt.timedelta(days=7)).sent == 1
+    assert relay.accepted == Counter({"weekly@example.org": 2})
 
 
 def test_send_reports_a_digest_in_doubt_and_exits_non_zero(runtime: Runtime) -> None:
