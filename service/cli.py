@@ -325,11 +325,18 @@ def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | N
         if mailer is not None:
             mailer.close()
     human = "\n".join(f"{o.email}: {o.status} ({o.detail})" for o in report.outcomes)
-    human += ("\n" if human else "") + ", ".join(f"{k} {v}" for k, v in report.as_dict().items() if k != "paused")
-    if report.paused:
+    human += ("\n" if human else "") + ", ".join(f"{k} {v}" for k, v in report.as_dict().items() if k not in ("paused", "aborted"))
+    if report.aborted:
+        click.echo(f"paperboy: send stopped: {report.aborted}; no further message was sent, and what is left stays for a later run", err=True)
+    elif report.paused:
         click.echo(f"paperboy: send paused by the circuit breaker: {report.paused}; {counted(report.left, 'digest')} left for a later run", err=True)
+    if report.in_doubt:
+        click.echo(f"paperboy: {counted(report.in_doubt, 'digest')} in doubt (sent, but the server never confirmed); not sent again: see `paperboy deliveries`", err=True)
+    nothing_sent = not report.sent and (report.deferred or report.in_doubt)
+    if nothing_sent and not (report.aborted or report.paused):
+        click.echo("paperboy: send could send nothing: every attempt was deferred or left in doubt", err=True)
     emit(report.as_dict(), as_json, human)
-    if report.failed or report.paused:
+    if report.failed or report.paused or report.aborted or report.in_doubt or nothing_sent:
         sys.exit(1)
 
 

@@ -1,4 +1,5 @@
-"""Plan due digests and carry each through the outbox: pending → sending → sent | deferred | failed.
+"""Plan due digests and carry each through the outbox: pending → sending → sent | deferred | failed
+| in_doubt (went out, no reply to its end: never resent).
 
 Every digest is a ``deliveries`` row (unique per subscriber and digest date) with its chosen
 papers before a byte goes to SMTP, and becomes ``sent`` only after the server accepted it. A rerun
@@ -16,14 +17,14 @@ import zoneinfo
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import personal, store
 from service.arxiv_calendar import quiet_reason
 from service.bounces import BounceEvent, apply_events, classify_refusal
 from service.db import session_scope
-from service.errors import PaperboyError
+from service.errors import PaperboyError, StoreWriteError
 from service.mailer import Mailer, build_message
 from service.models import Delivery, Subscriber
 from service.rank import RelevanceIndex
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Outcome:
     email: str
-    status: str  # sent, skipped, failed, deferred, missed, would_send, left
+    status: str  # sent, skipped, failed, deferred, missed, in_doubt, would_send, left
     detail: str = ""
     papers: int = 0
 
@@ -51,9 +52,11 @@ class SendReport:
     failed: int = 0
     deferred: int = 0
     missed: int = 0
+    in_doubt: int = 0  # went out, no reply to its end: maybe delivered, never resent
     dry_run: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
     paused: str | None = None  # why the circuit breaker stopped the run, if it did
+    aborted: str | None = None  # why the run stopped at once (the database refused a write)
     left: int = 0  # ready digests this run did not try (breaker or per-run cap): still open
     queued: int | None = None  # with the procrastinate queue: deliveries handed to workers
     jobs: int = 0  # ... in this many jobs
@@ -68,10 +71,14 @@ class SendReport:
             "sent": self.sent, "deferred": self.deferred, "failed": self.failed,
             "skipped": self.skipped, "missed": self.missed,
         }  # fmt: skip
+        if self.in_doubt:
+            data["in_doubt"] = self.in_doubt
         if self.dry_run:
             data["dry_run"] = True
         if self.paused:
             data["paused"] = self.paused
+        if self.aborted:
+            data["aborted"] = self.aborted
         if self.left:
             data["left"] = self.left
         if self.queued is not None:
@@ -478,7 +485,9 @@ def send_deliveries(
             reached += 1
             try:
                 prepared = _claim_and_build(pipeline, delivery_id, clock())
-            except Exception as exc:  # a database hiccup on one row must not stop the run
+            except SQLAlchemyError as exc:  # the database refuses: stop before sending more
+                raise StoreWriteError(f"cannot claim delivery {delivery_id} in the database: {_brief(exc)}") from exc
+            except Exception as exc:  # one row's bad data must not stop the run
                 log.exception("delivery_claim_failed delivery_id=%s", delivery_id)
                 prepared = Outcome(str(delivery_id), "failed", f"internal error: {exc}")
             if isinstance(prepared, Outcome):
@@ -487,13 +496,21 @@ def send_deliveries(
                 yield prepared
 
     def on_result(result: Result) -> None:
-        add(_record(pipeline, result, clock()))
+        try:
+            outcome = _record(pipeline, result, clock())
+        except SQLAlchemyError as exc:  # raised to the pool, which stops handing out messages
+            raise StoreWriteError(
+                f"cannot record delivery {result.job.key[0]} as {result.status} in the database: {_brief(exc)}"
+            ) from exc
+        add(outcome)
 
     run = pool.run(jobs(), on_result, limit=settings.send_max_per_run)
     with lock:
         report.left += total - reached  # never pulled; released ones were counted as they came
         if run.paused:
             report.paused = run.paused
+        if run.aborted:
+            report.aborted = run.aborted
     if run.capped and report.left:
         log.warning("send_capped cap=%d left=%d", settings.send_max_per_run, report.left)
     return report
@@ -544,6 +561,10 @@ def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
             # The breaker opened before this one went out: back in the queue, attempt not counted.
             store.release_delivery(session, delivery_id=delivery_id, now=now)
             return Outcome(result.job.email, "left", "not sent: the run was paused by the circuit breaker")
+        if status == "in_doubt":
+            # The message went out and no reply to its end came: the server may have accepted
+            # it, so it is never sent again automatically (exactly once, unless it was lost).
+            log.error("delivery id=%s status=in_doubt error=%r", delivery_id, error)
         if status == "deferred":
             attempts = store.delivery_attempts(session, delivery_id=delivery_id)
             if attempts >= settings.retry_max_attempts:
@@ -576,6 +597,11 @@ def _bounce(session: Session, settings: Settings, result: Result) -> None:
     counts = apply_events(session, events=[event], soft_limit=settings.soft_bounce_limit)
     if counts["bounced"]:
         log.warning("subscriber_suppressed status=bounced hard=%s reason=%r", kind == "hard", str(error))
+
+
+def _brief(exc: BaseException) -> str:
+    """The driver's own one-line message (SQLAlchemy's text adds the SQL and a link)."""
+    return (str(getattr(exc, "orig", None) or exc) or type(exc).__name__).splitlines()[0]
 
 
 def _stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:

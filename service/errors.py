@@ -38,12 +38,19 @@ class SendError(PaperboyError):
     """Sending one message failed."""
 
     def __init__(
-        self, message: str, *, code: int | None = None, stage: str | None = None, status: str | None = None
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        stage: str | None = None,
+        status: str | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code  # the SMTP reply code, when there was a reply
         self.stage = stage  # "connect", "mail", "rcpt" or "data": the command that failed
         self.status = status  # the RFC 3463 enhanced status code of the reply, e.g. "5.1.1"
+        self.timed_out = timed_out  # the server stopped answering (no reply within the timeout)
 
 
 class TransientSendError(SendError):
@@ -52,3 +59,15 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """A failure that retrying cannot fix: 5xx reply for the recipient."""
+
+
+class InDoubtSendError(SendError):
+    """The whole message went out but no reply to its end came (timeout or drop).
+
+    The server may have accepted it: sending it again could deliver a second copy, so it is
+    never retried automatically (RFC 5321 §4.5.3.2 and §6.1).
+    """
+
+
+class StoreWriteError(PaperboyError):
+    """Recording a send's outcome in the database failed: the run stops handing out messages."""

@@ -3,7 +3,8 @@
 Every Mailer.send() either returns (the message was handed over) or raises a SendError:
 TransientSendError for anything worth retrying later (4xx replies, timeouts, refused or dropped
 connections, a server we cannot log in to), PermanentSendError for a 5xx reply to this
-message (MAIL FROM, RCPT TO or DATA). SMTP failures are classified by reply code, not by the
+message (MAIL FROM, RCPT TO or DATA), InDoubtSendError when the message went out and no reply
+to its end came (it may have been delivered: never retried). SMTP failures are classified by reply code, not by the
 smtplib exception type.
 """
 
@@ -24,16 +25,23 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
-from service.errors import ConfigError, PermanentSendError, SendError, TransientSendError
+from service.errors import (
+    ConfigError,
+    InDoubtSendError,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
 from service.logs import mask_address
 from service.records import RenderedDigest
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_DATA_TIMEOUT = 600.0  # RFC 5321 §4.5.3.2.6: the reply to the end of DATA, 10 minutes
 SMTP_PORT = 25  # plain smtp:// default even with credentials; write :587 for submission
 SMTPS_PORT = 465
 STARTTLS_MODES = ("auto", "required", "never")
@@ -417,6 +425,59 @@ def _send(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]
     return smtp.sendmail(sender, recipients, wire_bytes(msg))
 
 
+_EOLS = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class _DataPhase:
+    """smtplib.SMTP's DATA, which also says whether the message went out.
+
+    `message_sent` turns True once the whole message and its final "." are written: from then
+    on a timeout or drop leaves the server holding a message it may deliver, so the caller must
+    not send it again. The reply to the final "." is awaited for `data_timeout` seconds (RFC
+    5321 §4.5.3.2.6), not the connection's shorter timeout for other commands.
+    """
+
+    data_timeout: float | None = None
+    message_sent = False
+    sock: Any
+    timeout: float
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        smtp: Any = self
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = msg.encode("ascii")
+        data = _LEADING_DOT.sub(b"..", _EOLS.sub(b"\r\n", msg))
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        smtp.send(data + b".\r\n")
+        self.message_sent = True
+        if self.data_timeout is not None and self.sock is not None:
+            self.sock.settimeout(self.data_timeout)
+        try:
+            return smtp.getreply()
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
+
+
+class _SMTP(_DataPhase, smtplib.SMTP):
+    pass
+
+
+class _SMTPS(_DataPhase, smtplib.SMTP_SSL):
+    pass
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """The server said nothing within the timeout (smtplib reports it as a disconnect)."""
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+
+
 def _dropped(exc: BaseException) -> bool:
     """The server went away (closed, reset, or 421 'closing channel'): worth one reconnect."""
     if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
@@ -442,7 +503,9 @@ class SmtpMailer(Mailer):
     is used when the server offers it, insisted on with `required`), or
     smtps://[user:pass@]host[:port]  (implicit TLS, default port 465).
     User and password are URL-decoded (write "@" as %40). The connection opens lazily on the
-    first send, is reused, and is reopened once if the server dropped it in between.
+    first send, is reused, and is reopened once if the server dropped it in between (found
+    before the message went out). The reply to the end of a message is awaited `data_timeout`
+    seconds; if none comes (timeout or drop), send() raises InDoubtSendError and never resends.
     Failing to connect, negotiate TLS or log in is a TransientSendError whatever the code:
     it says nothing about the recipient, and a PermanentSendError could bounce subscribers
     for an operator's typo.
@@ -453,6 +516,7 @@ class SmtpMailer(Mailer):
         url: str,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        data_timeout: float = DEFAULT_DATA_TIMEOUT,
         local_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -480,6 +544,7 @@ class SmtpMailer(Mailer):
         self._password = unquote(parts.password) if parts.password else ""
         self.starttls = starttls
         self.timeout = timeout
+        self.data_timeout = max(data_timeout, timeout)
         self.local_hostname = local_hostname
         self._ssl_context = ssl_context
         self._smtp: smtplib.SMTP | None = None
@@ -517,9 +582,9 @@ class SmtpMailer(Mailer):
         return self._ssl_context
 
     def _open(self) -> smtplib.SMTP:
-        smtp: smtplib.SMTP
+        smtp: _SMTP | _SMTPS
         if self.implicit_tls:
-            smtp = smtplib.SMTP_SSL(
+            smtp = _SMTPS(
                 self.host,
                 self.port,
                 self.local_hostname,
@@ -527,7 +592,8 @@ class SmtpMailer(Mailer):
                 context=self._context(),
             )
         else:
-            smtp = smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
+            smtp = _SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
+        smtp.data_timeout = self.data_timeout
         try:
             smtp.ehlo_or_helo_if_needed()
             tls = self.implicit_tls
@@ -567,7 +633,8 @@ class SmtpMailer(Mailer):
             if isinstance(exc, smtplib.SMTPResponseException)
             else str(exc)
         )
-        if isinstance(exc, TimeoutError):
+        timed_out = _timed_out(exc)
+        if timed_out:
             reply = f"timed out after {self.timeout:g}s"
         log.warning(
             "smtp.connect_failed server=%s to=%s code=%s reply=%s", self.server, to, code, reply
@@ -578,6 +645,7 @@ class SmtpMailer(Mailer):
             code=code,
             stage="connect",
             status=enhanced_status(reply) if code is not None else None,
+            timed_out=timed_out,
         )
 
     def _send_error(self, exc: BaseException, to: str) -> SendError:
@@ -615,8 +683,10 @@ class SmtpMailer(Mailer):
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             # e.g. a non-ASCII address and a server without SMTPUTF8: retrying won't help.
             return PermanentSendError(f"{prefix} cannot send to {to}: {exc}")
-        if isinstance(exc, TimeoutError):
-            return TransientSendError(f"{prefix} sending to {to} timed out after {self.timeout:g}s")
+        if _timed_out(exc):
+            return TransientSendError(
+                f"{prefix} sending to {to} timed out after {self.timeout:g}s", timed_out=True
+            )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             return TransientSendError(
                 f"{prefix} sending to {to}: server closed the connection ({exc})"
@@ -630,14 +700,19 @@ class SmtpMailer(Mailer):
         for attempt in (1, 2):
             reused = self._smtp is not None
             smtp = self._connection(to)
+            setattr(smtp, "message_sent", False)  # noqa: B010 (any smtplib.SMTP may stand here)
             try:
                 refused = _send(smtp, msg)
             except (smtplib.SMTPException, OSError) as exc:
                 if not _connection_still_good(exc):
                     self._discard()
+                if getattr(smtp, "message_sent", False) and not isinstance(
+                    exc, smtplib.SMTPResponseException
+                ):
+                    raise self._in_doubt(exc, to, msg) from exc
                 if attempt == 1 and reused and _dropped(exc):
-                    # An idle connection the server has since closed: reopen once. (If the
-                    # drop came after DATA was accepted the recipient may get it twice; rare.)
+                    # An idle connection the server has since closed, before the message went
+                    # out (MAIL, RCPT or DATA itself): nothing was delivered, reopen once.
                     log.info(
                         "smtp.reconnect server=%s to=%s reason=%s",
                         self.server,
@@ -658,6 +733,26 @@ class SmtpMailer(Mailer):
                 "smtp.sent server=%s to=%s message_id=%s", self.server, to, msg.get("Message-ID")
             )
             return
+
+    def _in_doubt(self, exc: BaseException, to: str, msg: EmailMessage) -> InDoubtSendError:
+        """No reply to the end of the message: it may have been delivered, never resend it."""
+        timed_out = _timed_out(exc)
+        why = (
+            f"no reply within {self.data_timeout:g}s"
+            if timed_out
+            else f"the server closed the connection ({exc})"
+        )
+        error = InDoubtSendError(
+            f"smtp {self.server}: in doubt: the message to {to} went out but {why}; "
+            "it may have been delivered, so it is not sent again",
+            stage="data",
+            timed_out=timed_out,
+        )
+        log.error(
+            "smtp.in_doubt server=%s to=%s message_id=%s timed_out=%s",
+            self.server, mask_address(to), msg.get("Message-ID"), timed_out,
+        )  # fmt: skip
+        return error
 
     @property
     def connected(self) -> bool:
@@ -702,11 +797,15 @@ class SmtpMailer(Mailer):
 
 
 def mailer_from_settings(
-    smtp_url: str | None, outbox_dir: Path, *, timeout: float = DEFAULT_TIMEOUT
+    smtp_url: str | None,
+    outbox_dir: Path,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    data_timeout: float = DEFAULT_DATA_TIMEOUT,
 ) -> Mailer:
     """An SmtpMailer when an SMTP URL is configured, else an OutboxMailer writing to outbox_dir."""
     if smtp_url and smtp_url.strip():
-        mailer = SmtpMailer(smtp_url.strip(), timeout=timeout)
+        mailer = SmtpMailer(smtp_url.strip(), timeout=timeout, data_timeout=data_timeout)
         log.info("mailer.selected kind=smtp server=%s", mailer.server)
         return mailer
     log.info("mailer.selected kind=outbox dir=%s", outbox_dir)

@@ -23,6 +23,7 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
+from service.errors import StoreWriteError
 from service.ingest import utcnow
 from service.mailer import Mailer
 from service.runtime import Runtime
@@ -129,6 +130,8 @@ def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
         len(delivery_ids),
         " ".join(f"{k}={v}" for k, v in report.as_dict().items()),
     )
+    if report.aborted:  # the database stopped taking writes: retry the job later
+        raise StoreWriteError(report.aborted)
     if stopping.is_set():
         raise Interrupted(
             f"stopped after {report.as_dict()}; the rest is released for another worker"

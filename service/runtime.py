@@ -70,9 +70,9 @@ class Runtime:
                 mailer_from_settings(None, settings.outbox_dir), breaker_threshold=settings.breaker_threshold
             )
         url = settings.smtp_url
-        timeout = settings.smtp_timeout_seconds
+        timeout, data_timeout = settings.smtp_timeout_seconds, settings.smtp_data_timeout_seconds
         pool = SmtpPool(
-            lambda: SmtpMailer(url, timeout=timeout),
+            lambda: SmtpMailer(url, timeout=timeout, data_timeout=data_timeout),
             size=connections or settings.smtp_connections,
             rate=settings.smtp_rate_limit,
             breaker_threshold=settings.breaker_threshold,

@@ -8,10 +8,12 @@ before that worker takes its next job. So at any moment at most `size` messages 
 server's reply and the caller's record of it: the in-flight bound a crash can duplicate.
 
 What happens to a message is decided by the SMTP reply code (the Mailer's SendError subclass):
-4xx, timeouts and drops → "deferred"; 5xx → "failed". A burst of authentication or policy
-refusals (enhanced status 5.7.x, or 530/534/535) opens a circuit breaker: the run stops pulling
-jobs, and a job pulled but not yet sent is handed back as "released" (the caller returns it to
-its queue, not failed). A global rate limit (messages per second across connections) and a cap
+4xx, timeouts and drops → "deferred"; 5xx → "failed"; no reply to the end of a message that went
+out → "in_doubt" (never resent). A burst of authentication or policy refusals (enhanced status
+5.7.x, or 530/534/535), or of timeouts (a hung relay), opens a circuit breaker: the run stops
+pulling jobs, and a job pulled but not yet sent is handed back as "released" (the caller returns
+it to its queue, not failed). If `on_result` raises (the caller could not record an outcome), the
+run stops at once: no worker takes another job, so no more messages go out unrecorded. A global rate limit (messages per second across connections) and a cap
 on the messages a run attempts keep a large list from flooding a relay.
 """
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from service.errors import PermanentSendError, SendError, TransientSendError
+from service.errors import InDoubtSendError, PermanentSendError, SendError, TransientSendError
 from service.mailer import Mailer
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ class Job:
 
 @dataclass(slots=True)
 class Result:
-    """What became of a job: "sent", "deferred", "failed", or "released" (never tried)."""
+    """What became of a job: "sent", "deferred", "failed", "in_doubt" (went out, no reply to
+    its end: maybe delivered), or "released" (never tried)."""
 
     job: Job
     status: str
@@ -70,13 +73,21 @@ class PoolRun:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    in_doubt: int = 0
     released: int = 0
     capped: bool = False  # stopped at the per-run cap (jobs may be left)
     paused: str | None = None  # the circuit breaker's reason, when it opened
+    aborted: str | None = None  # why the run stopped at once (an outcome could not be recorded)
+
+
+def is_timeout(error: SendError | None) -> bool:
+    """True when the server stopped answering (a hung relay), whatever the stage."""
+    return error is not None and error.timed_out
 
 
 class Breaker:
-    """Opens after `threshold` policy refusals in a row; any other outcome closes the count."""
+    """Opens after `threshold` policy refusals, or timeouts, in a row; any other outcome closes
+    the count (a refusal and a timeout both count towards the same streak)."""
 
     def __init__(self, threshold: int) -> None:
         if threshold < 1:
@@ -93,14 +104,13 @@ class Breaker:
         """Count one outcome; True exactly when this outcome opened the breaker."""
         if result.status == "released":
             return False
-        if not is_policy_refusal(result.error):
+        if not (is_policy_refusal(result.error) or is_timeout(result.error)):
             self.streak = 0
             return False
         self.streak += 1
         if self.reason is None and self.streak >= self.threshold:
-            self.reason = (
-                f"{self.streak} authentication/policy refusals in a row; last: {result.error}"
-            )
+            what = "timeouts" if is_timeout(result.error) else "authentication/policy refusals"
+            self.reason = f"{self.streak} {what} in a row; last: {result.error}"
             return True
         return False
 
@@ -189,6 +199,8 @@ class SmtpPool(Mailer):
             rset()  # a clean transaction on a reused connection; drops a dead one
         try:
             mailer.send(job.message)
+        except InDoubtSendError as exc:
+            return Result(job, "in_doubt", exc)
         except TransientSendError as exc:
             return Result(job, "deferred", exc)
         except PermanentSendError as exc:
@@ -241,12 +253,13 @@ class SmtpPool(Mailer):
                 thread.join()
         run = state.run
         run.paused = state.breaker.reason
+        run.aborted = state.aborted
         if run.paused:
             log.error("send_paused breaker=open reason=%s", run.paused)
         log.info(
-            "pool.run connections=%d attempted=%d sent=%d deferred=%d failed=%d released=%d capped=%s paused=%s",
-            workers, run.attempted, run.sent, run.deferred, run.failed, run.released, run.capped,
-            run.paused is not None,
+            "pool.run connections=%d attempted=%d sent=%d deferred=%d failed=%d in_doubt=%d released=%d capped=%s paused=%s aborted=%s",
+            workers, run.attempted, run.sent, run.deferred, run.failed, run.in_doubt, run.released, run.capped,
+            run.paused is not None, run.aborted is not None,
         )  # fmt: skip
         return run
 
@@ -255,7 +268,7 @@ class SmtpPool(Mailer):
         try:
             while (job := state.next_job()) is not None:
                 state.limiter.wait()
-                if state.breaker.open:  # opened while this job waited for its slot
+                if state.breaker.open or state.aborted:  # stopped while this job waited
                     result = Result(job, "released")
                 else:
                     if mailer is None:
@@ -264,11 +277,26 @@ class SmtpPool(Mailer):
                 state.record(result)
                 try:
                     on_result(result)
-                except Exception:  # the record failed: the claim's lease will expire and retry it
-                    log.exception("pool.on_result_failed key=%s status=%s", job.key, result.status)
+                except Exception as exc:
+                    # The outcome could not be recorded: hand no further message to SMTP (the
+                    # unrecorded one is resent after its lease, within the in-flight bound).
+                    log.debug(
+                        "pool.on_result_failed key=%s status=%s",
+                        job.key,
+                        result.status,
+                        exc_info=True,
+                    )
+                    state.abort(_brief(exc))
+                    return
         finally:
             if mailer is not None:
                 self._checkin(mailer)
+
+
+def _brief(exc: BaseException) -> str:
+    """One line for an exception (SQLAlchemy's own text spans several, with the SQL)."""
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]
 
 
 class _RunState:
@@ -282,6 +310,16 @@ class _RunState:
         self.run = PoolRun()
         self.lock = threading.Lock()
         self.done = False
+        self.aborted: str | None = None
+
+    def abort(self, reason: str) -> None:
+        """Stop the run at once; the first reason is kept and logged (one line, no traceback)."""
+        with self.lock:
+            self.done = True
+            if self.aborted is not None:
+                return
+            self.aborted = reason
+        log.error("send_aborted reason=%s", reason)
 
     def next_job(self) -> Job | None:
         with self.lock:
@@ -296,12 +334,15 @@ class _RunState:
             except StopIteration:
                 self.done = True
                 return None
-            except Exception:  # the job source broke: stop the run rather than spin
-                log.exception("pool.jobs_failed")
+            except Exception as exc:  # the job source broke: stop the run rather than spin
                 self.done = True
-                return None
-            self.run.attempted += 1
-            return job
+                broke = exc
+            else:
+                self.run.attempted += 1
+                return job
+        log.debug("pool.jobs_failed", exc_info=broke)
+        self.abort(_brief(broke))
+        return None
 
     def record(self, result: Result) -> None:
         with self.lock:

@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "complained")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "deferred", "failed", "missed")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "deferred", "failed", "missed", "in_doubt")

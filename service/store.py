@@ -27,6 +27,7 @@ from service.records import Candidate
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
 OPEN_DELIVERY = ("pending", "deferred")
 NOT_SENT = ("failed", "missed")
+GIVEN = ("sent", "in_doubt")  # digests that count for the cadence (in_doubt may have arrived)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -891,7 +892,7 @@ def planning_history(session: Session, *, subscriber_ids: Sequence[int]) -> dict
     for chunk in _chunks(list(subscriber_ids)):
         for sid, last_date, last_sent in session.execute(
             select(Delivery.subscriber_id, func.max(Delivery.digest_date), func.max(Delivery.sent_at))
-            .where(Delivery.subscriber_id.in_(chunk), Delivery.status == "sent")
+            .where(Delivery.subscriber_id.in_(chunk), Delivery.status.in_(GIVEN))
             .group_by(Delivery.subscriber_id)
         ):
             history[sid] = (last_date, last_sent, history[sid][2])
