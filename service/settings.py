@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-import zoneinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.errors import ConfigError
+from service.errors import ConfigError, InputError
 
 PLACEHOLDER_SECRET = "change-me"
 KNOWN_SOURCES = ("files", "hf_daily", "arxiv")
@@ -136,11 +135,12 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
+        from service.subscribers import check_timezone
+
         try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+            return check_timezone(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("base_url")
     @classmethod

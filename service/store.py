@@ -307,6 +307,30 @@ def add_subscriber(
     return subscriber
 
 
+def ensure_subscriber(
+    session: Session, *, email: str, timezone: str, delivery_hour: int, cadence: str, max_papers: int, now: dt.datetime
+) -> Subscriber:
+    """The subscriber with this address, created ``pending`` (no topics yet) if there is none.
+
+    The same statements run whether the address is new or known (``INSERT … ON CONFLICT DO
+    NOTHING``, then one read), so neither the answer's timing nor a concurrent request for the
+    same address (the unique index settles the race without an error) tells them apart.
+    """
+    values = {
+        "email": email, "status": "pending", "timezone": timezone, "delivery_hour": delivery_hour,
+        "cadence": cadence, "max_papers": max_papers, "skip_empty": False, "created_at": now, "soft_bounces": 0,
+    }  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(Subscriber).values(**values).on_conflict_do_nothing(index_elements=["email"]))
+    subscriber = get_subscriber(session, email=email)
+    assert subscriber is not None
+    return subscriber
+
+
 def add_subscribers_bulk(session: Session, *, rows: Sequence[dict[str, Any]], now: dt.datetime) -> list[int]:
     """Insert many subscribers at once (imports, benchmarks); each row may carry ``topics``
     as (kind, text, weight) tuples. Returns the new ids in the order of ``rows``."""

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from service.resources import templates_dir
 from service.runtime import Runtime
+from service.tokens import TokenError
 from service.web.csrf import Csrf
 from service.web.ratelimit import SlidingWindow
 
@@ -81,6 +82,21 @@ class Web:
             "This form has expired or your browser did not send its cookie. Go back, reload the page and try again.",
             status_code=403,
         )
+
+
+MAX_ID = 2**31 - 1  # the largest id a row can have on every supported database
+
+
+def id_in(payload: dict[str, Any], key: str = "s") -> int:
+    """The row id ``key`` of a signed token's payload; TokenError unless it is a positive integer.
+
+    A token signed with our key may still carry the wrong type (a string, a list, a huge number):
+    it is then a bad link (400), never a server error.
+    """
+    value = payload.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise TokenError("this link is not valid")
+    return value
 
 
 def client_ip(request: Request) -> str:

@@ -1,0 +1,244 @@
+"""The web front under hostile input (issue 15, items 6-11): odd time zones, signed tokens with
+the wrong payload, a race of subscribe posts, deep JSON, big webhook bodies, /metrics, timing of
+subscribe, forwarded headers, redirects, unsafe paper links, HSTS and slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from service import store
+from service.cli import cli
+from service.db import session_scope
+from service.errors import ConfigError
+from service.runtime import Runtime
+from service.settings import load_settings
+from service.web.app import create_app
+from tests.web_helpers import NOW, Clock, form_token, subscribe
+
+FOLDERS = ["Europe", "America/Argentina", "x" * 300]
+
+
+@pytest.mark.parametrize("zone", FOLDERS)
+def test_a_folder_or_overlong_time_zone_is_a_clear_400_on_subscribe(
+    client: TestClient, zone: str
+) -> None:
+    answer = subscribe(client, "tz@example.org", timezone=zone, follow_redirects=True)
+    assert (
+        answer.status_code == 200 and "unknown time zone" in answer.text
+    )  # the form, with the error
+
+
+@pytest.mark.parametrize("zone", FOLDERS)
+def test_a_folder_or_overlong_time_zone_is_a_clear_400_on_manage(
+    runtime: Runtime, client: TestClient, zone: str
+) -> None:
+    subscriber_id = add(runtime, "manage-tz@example.org")
+    path = f"/manage/{runtime.signer.make('manage', s=subscriber_id)}"
+    token = form_token(client, path)
+    fields = {
+        "csrf_token": token,
+        "timezone": zone,
+        "hour": "8",
+        "cadence": "daily",
+        "max_papers": "5",
+    }
+    answer = client.post(path, data=fields)
+    assert answer.status_code == 400 and "unknown time zone" in answer.text
+
+
+@pytest.mark.parametrize("zone", FOLDERS)
+def test_a_folder_time_zone_is_a_clear_error_in_settings_and_the_cli(
+    zone: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match="PAPERBOY_DEFAULT_TIMEZONE: .*unknown time zone"):
+        load_settings(default_timezone=zone)
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(cli, ["subscribers", "add", "cli@example.org", "--timezone", zone])
+    assert result.exit_code == 2 and "unknown time zone" in result.output
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    monkeypatch.setenv("PAPERBOY_DEFAULT_TIMEZONE", zone)
+    result = runner.invoke(cli, ["subscribers", "list"])
+    assert result.exit_code == 2 and "unknown time zone" in result.output
+
+
+def add(runtime: Runtime, address: str, status: str = "active") -> int:
+    with session_scope(runtime.factory) as session:
+        return store.add_subscriber(
+            session, email=address, status=status, timezone="UTC", delivery_hour=8, cadence="daily",
+            max_papers=5, topics=[("keyword", "segmentation", 1.0)], now=NOW - dt.timedelta(days=30),
+        ).id  # fmt: skip
+
+
+BAD_PAYLOADS = [
+    {"s": "abc"},
+    {"s": [1]},
+    {"s": None},
+    {},
+    {"s": 10**30},
+    {"s": -1},
+    {"s": True},
+    {"s": 1.5},
+]
+
+
+@pytest.mark.parametrize("payload", BAD_PAYLOADS)
+def test_a_signed_token_with_the_wrong_payload_is_a_bad_link_not_a_500(
+    runtime: Runtime, payload: dict[str, object]
+) -> None:
+    client = TestClient(
+        create_app(runtime, clock=Clock()),
+        base_url="https://testserver",
+        raise_server_exceptions=False,
+    )
+    manage = runtime.signer.make("manage", **payload)
+    unsubscribe = runtime.signer.make("unsubscribe", **payload)
+    feed = runtime.signer.make("feed", **payload)
+    answers = [
+        client.get(f"/manage/{manage}"),
+        client.get(f"/archive/{manage}"),
+        client.get(f"/preview/{manage}"),
+        client.get(f"/feed/{feed}.atom"),
+        client.get(f"/unsubscribe/{unsubscribe}"),
+        client.post(f"/unsubscribe/{unsubscribe}"),
+        client.get(f"/unsubscribed/{unsubscribe}"),
+        client.get(f"/confirm/{runtime.signer.make('confirm', n='x', **payload)}"),
+        client.get(f"/feedback/{runtime.signer.make('feedback', p=1, v=1, **payload)}"),
+    ]
+    assert [a.status_code for a in answers] == [400] * len(answers), [a.text[:80] for a in answers]
+
+
+def test_ten_concurrent_subscribe_posts_for_one_new_address_all_answer_normally(
+    runtime: Runtime, clock: Clock
+) -> None:
+    client = TestClient(
+        create_app(runtime, clock=clock),
+        base_url="https://testserver",
+        raise_server_exceptions=False,
+    )
+    token = form_token(client)
+    data = {"email": "race@example.org", "topic": ["segmentation"], "timezone": "UTC", "hour": "7",
+            "cadence": "daily", "csrf_token": token}  # fmt: skip
+    barrier = threading.Barrier(10)
+    codes: list[int] = []
+
+    def post() -> None:
+        barrier.wait()
+        codes.append(client.post("/subscribe", data=data).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [200] * 10
+    with session_scope(runtime.factory) as session:
+        assert [s.email for s in store.list_subscribers(session)] == ["race@example.org"]
+
+
+def test_subscribe_runs_the_same_statements_for_a_new_and_a_known_address(
+    runtime: Runtime, client: TestClient, clock: Clock
+) -> None:
+    """No timing: what takes time is the database work, and it is the same statements for both."""
+    add(runtime, "known@example.org")
+    token = form_token(client)
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    def run(address: str) -> list[str]:
+        statements.clear()
+        event.listen(runtime.engine, "before_cursor_execute", record)
+        try:
+            answer = client.post("/subscribe", data={"email": address, "topic": ["segmentation"], "timezone": "UTC",
+                                                     "hour": "7", "cadence": "daily", "csrf_token": token})  # fmt: skip
+        finally:
+            event.remove(runtime.engine, "before_cursor_execute", record)
+        assert answer.status_code == 200
+        return list(statements)
+
+    known = run("known@example.org")
+    new = run("new@example.org")
+    assert known == new and any(s.startswith("INSERT INTO subscribers") for s in new)
+    assert len(known) >= 3
+
+
+def test_a_deeply_nested_json_body_to_the_bounce_webhook_is_a_400(runtime: Runtime) -> None:
+    runtime.settings.bounce_webhook_secret = "hook-secret"
+    client = TestClient(create_app(runtime), raise_server_exceptions=False)
+    body = "[" * 100_000 + "]" * 100_000
+    answer = client.post(
+        "/webhooks/bounces", content=body, headers={"Authorization": "Bearer hook-secret"}
+    )
+    assert answer.status_code == 400 and "nested" in answer.json()["error"]
+
+
+def asgi_post(
+    app, path: str, *, headers: list[tuple[bytes, bytes]], chunks: int, chunk_size: int = 1 << 20
+):  # type: ignore[no-untyped-def]
+    """POST ``chunks`` chunks of ``chunk_size`` bytes straight to the ASGI app; (status, chunks the
+    app pulled). No client library in between: this counts what the app itself reads."""
+    pulled = 0
+    status: list[int] = []
+
+    async def receive():  # type: ignore[no-untyped-def]
+        nonlocal pulled
+        if pulled >= chunks:
+            await asyncio.sleep(3600)
+        pulled += 1
+        return {"type": "http.request", "body": b"x" * chunk_size, "more_body": pulled < chunks}
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
+    }  # fmt: skip
+
+    async def main() -> None:
+        await app(scope, receive, send)
+
+    asyncio.run(main())
+    return status[0], pulled
+
+
+def test_the_bounce_webhook_checks_authentication_and_size_before_reading_the_body(
+    runtime: Runtime,
+) -> None:
+    runtime.settings.bounce_webhook_secret = "hook-secret"
+    app = create_app(runtime)
+    fifty_mb = str(50 << 20).encode()
+    # No credentials at all: refused before a byte of the body is read.
+    status, pulled = asgi_post(
+        app, "/webhooks/bounces", headers=[(b"content-length", fifty_mb)], chunks=50
+    )
+    assert status == 401 and pulled == 0
+    # A wrong bearer token: the same.
+    wrong = [(b"authorization", b"Bearer nope"), (b"content-length", fifty_mb)]
+    assert asgi_post(app, "/webhooks/bounces", headers=wrong, chunks=50) == (401, 0)
+    # The right token but a Content-Length over the limit: refused unread.
+    right = [(b"authorization", b"Bearer hook-secret")]
+    assert asgi_post(
+        app, "/webhooks/bounces", headers=[*right, (b"content-length", fifty_mb)], chunks=50
+    ) == (413, 0)
+    # A signature (it needs the body) without a Content-Length: reading stops past the limit.
+    signed = [(b"x-paperboy-signature", b"sha256=00")]
+    status, pulled = asgi_post(app, "/webhooks/bounces", headers=signed, chunks=50)
+    assert status == 413 and pulled <= 2
