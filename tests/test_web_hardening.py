@@ -17,7 +17,7 @@ from sqlalchemy import event
 from service import store
 from service.cli import cli
 from service.db import session_scope
-from service.errors import ConfigError
+from service.errors import ConfigError, PermanentSendError
 from service.runtime import Runtime
 from service.settings import load_settings
 from service.web.app import create_app
@@ -242,3 +242,102 @@ def test_the_bounce_webhook_checks_authentication_and_size_before_reading_the_bo
     signed = [(b"x-paperboy-signature", b"sha256=00")]
     status, pulled = asgi_post(app, "/webhooks/bounces", headers=signed, chunks=50)
     assert status == 413 and pulled <= 2
+
+
+def test_metrics_needs_the_bearer_token_and_is_absent_without_one(runtime: Runtime) -> None:
+    client = TestClient(create_app(runtime))
+    assert client.get("/metrics").status_code == 404  # no token set: no page
+    runtime.settings.metrics_token = "metrics-token"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.get("/metrics", headers={"Authorization": "Bearer metrics-token"})
+    assert ok.status_code == 200 and "paperboy_subscribers" in ok.text
+
+
+def test_trailing_slash_redirects_are_relative_whatever_the_host_header(runtime: Runtime) -> None:
+    client = TestClient(create_app(runtime), base_url="https://testserver")
+    token = runtime.signer.make("manage", s=1)
+    for path in (f"/manage/{token}/", "//evil.example/healthz/", "/healthz/?a=1"):
+        answer = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert answer.status_code in (307, 308), path
+        location = answer.headers["location"]
+        assert (
+            location.startswith("/")
+            and not location.startswith("//")
+            and "evil.example/" not in location[:14]
+        )
+    assert client.get("/healthz/?a=1", follow_redirects=False).headers["location"] == "/healthz?a=1"
+
+
+def test_hsts_in_production_only(runtime: Runtime) -> None:
+    assert (
+        "strict-transport-security" not in TestClient(create_app(runtime)).get("/healthz").headers
+    )
+    production = runtime.settings.model_copy(update={"env": "production"})
+    runtime.settings = production
+    answer = TestClient(create_app(runtime)).get("/healthz")
+    assert answer.headers["strict-transport-security"] == "max-age=31536000"
+    missing = TestClient(create_app(runtime)).get("/nowhere", headers={"Accept": "text/html"})
+    assert missing.status_code == 404 and "strict-transport-security" in missing.headers
+
+
+def test_javascript_paper_links_are_dropped_on_the_landing_and_archive_pages(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from service.ingest import ingest_file
+    from service.models import Paper
+
+    listing = tmp_path / "papers.jsonl"
+    listing.write_text(
+        '{"title": "Hostile link paper", "abstract": "segmentation", "upvotes": 900}\n'
+    )
+    ingest_file(runtime.factory, path=listing, now=NOW)
+    with session_scope(runtime.factory) as session:
+        session.execute(update(Paper).values(abstract_url="javascript:alert(document.cookie)"))
+        paper_id = session.query(Paper.id).scalar()
+    subscriber_id = add(runtime, "links@example.org")
+    with session_scope(runtime.factory) as session:
+        delivery = store.create_delivery(
+            session, subscriber_id=subscriber_id, digest_date=dt.date(2025, 8, 19),
+            items=[(paper_id, 1.0, ["matches"])], now=NOW,
+        )  # fmt: skip
+        assert delivery is not None
+        store.finish_delivery(
+            session, delivery_id=delivery.id, status="sent", now=NOW, message_id="<x@y>"
+        )
+    client = TestClient(create_app(runtime, clock=Clock()))
+    landing = client.get("/")
+    archive = client.get(f"/archive/{runtime.signer.make('manage', s=subscriber_id)}")
+    for page in (landing, archive):
+        assert page.status_code == 200 and "Hostile link paper" in page.text
+        assert "javascript:" not in page.text
+
+
+def test_the_mailer_logs_no_whole_address(smtp_sink, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    import logging
+    from email.message import EmailMessage
+
+    from service.mailer import SmtpMailer
+
+    caplog.set_level(logging.DEBUG)
+
+    def message() -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = (
+            "p@paperboy.example.org",
+            "Jane.Doe@Example.org",
+            "hi",
+        )
+        msg.set_content("hello")
+        return msg
+
+    with SmtpMailer(smtp_sink.url, timeout=5) as mailer:
+        mailer.send(message())
+        smtp_sink.fail_next(1, "550 5.1.1 <jane.doe@example.org>: no such user", stage="rcpt")
+        with pytest.raises(PermanentSendError):
+            mailer.send(message())
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("service"))
+    assert "smtp.sent" in logged and "smtp.failed" in logged and "J***@Example.org" in logged
+    assert "jane.doe@example.org" not in logged.lower()

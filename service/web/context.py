@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from service.render import safe_url
 from service.resources import templates_dir
 from service.runtime import Runtime
 from service.tokens import TokenError
@@ -33,6 +34,8 @@ class Web:
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
+        # Paper links come from sources: only an absolute http(s) URL becomes a link.
+        self.templates.env.filters["safe_url"] = safe_url
         self.csrf = Csrf(self.runtime.signer)
         self.subscribe_limit = SlidingWindow(
             limit=self.runtime.settings.subscribe_limit_per_ip, seconds=3600
