@@ -18,6 +18,7 @@ from service.models import (
     IngestRun,
     Paper,
     PaperEmbedding,
+    RateLimitHit,
     Sighting,
     Subscriber,
     Topic,
@@ -941,3 +942,23 @@ def deliveries_for(session: Session, *, keys: Iterable[tuple[int, dt.date]]) -> 
             if key in wanted:
                 found[key] = delivery
     return found
+
+
+# --- rate limits ----------------------------------------------------------------------------------
+
+
+def count_hit(session: Session, *, key: str, window: int, keep_after: int) -> int:
+    """Count one request for ``key`` in the window starting at ``window`` (atomically, whatever
+    the number of web processes) and return the window's count; forget windows before ``keep_after``."""
+    session.execute(delete(RateLimitHit).where(RateLimitHit.window < keep_after))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(RateLimitHit).values(key=key, window=window, hits=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key", "window"], set_={"hits": RateLimitHit.hits + 1}
+    ).returning(RateLimitHit.hits)
+    return int(session.execute(statement).scalar_one())
+

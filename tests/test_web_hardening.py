@@ -341,3 +341,129 @@ def test_the_mailer_logs_no_whole_address(smtp_sink, caplog: pytest.LogCaptureFi
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("service"))
     assert "smtp.sent" in logged and "smtp.failed" in logged and "J***@Example.org" in logged
     assert "jane.doe@example.org" not in logged.lower()
+
+
+def test_the_per_ip_limit_is_shared_by_several_web_processes(settings, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    strict = settings.model_copy(update={"subscribe_limit_per_ip": 3})
+    first, second = Runtime(strict), Runtime(strict)
+    first.migrate()
+    try:
+        a = TestClient(create_app(first, clock=clock), base_url="https://testserver")
+        b = TestClient(create_app(second, clock=clock), base_url="https://testserver")
+        assert subscribe(a, "one@example.org").status_code == 200
+        assert subscribe(b, "two@example.org").status_code == 200
+        assert subscribe(a, "three@example.org").status_code == 200
+        assert (
+            subscribe(b, "four@example.org").status_code == 429
+        )  # b saw one; the database saw three
+        clock.advance(minutes=61)
+        assert subscribe(b, "four@example.org").status_code == 200
+    finally:
+        first.engine.dispose()
+        second.engine.dispose()
+
+
+class Served:
+    """``create_app`` under a real uvicorn, configured as ``paperboy serve`` configures it."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        import socket
+
+        import uvicorn
+
+        from service.web.server import uvicorn_options
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(runtime), host="127.0.0.1", port=self.port, log_config=None,
+            **uvicorn_options(runtime.settings),
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Served:
+        import time
+
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                return self
+            time.sleep(0.05)
+        raise AssertionError("uvicorn did not start")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def posts_from_forged_ips(url: str) -> list[int]:
+    import httpx
+
+    from tests.web_helpers import csrf_of
+
+    with httpx.Client(base_url=url) as client:
+        token = csrf_of(client.get("/").text)
+        return [
+            client.post(
+                "/subscribe",
+                data={"email": f"xff{n}@example.org", "topic": "segmentation", "timezone": "UTC", "hour": "7",
+                      "cadence": "daily", "csrf_token": token},
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            ).status_code
+            for n in range(3)
+        ]  # fmt: skip
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(settings) -> None:  # type: ignore[no-untyped-def]
+    untrusted = Runtime(settings.model_copy(update={"subscribe_limit_per_ip": 1}))
+    untrusted.migrate()
+    with Served(untrusted) as served:
+        # The forged header is ignored: the three posts come from one client, 127.0.0.1.
+        assert posts_from_forged_ips(served.url) == [200, 429, 429]
+    untrusted.engine.dispose()
+    trusted = Runtime(
+        settings.model_copy(update={"subscribe_limit_per_ip": 1, "trusted_proxies": "127.0.0.1"})
+    )
+    with Served(trusted) as served:
+        # Behind a configured proxy the header names the client: three clients, one post each.
+        assert posts_from_forged_ips(served.url) == [200, 200, 200]
+    trusted.engine.dispose()
+
+
+def test_a_client_that_trickles_its_request_is_disconnected(settings) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import time
+
+    runtime = Runtime(settings.model_copy(update={"web_read_timeout_seconds": 1}))
+    runtime.migrate()
+    with (
+        Served(runtime) as served,
+        socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock,
+    ):
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        closed = False
+        for _ in range(100):  # a header line every 0.2 s, never the blank line that ends them
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+                sock.settimeout(0.2)
+                if sock.recv(1024) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+            time.sleep(0)
+        assert closed, "the server kept a trickling client connected for 20 s"
+        # A prompt client on a fresh connection is served as usual.
+        import httpx
+
+        assert httpx.get(f"{served.url}/healthz").status_code == 200
+    runtime.engine.dispose()

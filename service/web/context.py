@@ -17,7 +17,7 @@ from service.resources import templates_dir
 from service.runtime import Runtime
 from service.tokens import TokenError
 from service.web.csrf import Csrf
-from service.web.ratelimit import SlidingWindow
+from service.web.ratelimit import DatabaseWindow
 
 
 def utcnow() -> dt.datetime:
@@ -30,15 +30,18 @@ class Web:
     clock: Callable[[], dt.datetime] = utcnow
     templates: Jinja2Templates = field(init=False)
     csrf: Csrf = field(init=False)
-    subscribe_limit: SlidingWindow = field(init=False)
+    subscribe_limit: DatabaseWindow = field(init=False)
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
         # Paper links come from sources: only an absolute http(s) URL becomes a link.
         self.templates.env.filters["safe_url"] = safe_url
         self.csrf = Csrf(self.runtime.signer)
-        self.subscribe_limit = SlidingWindow(
-            limit=self.runtime.settings.subscribe_limit_per_ip, seconds=3600
+        self.subscribe_limit = DatabaseWindow(
+            self.runtime.factory,
+            limit=self.runtime.settings.subscribe_limit_per_ip,
+            seconds=3600,
+            secret=self.runtime.settings.secret_key,
         )
 
     @property
