@@ -708,6 +708,7 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
 
     from service.settings import listen_url, misses_listener
     from service.web.app import create_app
+    from service.web.server import uvicorn_options
 
     invocation = ctx.find_object(Invocation)
     settings = invocation.settings()
@@ -731,7 +732,7 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     app = create_app(runtime, scheduler=not no_scheduler)
     database = runtime.engine.url.render_as_string(hide_password=True)
     click.echo(f"Paperboy on {here} (database {database}; links in emails to {runtime.settings.base_url})")
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    uvicorn.run(app, host=host, port=port, log_config=None, **uvicorn_options(runtime.settings))
 
 
 @contextmanager

@@ -102,3 +102,12 @@ def mask_address(address: object) -> str:
     if not at:
         return "***"
     return f"{local[:1]}***@{domain}"
+
+
+def mask_in(text: object, *addresses: object) -> str:
+    """``text`` with each of ``addresses`` (any case) masked, e.g. a server reply that echoes one."""
+    result = str(text)
+    for address in addresses:
+        if address:
+            result = re.sub(re.escape(str(address)), mask_address(address), result, flags=re.IGNORECASE)
+    return result

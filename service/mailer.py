@@ -35,7 +35,7 @@ from service.errors import (
     SendError,
     TransientSendError,
 )
-from service.logs import mask_address
+from service.logs import mask_address, mask_in
 from service.records import RenderedDigest
 
 log = logging.getLogger(__name__)
@@ -637,7 +637,8 @@ class SmtpMailer(Mailer):
         if timed_out:
             reply = f"timed out after {self.timeout:g}s"
         log.warning(
-            "smtp.connect_failed server=%s to=%s code=%s reply=%s", self.server, to, code, reply
+            "smtp.connect_failed server=%s to=%s code=%s reply=%s",
+            self.server, mask_address(to), code, mask_in(reply, to),
         )
         return TransientSendError(
             f"smtp {self.server}: cannot send to {to}: connection failed: "
@@ -716,21 +717,25 @@ class SmtpMailer(Mailer):
                     log.info(
                         "smtp.reconnect server=%s to=%s reason=%s",
                         self.server,
-                        to,
+                        mask_address(to),
                         type(exc).__name__,
                     )
                     continue
                 error = self._send_error(exc, to)
                 log.warning(
                     "smtp.failed server=%s to=%s kind=%s code=%s error=%s",
-                    self.server, to, type(error).__name__, error.code, error,
+                    self.server, mask_address(to), type(error).__name__, error.code, mask_in(error, to),
                 )  # fmt: skip
                 raise error from exc
             if refused:
                 # Some recipients took it: it was sent, so retrying would duplicate it.
-                log.warning("smtp.partly_refused server=%s refused=%s", self.server, refused)
+                log.warning(
+                    "smtp.partly_refused server=%s refused=%s",
+                    self.server, {mask_address(a): r for a, r in refused.items()},
+                )
             log.info(
-                "smtp.sent server=%s to=%s message_id=%s", self.server, to, msg.get("Message-ID")
+                "smtp.sent server=%s to=%s message_id=%s",
+                self.server, mask_address(to), msg.get("Message-ID"),
             )
             return
 

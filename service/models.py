@@ -226,3 +226,14 @@ class PaperEmbedding(Base):
     model: Mapped[str] = mapped_column(String(100), primary_key=True)
     text_hash: Mapped[str] = mapped_column(String(64))  # of the embedded text: a revision re-embeds
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RateLimitHit(Base):
+    """Requests counted per key (a keyed hash of a client IP) and fixed window, shared by every
+    web process; rows of past windows are deleted as new ones come."""
+
+    __tablename__ = "rate_limit_hits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)  # start, epoch seconds
+    hits: Mapped[int] = mapped_column(Integer, default=0)

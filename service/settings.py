@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-import zoneinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,12 +20,12 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.errors import ConfigError
+from service.errors import ConfigError, InputError
 
 PLACEHOLDER_SECRET = "change-me"
 KNOWN_SOURCES = ("files", "hf_daily", "arxiv")
 # Settings that may hold a secret: each X is also read from the file named by X_FILE.
-SECRET_SETTINGS = ("secret_key", "secret_key_fallbacks", "database_url", "smtp_url", "bounce_webhook_secret")
+SECRET_SETTINGS = ("secret_key", "secret_key_fallbacks", "database_url", "smtp_url", "bounce_webhook_secret", "metrics_token")
 
 
 class Settings(BaseSettings):
@@ -96,6 +95,9 @@ class Settings(BaseSettings):
     breaker_threshold: int = Field(5, ge=1, description="Authentication or policy refusals (5.7.x), or SMTP timeouts, in a row that pause a send run; what is left stays pending.")
     soft_bounce_limit: int = Field(3, ge=1, description="Soft bounces in a row (no successful send between) after which a subscriber is suppressed as bounced.")
     bounce_webhook_secret: str | None = Field(None, description="Shared secret of `POST /webhooks/bounces` (`Authorization: Bearer …` or an `X-Paperboy-Signature: sha256=…` HMAC of the body); unset disables the endpoint.")
+    metrics_token: str | None = Field(None, description="Bearer token `/metrics` asks for (`Authorization: Bearer …`, as Prometheus' `authorization` setting sends it); unset, `/metrics` answers 404.")
+    trusted_proxies: str = Field("", description="Comma-separated IP addresses or networks (e.g. `127.0.0.1,10.0.0.0/8`) of the reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` `paperboy serve` believes; unset, forwarding headers are ignored and the client is the connecting address.")
+    web_read_timeout_seconds: float = Field(20, gt=0, le=600, description="Seconds a client has to send a whole request (headers and body) to `paperboy serve` before the connection is closed; idle keep-alive connections close after 5 seconds.")
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["text", "json"] = Field("text", description="`text` for people, `json` for log collectors.")
     hf_api_url: str = Field("https://huggingface.co/api", description="Base URL of the Hugging Face API; the `hf_daily` source reads `{URL}/daily_papers`.")
@@ -117,6 +119,7 @@ class Settings(BaseSettings):
     database_url_file: Path | None = Field(None, description="File holding `PAPERBOY_DATABASE_URL` (it carries the database password); wins over the variable.")
     smtp_url_file: Path | None = Field(None, description="File holding `PAPERBOY_SMTP_URL` (it carries the relay's password); wins over the variable.")
     bounce_webhook_secret_file: Path | None = Field(None, description="File holding `PAPERBOY_BOUNCE_WEBHOOK_SECRET`; wins over the variable.")
+    metrics_token_file: Path | None = Field(None, description="File holding `PAPERBOY_METRICS_TOKEN`; wins over the variable.")
 
     @model_validator(mode="before")
     @classmethod
@@ -137,11 +140,29 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
+        from service.subscribers import check_timezone
+
         try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+            return check_timezone(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        entries = [e for e in value.replace(" ", "").split(",") if e]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"expected IP addresses or networks (or *), got {entry!r}") from None
+        return ",".join(entries)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [e for e in self.trusted_proxies.split(",") if e]
 
     @field_validator("base_url")
     @classmethod

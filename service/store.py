@@ -18,6 +18,7 @@ from service.models import (
     IngestRun,
     Paper,
     PaperEmbedding,
+    RateLimitHit,
     Sighting,
     Subscriber,
     Topic,
@@ -305,6 +306,30 @@ def add_subscriber(
     session.add(subscriber)
     with session.begin_nested():
         session.flush()
+    return subscriber
+
+
+def ensure_subscriber(
+    session: Session, *, email: str, timezone: str, delivery_hour: int, cadence: str, max_papers: int, now: dt.datetime
+) -> Subscriber:
+    """The subscriber with this address, created ``pending`` (no topics yet) if there is none.
+
+    The same statements run whether the address is new or known (``INSERT … ON CONFLICT DO
+    NOTHING``, then one read), so neither the answer's timing nor a concurrent request for the
+    same address (the unique index settles the race without an error) tells them apart.
+    """
+    values = {
+        "email": email, "status": "pending", "timezone": timezone, "delivery_hour": delivery_hour,
+        "cadence": cadence, "max_papers": max_papers, "skip_empty": False, "created_at": now, "soft_bounces": 0,
+    }  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(Subscriber).values(**values).on_conflict_do_nothing(index_elements=["email"]))
+    subscriber = get_subscriber(session, email=email)
+    assert subscriber is not None
     return subscriber
 
 
@@ -918,3 +943,23 @@ def deliveries_for(session: Session, *, keys: Iterable[tuple[int, dt.date]]) -> 
             if key in wanted:
                 found[key] = delivery
     return found
+
+
+# --- rate limits ----------------------------------------------------------------------------------
+
+
+def count_hit(session: Session, *, key: str, window: int, keep_after: int) -> int:
+    """Count one request for ``key`` in the window starting at ``window`` (atomically, whatever
+    the number of web processes) and return the window's count; forget windows before ``keep_after``."""
+    session.execute(delete(RateLimitHit).where(RateLimitHit.window < keep_after))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(RateLimitHit).values(key=key, window=window, hits=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key", "window"], set_={"hits": RateLimitHit.hits + 1}
+    ).returning(RateLimitHit.hits)
+    return int(session.execute(statement).scalar_one())
+

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import store
@@ -125,21 +124,16 @@ def request_subscription(
 ) -> OpenConfirmation | None:
     """Open a confirmation for the address; None when one was mailed within ``interval``.
 
-    A new address becomes a ``pending`` subscriber with the requested settings. A known one keeps
-    its settings until the confirmation is used. An address that complained gets nothing; one
-    that bounced gets the confirmation, and confirming proves it works again.
+    A new address becomes a ``pending`` subscriber with the requested time zone, hour and cadence;
+    its topics, like a known subscriber's new settings, are applied when the confirmation is used.
+    An address that complained gets nothing; one that bounced gets the confirmation, and confirming proves it works again.
     """
-    subscriber = store.get_subscriber(session, email=request.email)
-    if subscriber is None:
-        try:
-            subscriber = store.add_subscriber(
-                session, email=request.email, status="pending", timezone=request.timezone,
-                delivery_hour=request.delivery_hour, cadence=request.cadence, max_papers=max_papers,
-                topics=request.topics, now=now,
-            )  # fmt: skip
-        except IntegrityError:  # the same address arrived twice at once: use the other's row
-            subscriber = store.get_subscriber(session, email=request.email)
-            assert subscriber is not None
+    # The same statements for a new and a known address (nothing to time), and no error when the
+    # same new address arrives twice at once. A new subscriber's topics come with the confirmation.
+    subscriber = store.ensure_subscriber(
+        session, email=request.email, timezone=request.timezone, delivery_hour=request.delivery_hour,
+        cadence=request.cadence, max_papers=max_papers, now=now,
+    )  # fmt: skip
     if subscriber.status == "complained":
         # They reported our mail as spam: never mail them again, not even a confirmation. The
         # form's answer is the same as for everyone else, so this reveals nothing.

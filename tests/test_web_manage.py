@@ -377,7 +377,8 @@ def test_metrics_in_prometheus_text_format(
     bad.write_text("{not json\n")
     with pytest.raises(SourceError):
         ingest_file(runtime.factory, path=bad, source="broken", now=NOW)
-    body = client.get("/metrics")
+    runtime.settings.metrics_token = "metrics-token"
+    body = client.get("/metrics", headers={"Authorization": "Bearer metrics-token"})
     assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")
     text = body.text
     assert 'paperboy_subscribers{status="active"} 1.0' in text

@@ -1,4 +1,4 @@
-"""Pure parts of the web front: topic suggestions, the IP window, CSRF pairing, token redaction."""
+"""Pure parts of the web front: topic suggestions, CSRF pairing, token redaction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from service.suggest import suggest_topics, title_phrases
 from service.tokens import Signer
 from service.web.context import redact_paths
 from service.web.csrf import COOKIE, Csrf
-from service.web.ratelimit import SlidingWindow
 
 
 def test_suggestions_put_what_recurs_first_then_single_keywords() -> None:
@@ -26,20 +25,6 @@ def test_suggestions_put_what_recurs_first_then_single_keywords() -> None:
     assert suggest_topics(papers, limit=2) == ["category:cs.LG", "diffusion"]
     assert title_phrases("All You Need: Large Language Models") == {"language models"}
     assert suggest_topics([]) == []
-
-
-def test_sliding_window_counts_per_key_and_forgets_after_the_window() -> None:
-    window = SlidingWindow(limit=2, seconds=60)
-    assert window.allow("a", 0) and window.allow("a", 10)
-    assert not window.allow("a", 20) and window.allow("b", 20)
-    assert not window.allow("a", 59.9) and window.allow("a", 60.5)
-
-
-def test_sliding_window_bounds_its_memory() -> None:
-    window = SlidingWindow(limit=1, seconds=60, max_keys=10)
-    for n in range(100):
-        assert window.allow(f"ip{n}", n)
-    assert len(window._hits) <= 10
 
 
 def request_with(cookie: str | None) -> Request:

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -31,6 +32,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+# Production is served over HTTPS (deploy/README.md): browsers keep to it for a year.
+HSTS = "max-age=31536000"
 
 
 ERROR_PAGES = {
@@ -55,6 +59,19 @@ class RedactTokens(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact_paths(a) if isinstance(a, str) else a for a in record.args)
         return True
+
+
+def relative_slash_redirect(request: Request, response: Response) -> None:
+    """Starlette's redirect between ``/path/`` and ``/path`` names the Host header's host; make it
+    a relative one, so a forged Host never becomes a link to another site."""
+    location = response.headers.get("location", "")
+    if response.status_code not in (307, 308) or "://" not in location:
+        return
+    target = urlsplit(location)
+    if target.path.rstrip("/") != request.url.path.rstrip("/"):
+        return  # not the slash redirect
+    path = "/" + target.path.lstrip("/")  # never //host: that would be another site again
+    response.headers["location"] = path + (f"?{target.query}" if target.query else "")
 
 
 def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[], dt.datetime] = utcnow) -> FastAPI:
@@ -83,11 +100,16 @@ def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[],
     app = FastAPI(title="Paperboy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(templates_dir() / "web" / "static")), name="static")
 
+    headers = dict(SECURITY_HEADERS)
+    if runtime.settings.env == "production":
+        headers["Strict-Transport-Security"] = HSTS
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
+        relative_slash_redirect(request, response)
         return response
 
     web = Web(runtime, clock=clock)
@@ -116,7 +138,7 @@ def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[],
             response = error_page(request, 500, "Internal Server Error")
         except Exception:  # the page itself failed: plain words
             response = PlainTextResponse("Internal Server Error", status_code=500)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response
 

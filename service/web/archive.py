@@ -15,7 +15,7 @@ from service import store
 from service.db import session_scope
 from service.render import safe_url
 from service.tokens import TokenError
-from service.web.context import Web
+from service.web.context import Web, id_in
 
 LIMIT = 60
 
@@ -71,7 +71,7 @@ def router(web: Web) -> APIRouter:
     @api.get("/archive/{token}")
     def archive(request: Request, token: str) -> Response:
         try:
-            subscriber_id = int(web.runtime.signer.read("manage", token)["s"])
+            subscriber_id = id_in(web.runtime.signer.read("manage", token))
             digests = digests_of(subscriber_id)
         except TokenError as exc:
             return web.bad_link(request, str(exc))
@@ -85,7 +85,7 @@ def router(web: Web) -> APIRouter:
     @api.get("/feed/{token}.atom")
     def feed(request: Request, token: str) -> Response:
         try:
-            subscriber_id = int(web.runtime.signer.read("feed", token)["s"])
+            subscriber_id = id_in(web.runtime.signer.read("feed", token))
             digests = digests_of(subscriber_id)
         except TokenError as exc:
             return Response(str(exc), status_code=400, media_type="text/plain")

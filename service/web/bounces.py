@@ -3,7 +3,9 @@
 Body: a JSON list of ``{"email": "...", "type": "bounce" | "complaint", "hard": true}`` (at most
 1,000 items, 1 MB). Authenticated with the shared secret ``PAPERBOY_BOUNCE_WEBHOOK_SECRET``, as
 ``Authorization: Bearer <secret>`` or ``X-Paperboy-Signature: sha256=<hex HMAC-SHA256 of the raw
-body>``, compared in constant time. Unset secret: the endpoint does not exist (404).
+body>``, compared in constant time. Unset secret: the endpoint does not exist (404). A request with
+neither header, or a wrong bearer token, is refused before its body is read; a body is never read
+past 1 MB (413), and JSON nested too deeply to parse is a 400.
 
 The answer is the same whether or not an address is a subscriber (202 and the number of items
 received), so the endpoint cannot be used to probe who is subscribed.
@@ -61,6 +63,36 @@ def authorized(
     return False
 
 
+def unauthorized() -> Response:
+    log.warning("bounce_webhook_refused reason=unauthenticated")
+    return JSONResponse(
+        {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def too_large() -> Response:
+    return JSONResponse(
+        {"error": f"body over {MAX_BODY} bytes"}, status_code=413, headers={"Connection": "close"}
+    )
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return MAX_BODY + 1  # not a number: no honest client sends that
+
+
+async def _read_at_most(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past ``limit`` bytes (the rest is never read)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 def bounce_routes(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
@@ -69,21 +101,29 @@ def bounce_routes(runtime: Runtime) -> APIRouter:
         secret = runtime.settings.bounce_webhook_secret
         if not secret:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return JSONResponse({"error": f"body over {MAX_BODY} bytes"}, status_code=413)
-        if not authorized(
-            secret,
-            authorization=request.headers.get("authorization"),
-            signature=request.headers.get(SIGNATURE_HEADER),
-            body=body,
+        # Authentication and size are checked before the body is read: a stranger's upload is
+        # refused unread, and nobody's is read past MAX_BODY.
+        authorization = request.headers.get("authorization")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        bearer = authorized(secret, authorization=authorization, signature=None, body=b"")
+        if not bearer and not signature:
+            return unauthorized()
+        if _declared_length(request) > MAX_BODY:
+            return too_large()
+        body = await _read_at_most(request, MAX_BODY)
+        if body is None:
+            return too_large()
+        if not bearer and not authorized(
+            secret, authorization=None, signature=signature, body=body
         ):
-            log.warning("bounce_webhook_refused reason=unauthenticated")
-            return JSONResponse(
-                {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
+            return unauthorized()
         try:
             reports = _REPORTS.validate_python(json.loads(body))
+        except RecursionError:
+            return JSONResponse(
+                {"error": "JSON nested too deeply: expected a list of {email, type, hard}"},
+                status_code=400,
+            )
         except (ValueError, ValidationError) as exc:
             problem = (
                 exc.errors(include_url=False, include_input=False)

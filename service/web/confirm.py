@@ -17,7 +17,7 @@ from service.confirm_mail import describe
 from service.db import session_scope
 from service.delivery import next_digest_for
 from service.tokens import TokenError
-from service.web.context import Web, client_ip
+from service.web.context import Web, client_ip, id_in
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def router(web: Web) -> APIRouter:
         """(token payload, page facts) of a confirmation still open; TokenError otherwise."""
         payload = web.runtime.signer.read("confirm", token)
         with session_scope(web.runtime.factory) as session:
-            subscriber = store.get_subscriber_by_id(session, subscriber_id=int(payload.get("s", 0)))
+            subscriber = store.get_subscriber_by_id(session, subscriber_id=id_in(payload))
             if (
                 subscriber is None
                 or not subscriber.confirm_nonce
@@ -79,7 +79,7 @@ def router(web: Web) -> APIRouter:
             payload, _facts = open_confirmation(token)
         except TokenError as exc:
             return web.bad_link(request, str(exc))
-        subscriber_id = int(payload["s"])
+        subscriber_id = id_in(payload)
         with session_scope(web.runtime.factory) as session:
             subscriber = store.confirm_subscriber(
                 session,

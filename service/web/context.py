@@ -12,10 +12,12 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from service.render import safe_url
 from service.resources import templates_dir
 from service.runtime import Runtime
+from service.tokens import TokenError
 from service.web.csrf import Csrf
-from service.web.ratelimit import SlidingWindow
+from service.web.ratelimit import DatabaseWindow
 
 
 def utcnow() -> dt.datetime:
@@ -28,13 +30,18 @@ class Web:
     clock: Callable[[], dt.datetime] = utcnow
     templates: Jinja2Templates = field(init=False)
     csrf: Csrf = field(init=False)
-    subscribe_limit: SlidingWindow = field(init=False)
+    subscribe_limit: DatabaseWindow = field(init=False)
 
     def __post_init__(self) -> None:
         self.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
+        # Paper links come from sources: only an absolute http(s) URL becomes a link.
+        self.templates.env.filters["safe_url"] = safe_url
         self.csrf = Csrf(self.runtime.signer)
-        self.subscribe_limit = SlidingWindow(
-            limit=self.runtime.settings.subscribe_limit_per_ip, seconds=3600
+        self.subscribe_limit = DatabaseWindow(
+            self.runtime.factory,
+            limit=self.runtime.settings.subscribe_limit_per_ip,
+            seconds=3600,
+            secret=self.runtime.settings.secret_key,
         )
 
     @property
@@ -81,6 +88,21 @@ class Web:
             "This form has expired or your browser did not send its cookie. Go back, reload the page and try again.",
             status_code=403,
         )
+
+
+MAX_ID = 2**31 - 1  # the largest id a row can have on every supported database
+
+
+def id_in(payload: dict[str, Any], key: str = "s") -> int:
+    """The row id ``key`` of a signed token's payload; TokenError unless it is a positive integer.
+
+    A token signed with our key may still carry the wrong type (a string, a list, a huge number):
+    it is then a bad link (400), never a server error.
+    """
+    value = payload.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise TokenError("this link is not valid")
+    return value
 
 
 def client_ip(request: Request) -> str:

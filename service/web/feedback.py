@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from service import store
 from service.db import session_scope
 from service.tokens import TokenError
-from service.web.context import Web
+from service.web.context import Web, id_in
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,8 @@ def router(web: Web) -> APIRouter:
     def read(token: str) -> tuple[int, int, int, str]:
         """(subscriber id, paper id, vote, paper title); TokenError for a bad link."""
         payload = web.runtime.signer.read("feedback", token)
-        try:
-            subscriber_id, paper_id, vote = int(payload["s"]), int(payload["p"]), int(payload["v"])
-        except (KeyError, TypeError, ValueError):
-            raise TokenError("this link is not valid") from None
-        if vote not in (1, -1):
+        subscriber_id, paper_id, vote = id_in(payload, "s"), id_in(payload, "p"), payload.get("v")
+        if isinstance(vote, bool) or vote not in (1, -1):
             raise TokenError("this link is not valid")
         with session_scope(web.runtime.factory) as session:
             papers = store.papers_by_id(session, ids=[paper_id])

@@ -20,7 +20,7 @@ from service.records import Topic
 from service.subscribers import TOPIC_KINDS
 from service.subscriptions import Preferences, parse_preferences
 from service.tokens import TokenError
-from service.web.context import Web
+from service.web.context import Web, id_in
 from service.web.landing import timezones
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def router(web: Web) -> APIRouter:
     api = APIRouter()
 
     def subscriber_id_of(token: str) -> int:
-        return int(web.runtime.signer.read("manage", token)["s"])
+        return id_in(web.runtime.signer.read("manage", token))
 
     def papers_for(subscriber_id: int, prefs: Preferences) -> list[Any]:
         topics = [Topic(kind, text, weight) for kind, text, weight in prefs.topics]

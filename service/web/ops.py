@@ -1,10 +1,12 @@
-"""``/healthz`` for probes and ``/metrics`` in the Prometheus text format."""
+"""``/healthz`` for probes and ``/metrics`` in the Prometheus text format, only with the bearer
+token ``PAPERBOY_METRICS_TOKEN`` (unset: 404)."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import text
@@ -68,7 +70,16 @@ def router(web: Web) -> APIRouter:
         return JSONResponse({"status": "ok"})
 
     @api.get("/metrics")
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        # Counts by status would tell a watcher when someone subscribes: a token, or no page.
+        token = web.settings.metrics_token
+        if not token:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return JSONResponse(
+                {"detail": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         with session_scope(web.runtime.factory) as session:
             body = metrics_text(
                 subscribers=store.count_subscribers_by_status(session),

@@ -1,40 +1,38 @@
-"""A sliding-window limit per key (the client IP on the subscribe form), in this process's memory.
+"""A limit of requests per key and hour (the client IP on the subscribe form), counted in the
+database so that every web process shares it and a restart does not reset it.
 
-The limit per address, which must survive restarts, lives in the database (subscribers.confirm_sent_at).
+Fixed windows (``seconds`` long, aligned to the epoch): at most ``limit`` requests per key in each.
+The key is stored as an HMAC of the IP with the site's secret, never the IP itself, and rows of
+past windows are deleted as new requests come. The limit per address lives in the database too
+(subscribers.confirm_sent_at).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
+import hashlib
+import hmac
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import store
+from service.db import session_scope
 
 
-class SlidingWindow:
-    def __init__(self, *, limit: int, seconds: float, max_keys: int = 100_000) -> None:
+class DatabaseWindow:
+    def __init__(
+        self, factory: sessionmaker[Session], *, limit: int, seconds: int, secret: str
+    ) -> None:
+        self.factory = factory
         self.limit = limit
         self.seconds = seconds
-        self.max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self._secret = secret.encode("utf-8")
+
+    def key_of(self, key: str) -> str:
+        return hmac.new(self._secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def allow(self, key: str, now: float) -> bool:
-        """Count a hit for ``key`` at ``now`` (seconds) and say whether it is within the limit."""
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits is None:
-                if len(self._hits) >= self.max_keys:
-                    self._prune(now)
-                hits = self._hits[key] = deque()
-            while hits and hits[0] <= now - self.seconds:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.seconds]:
-            del self._hits[key]
-        if len(self._hits) >= self.max_keys:  # still full of live keys: forget the oldest half
-            for key in list(self._hits)[: self.max_keys // 2]:
-                del self._hits[key]
+        """Count a hit for ``key`` at ``now`` (seconds since the epoch); whether it is within the limit."""
+        window = int(now // self.seconds) * self.seconds
+        with session_scope(self.factory) as session:
+            hits = store.count_hit(session, key=self.key_of(key), window=window, keep_after=window)
+        return hits <= self.limit

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from service import store
 from service.db import session_scope
 from service.tokens import TokenError
-from service.web.context import Web
+from service.web.context import Web, id_in
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def router(web: Web) -> APIRouter:
     api = APIRouter()
 
     def subscriber_id_of(token: str) -> int:
-        return int(web.runtime.signer.read("unsubscribe", token)["s"])
+        return id_in(web.runtime.signer.read("unsubscribe", token))
 
     def left_page(request: Request, token: str) -> Response:
         """You are unsubscribed: undo (a POST with CSRF), or subscribe anew on the landing page."""
