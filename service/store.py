@@ -342,6 +342,10 @@ def set_subscriber_status(
     query = update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.status != status)
     if only_from is not None:
         query = query.where(Subscriber.status.in_(tuple(only_from)))
+    if status in MAILABLE:
+        # A bounced or complained address is never mailed again: no path makes it mailable
+        # (only ``unsuppress_subscriber``, an operator's explicit act, clears it).
+        query = query.where(_not_suppressed())
     return bool(session.execute(query.values(status=status)).rowcount)
 
 
@@ -432,7 +436,7 @@ def claim_delivery(session: Session, *, delivery_id: int, now: dt.datetime, leas
         .where(
             Delivery.id == delivery_id,
             open_now | abandoned,
-            Delivery.subscriber_id.in_(select(Subscriber.id).where(Subscriber.status == "active")),
+            Delivery.subscriber_id.in_(select(Subscriber.id).where(Subscriber.status == "active", _not_suppressed())),
         )
         .values(status="sending", attempts=Delivery.attempts + 1, updated_at=now, lease_until=lease_until)
     )
@@ -595,8 +599,8 @@ def confirm_subscriber(
     active, consent time and IP; the nonce is spent. None when the nonce is not the open one."""
     result = session.execute(
         update(Subscriber)
-        .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce)
-        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0, suppressed_reason=None)
+        .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce, _not_suppressed())
+        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0)
     )
     if result.rowcount != 1:
         return None
@@ -785,6 +789,34 @@ def find_paper_ids(session: Session, *, arxiv_id: str | None = None, paper_id: i
 # --- bounces and complaints ---------------------------------------------------------------------
 
 SUPPRESSED = ("bounced", "complained")
+MAILABLE = ("pending", "active")
+
+
+def _not_suppressed() -> Any:
+    """Neither bounced nor complained, nor ever marked so (an older one-click unsubscribe turned
+    such addresses into ``unsubscribed`` but left the reason)."""
+    return Subscriber.status.not_in(SUPPRESSED) & Subscriber.suppressed_reason.is_(None)
+
+
+def is_suppressed(subscriber: Subscriber) -> bool:
+    """True for an address that must never be mailed (see ``_not_suppressed``)."""
+    return subscriber.status in SUPPRESSED or subscriber.suppressed_reason is not None
+
+
+def unsuppress_subscriber(session: Session, *, email: str) -> str | None:
+    """An operator's explicit clearing of a bounce or complaint: the address becomes
+    ``unsubscribed`` (it may subscribe again, with a new confirmation). Returns the status it
+    had, or None when the address is not suppressed (or not a subscriber)."""
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+    if subscriber is None or not is_suppressed(subscriber):
+        return None
+    was = subscriber.status
+    if subscriber.status in SUPPRESSED:
+        subscriber.status = "unsubscribed"
+    subscriber.suppressed_reason = None
+    subscriber.soft_bounces = 0
+    session.flush()
+    return was
 
 
 def suppress_subscriber(session: Session, *, email: str, status: str, reason: str) -> bool:

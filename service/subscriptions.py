@@ -127,7 +127,7 @@ def request_subscription(
 
     A new address becomes a ``pending`` subscriber with the requested settings. A known one keeps
     its settings until the confirmation is used. An address that complained gets nothing; one
-    that bounced gets the confirmation, and confirming proves it works again.
+    that bounced gets nothing either, until an operator clears it (``subscribers unsuppress``).
     """
     subscriber = store.get_subscriber(session, email=request.email)
     if subscriber is None:
@@ -140,9 +140,9 @@ def request_subscription(
         except IntegrityError:  # the same address arrived twice at once: use the other's row
             subscriber = store.get_subscriber(session, email=request.email)
             assert subscriber is not None
-    if subscriber.status == "complained":
-        # They reported our mail as spam: never mail them again, not even a confirmation. The
-        # form's answer is the same as for everyone else, so this reveals nothing.
+    if store.is_suppressed(subscriber):
+        # They reported our mail as spam, or it bounced: never mail them again, not even a
+        # confirmation. The form's answer is the same as for everyone else: this reveals nothing.
         return None
     nonce = secrets.token_urlsafe(16)
     requested = request.requested()
