@@ -124,7 +124,7 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Paperboy: a daily digest of trending research papers, by email."""
-    ctx.obj = Invocation(verbose=verbose, long_running=ctx.invoked_subcommand in LONG_RUNNING)
+    ctx.obj = _RUN["invocation"] = Invocation(verbose=verbose, long_running=ctx.invoked_subcommand in LONG_RUNNING)
 
 
 # --- db -----------------------------------------------------------------------------------------
@@ -847,8 +847,29 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
         sys.exit(1)
 
 
+_RUN: dict[str, Invocation] = {}  # this process's invocation, for main's last word on a failure
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """One line for a failure of the database itself (unreachable, damaged), naming it."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from service.db import database_failure
+
+    invocation = _RUN.get("invocation")
+    settings = invocation._settings if invocation is not None else None
+    return database_failure(exc, settings.database_url if settings is not None else None)
+
+
 def main() -> None:
     try:
         cli(prog_name="paperboy")
     except PaperboyError as exc:
         fail(str(exc))
+    except Exception as exc:
+        # A broken store (a damaged SQLite file, a database gone) is an operator's problem with
+        # one cause: say it in one line naming the database, not in a traceback.
+        line = _database_failure(exc)
+        if line is None:
+            raise
+        fail(line)

@@ -949,3 +949,23 @@ def deliveries_for(session: Session, *, keys: Iterable[tuple[int, dt.date]]) -> 
             if key in wanted:
                 found[key] = delivery
     return found
+
+
+# --- health -------------------------------------------------------------------------------------
+
+
+def touch_database(session: Session) -> None:
+    """A cheap read of every main table (the schema version, the newest row of each): raises
+    when the database cannot answer or a page it reads is damaged. For ``/healthz``."""
+    session.execute(text("SELECT version_num FROM alembic_version")).all()
+    for table in (Subscriber, Delivery, Paper, IngestRun):
+        session.execute(select(func.max(table.id))).scalar()
+
+
+def integrity_problems(session: Session, *, limit: int = 5) -> list[str] | None:
+    """SQLite's ``PRAGMA quick_check``: [] when the file is sound, else its first problems; None
+    on other databases (PostgreSQL checks its own pages). Raises when the file cannot be read."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    rows = [str(row[0]) for row in session.execute(text(f"PRAGMA quick_check({int(limit)})"))]
+    return [] if rows == ["ok"] else rows
