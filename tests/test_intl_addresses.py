@@ -120,3 +120,19 @@ def test_a_subscriber_outside_ascii_is_confirmed_and_sent_to(
     assert report.as_dict()["sent"] == 1
     [delivery] = utf8_sink.deliveries
     assert delivery.rcpt_tos == (JOSE,) and delivery.message["To"] == JOSE
+
+
+def test_a_bounce_report_naming_the_unicode_domain_suppresses_the_stored_address(
+    runtime: Runtime,
+) -> None:
+    from service.bounces import BounceEvent, apply_events
+
+    with session_scope(runtime.factory) as session:
+        store.add_subscriber(
+            session, email=normalise_email("Ada@Bücher.example"), status="active", timezone="UTC", delivery_hour=8,
+            cadence="daily", max_papers=5, topics=[("keyword", "x", 1.0)], now=T0,
+        )  # fmt: skip
+        event = BounceEvent(email="ada@BÜCHER.example", kind="bounce", hard=True, detail="5.1.1")
+        assert apply_events(session, events=[event], soft_limit=3)["bounced"] == 1
+        found = store.get_subscriber(session, email="ada@xn--bcher-kva.example")
+        assert found is not None and found.status == "bounced"
