@@ -616,7 +616,12 @@ def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
         if subscriber is None:
             fail(f"no subscriber {address}", 2)
         if purge:
-            store.delete_subscriber(session, subscriber_id=subscriber.id)
+            if not store.purge_subscriber(session, subscriber_id=subscriber.id):
+                click.echo(
+                    f"deleted the history of {address}; the address stays, {subscriber.status}, as the record "
+                    "that it is never mailed again"
+                )
+                return
         else:  # a bounced or complained address keeps that status: it says why it is never mailed
             store.set_subscriber_status(
                 session, subscriber_id=subscriber.id, status="unsubscribed", only_from=("pending", "active", "paused")

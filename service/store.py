@@ -353,6 +353,29 @@ def delete_subscriber(session: Session, *, subscriber_id: int) -> None:
     session.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))
 
 
+def purge_subscriber(session: Session, *, subscriber_id: int) -> bool:
+    """Delete the subscriber and everything about them; True when it was deleted.
+
+    A bounced or complained address is the exception: its history, topics, votes and consent
+    record go, but the row stays with its status and reason, as the record that it must never be
+    mailed again (deleting it would let the subscribe form mail it). False then.
+    """
+    subscriber = get_subscriber_by_id(session, subscriber_id=subscriber_id)
+    if subscriber is None:
+        return False
+    if not is_suppressed(subscriber):
+        delete_subscriber(session, subscriber_id=subscriber_id)
+        return True
+    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber_id))
+    session.execute(delete(Feedback).where(Feedback.subscriber_id == subscriber_id))
+    subscriber.topics = []
+    subscriber.consent_ip = None
+    subscriber.confirm_nonce = None
+    subscriber.confirm_requested = None
+    session.flush()
+    return False
+
+
 # --- deliveries ---------------------------------------------------------------------------------
 
 

@@ -127,3 +127,21 @@ def test_only_an_operator_unsuppresses_and_it_is_logged(
     confirm = link_path(mail, "confirm")
     client.post(confirm, data={"csrf_token": csrf_of(client.get(confirm).text)})
     assert status_of(runtime, "back@example.org") == "active"
+
+
+def test_purging_a_suppressed_address_keeps_the_record_that_it_is_never_mailed(
+    runtime: Runtime, client: TestClient
+) -> None:
+    add(runtime, "gone@example.org")
+    add(runtime, "angry@example.org")
+    suppress(runtime, "angry@example.org", "complained")
+    code, _ = paperboy(runtime, "subscribers", "remove", "gone@example.org", "--purge")
+    assert code == 0
+    code, output = paperboy(runtime, "subscribers", "remove", "angry@example.org", "--purge")
+    assert code == 0 and "never mailed again" in output
+    with session_scope(runtime.factory) as session:
+        assert store.get_subscriber(session, email="gone@example.org") is None
+        kept = store.get_subscriber(session, email="angry@example.org")
+        assert kept is not None and kept.status == "complained" and kept.topics == []
+    assert subscribe(client, "angry@example.org").status_code == 200
+    assert mails_to(runtime, "angry@example.org") == []
