@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from service import store
 from service.errors import InputError, SendError
+from service.mailer import recipient_address
 from service.smtp_pool import is_policy_refusal
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def apply_events(
     """
     counts: Counter[str] = Counter()
     for event in events:
-        email = event.email.strip().lower()
+        email = recipient_address(event.email.strip()).lower()  # as stored: the domain in IDNA
         if event.kind == "complaint":
             changed = store.suppress_subscriber(
                 session, email=email, status="complained", reason=event.detail

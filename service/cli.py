@@ -124,7 +124,7 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Paperboy: a daily digest of trending research papers, by email."""
-    ctx.obj = Invocation(verbose=verbose, long_running=ctx.invoked_subcommand in LONG_RUNNING)
+    ctx.obj = _RUN["invocation"] = Invocation(verbose=verbose, long_running=ctx.invoked_subcommand in LONG_RUNNING)
 
 
 # --- db -----------------------------------------------------------------------------------------
@@ -544,6 +544,15 @@ def subscribers_add(
             )  # fmt: skip
             data = _subscriber_dict(subscriber)
     except IntegrityError:
+        with session_scope(runtime.factory) as session:
+            existing = store.get_subscriber(session, email=address)
+            if existing is not None and store.is_suppressed(existing):
+                fail(
+                    f"subscriber {address} already exists and is suppressed ({existing.status}: "
+                    f"{existing.suppressed_reason or 'bounced or complained'}); it is never mailed "
+                    "unless you clear it with `paperboy subscribers unsuppress`",
+                    2,
+                )
         fail(f"subscriber {address} already exists", 2)
     emit(data, as_json, f"added {address} ({data['status']}, {tz}, {delivery_hour}:00, {counted(len(parsed), 'topic')})")
     _warn_quiet_topics(runtime, parsed)
@@ -614,10 +623,48 @@ def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
         if subscriber is None:
             fail(f"no subscriber {address}", 2)
         if purge:
-            store.delete_subscriber(session, subscriber_id=subscriber.id)
-        else:
-            store.set_subscriber_status(session, subscriber_id=subscriber.id, status="unsubscribed")
+            if not store.purge_subscriber(session, subscriber_id=subscriber.id):
+                click.echo(
+                    f"deleted the history of {address}; the address stays, {subscriber.status}, as the record "
+                    "that it is never mailed again"
+                )
+                return
+        else:  # a bounced or complained address keeps that status: it says why it is never mailed
+            store.set_subscriber_status(
+                session, subscriber_id=subscriber.id, status="unsubscribed", only_from=("pending", "active", "paused")
+            )
     click.echo(f"{'deleted' if purge else 'unsubscribed'} {address}")
+
+
+@subscribers.command("unsuppress")
+@click.argument("email")
+@click.pass_context
+def subscribers_unsuppress(ctx: click.Context, email: str) -> None:
+    """Clear EMAIL's bounce or complaint: it becomes unsubscribed and may subscribe again.
+
+    Nothing else ever mails a bounced or complained address; do this only when you know the
+    address works again and its owner wants the digest.
+    """
+    import logging
+
+    from service import store
+    from service.db import session_scope
+
+    runtime = runtime_from(ctx)
+    address = _email(email)
+    with session_scope(runtime.factory) as session:
+        subscriber = store.get_subscriber(session, email=address)
+        if subscriber is None:
+            fail(f"no subscriber {address}", 2)
+        reason = subscriber.suppressed_reason
+        was = store.unsuppress_subscriber(session, email=address)
+        subscriber_id = subscriber.id
+    if was is None:
+        fail(f"{address} is not suppressed ({subscriber.status})", 2)
+    logging.getLogger(__name__).warning(
+        "subscriber_unsuppressed subscriber_id=%s was=%s reason=%r by=cli", subscriber_id, was, reason
+    )
+    click.echo(f"unsuppressed {address} (was {was}): now unsubscribed; it may subscribe again")
 
 
 # --- feedback -----------------------------------------------------------------------------------
@@ -813,8 +860,29 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
         sys.exit(1)
 
 
+_RUN: dict[str, Invocation] = {}  # this process's invocation, for main's last word on a failure
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """One line for a failure of the database itself (unreachable, damaged), naming it."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from service.db import database_failure
+
+    invocation = _RUN.get("invocation")
+    settings = invocation._settings if invocation is not None else None
+    return database_failure(exc, settings.database_url if settings is not None else None)
+
+
 def main() -> None:
     try:
         cli(prog_name="paperboy")
     except PaperboyError as exc:
         fail(str(exc))
+    except Exception as exc:
+        # A broken store (a damaged SQLite file, a database gone) is an operator's problem with
+        # one cause: say it in one line naming the database, not in a traceback.
+        line = _database_failure(exc)
+        if line is None:
+            raise
+        fail(line)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from service.mailer import MESSAGE_POLICY, header_value
+from service.mailer import MESSAGE_POLICY, header_value, recipient_address
 from service.settings import Settings
 from service.subscriptions import OpenConfirmation
 from service.tokens import Signer
@@ -67,7 +67,7 @@ class ConfirmationMail:
         msg = EmailMessage(policy=MESSAGE_POLICY)
         msg["Subject"] = subject
         msg["From"] = self.settings.from_address
-        msg["To"] = header_value(confirmation.email)
+        msg["To"] = recipient_address(header_value(confirmation.email))
         if self.settings.reply_to:
             msg["Reply-To"] = self.settings.reply_to
         msg["Date"] = format_datetime(now)

@@ -49,3 +49,35 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def database_failure(exc: BaseException, url: str | None) -> str | None:
+    """One line naming the database and what is wrong with it, when ``exc`` is (or was caused by)
+    a failure of the database itself; None for any other exception."""
+    from sqlalchemy.exc import DBAPIError
+
+    found: BaseException | None = exc
+    while found is not None and not isinstance(found, DBAPIError):
+        found = found.__cause__
+    if found is None:
+        return None
+    orig = getattr(found, "orig", None)
+    said = str(orig if orig is not None else found).strip()
+    problem = said.splitlines()[0] if said else type(found).__name__
+    name = "the database"
+    if url:
+        parsed = make_url(url)
+        name = (
+            parsed.database
+            if parsed.get_backend_name() == "sqlite" and parsed.database
+            else parsed.render_as_string(hide_password=True)
+        )
+    damaged = any(
+        words in problem.lower() for words in ("malformed", "not a database", "disk i/o error")
+    )
+    hint = (
+        " (the file is damaged: `paperboy doctor` checks it; restore it from a backup)"
+        if damaged
+        else ""
+    )
+    return f"database {name}: {problem}{hint}"

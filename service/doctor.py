@@ -81,6 +81,11 @@ def check_database(runtime: Runtime) -> Iterator[Check]:
         yield fail("database", f"cannot connect to {url}: {exc.__cause__ or exc}".splitlines()[0])
         return
     yield ok("database", f"connected to {url}")
+    integrity = check_integrity(runtime)
+    if integrity is not None:
+        yield integrity
+        if integrity.status == "fail":
+            return
     current = schema.current_revision(runtime.engine)
     head = schema.head_revision(runtime.settings.database_url)
     if current == head:
@@ -90,6 +95,26 @@ def check_database(runtime: Runtime) -> Iterator[Check]:
             "schema",
             f"database at {current or '(empty)'}, code at {head}: run `paperboy db upgrade`",
         )
+
+
+def check_integrity(runtime: Runtime) -> Check | None:
+    """SQLite's quick_check over the whole file (a damaged page fails here even when the pages a
+    probe reads are sound); None on PostgreSQL."""
+    try:
+        with session_scope(runtime.factory) as session:
+            problems = store.integrity_problems(session)
+    except SQLAlchemyError as exc:
+        problems = [str(getattr(exc, "orig", None) or exc)]
+    if problems is None:
+        return None
+    path = runtime.engine.url.database
+    if problems:
+        return fail(
+            "database integrity",
+            f"{path} is damaged: {'; '.join(' '.join(p.split()) for p in problems)}: "
+            "stop the services and restore it from a backup",
+        )
+    return ok("database integrity", f"{path}: quick_check ok")
 
 
 def check_mail(settings: Settings) -> Iterator[Check]:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import store
@@ -134,8 +135,17 @@ def run_ingest(
                 session, run_id=run_id, counts=report.as_dict(), error=None, now=utcnow(), status=report.status
             )
     except Exception as exc:
+        counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        if isinstance(exc, DBAPIError):
+            # The database failed, not the input: record that if the store still can, and let
+            # the error say so (the caller names the database, not the input).
+            try:
+                with session_scope(factory) as session:
+                    store.finish_ingest_run(session, run_id=run_id, counts=counts, error=str(exc), now=utcnow())
+            except DBAPIError:
+                pass
+            raise
         with session_scope(factory) as session:
-            counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "rejected": 0}
             store.finish_ingest_run(session, run_id=run_id, counts=counts, error=str(exc), now=utcnow())
         log.error("ingest_failed source=%s input=%r error=%r", source, input_name, str(exc))
         if isinstance(exc, SourceError):

@@ -102,6 +102,21 @@ def _idna(domain: str) -> str:
     return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else ""
 
 
+def recipient_address(address: str) -> str:
+    """``address`` as it goes on the wire: its domain in IDNA's ASCII form (``bücher.example`` →
+    ``xn--bcher-kva.example``). A non-ASCII local part stays as it is: it needs a relay that
+    offers SMTPUTF8 (RFC 6531) and an RFC 6532 header, never an RFC 2047 encoded word."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    return f"{local}@{_idna(domain) or domain}"
+
+
+def needs_smtputf8(msg: EmailMessage) -> bool:
+    """True when a recipient's address is not ASCII: the message goes out as UTF-8 (RFC 6532)."""
+    return not "".join(str(value) for value in msg.get_all("To", [])).isascii()
+
+
 def _message_id_domain(from_addr: str, base_url: str) -> str:
     # The sender's domain, so Message-IDs look like ours; else the site's host. Never the
     # default socket.getfqdn(), which can block on DNS and leaks the machine name.
@@ -225,6 +240,11 @@ def build_message(
         ("List-Id", f"<{header_value(list_id).strip('<> ')}>"),
     ]
     for name, value in headers:
+        if name == "To":
+            value = recipient_address(header_value(value))
+            if not value.isascii():  # RFC 6532: the address in UTF-8, as it is
+                msg.set_raw(name, value)
+                continue
         msg.set_raw(name, _raw_header(name, value))
     msg.set_raw("List-Unsubscribe", _list_unsubscribe(unsubscribe, unsubscribe_mailto))
     # RFC 8058: mail clients may POST this body to the URL to unsubscribe in one click.
@@ -286,7 +306,7 @@ def wire_bytes(msg: EmailMessage) -> bytes:
     Byte for byte what msg.as_bytes() gives with linesep CRLF (a test checks), ten times faster
     for the shapes build_message makes; any other message goes through the generator.
     """
-    pol = msg.policy.clone(linesep="\r\n")
+    pol = msg.policy.clone(linesep="\r\n", utf8=needs_smtputf8(msg))
     out: list[bytes] = []
     if _flatten(msg, pol, out):
         return b"".join(out)
@@ -681,8 +701,14 @@ class SmtpMailer(Mailer):
                 stage={smtplib.SMTPSenderRefused: "mail", smtplib.SMTPDataError: "data"}.get(type(exc)),
                 status=enhanced_status(exc.smtp_error),
             )
+        if isinstance(exc, smtplib.SMTPNotSupportedError) and "SMTPUTF8" in str(exc):
+            # A non-ASCII local part and a relay without SMTPUTF8: nothing is wrong with the
+            # address, the relay cannot carry it; deferred (a relay set up for it will).
+            return TransientSendError(
+                f"{prefix} cannot send to {to}: the address is not ASCII and the relay does not offer "
+                f"SMTPUTF8 (RFC 6531); deferred"
+            )
         if isinstance(exc, smtplib.SMTPNotSupportedError):
-            # e.g. a non-ASCII address and a server without SMTPUTF8: retrying won't help.
             return PermanentSendError(f"{prefix} cannot send to {to}: {exc}")
         if _timed_out(exc):
             return TransientSendError(

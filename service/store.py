@@ -368,11 +368,38 @@ def set_subscriber_status(
     query = update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.status != status)
     if only_from is not None:
         query = query.where(Subscriber.status.in_(tuple(only_from)))
+    if status in MAILABLE:
+        # A bounced or complained address is never mailed again: no path makes it mailable
+        # (only ``unsuppress_subscriber``, an operator's explicit act, clears it).
+        query = query.where(_not_suppressed())
     return bool(session.execute(query.values(status=status)).rowcount)
 
 
 def delete_subscriber(session: Session, *, subscriber_id: int) -> None:
     session.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))
+
+
+def purge_subscriber(session: Session, *, subscriber_id: int) -> bool:
+    """Delete the subscriber and everything about them; True when it was deleted.
+
+    A bounced or complained address is the exception: its history, topics, votes and consent
+    record go, but the row stays with its status and reason, as the record that it must never be
+    mailed again (deleting it would let the subscribe form mail it). False then.
+    """
+    subscriber = get_subscriber_by_id(session, subscriber_id=subscriber_id)
+    if subscriber is None:
+        return False
+    if not is_suppressed(subscriber):
+        delete_subscriber(session, subscriber_id=subscriber_id)
+        return True
+    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber_id))
+    session.execute(delete(Feedback).where(Feedback.subscriber_id == subscriber_id))
+    subscriber.topics = []
+    subscriber.consent_ip = None
+    subscriber.confirm_nonce = None
+    subscriber.confirm_requested = None
+    session.flush()
+    return False
 
 
 # --- deliveries ---------------------------------------------------------------------------------
@@ -458,7 +485,7 @@ def claim_delivery(session: Session, *, delivery_id: int, now: dt.datetime, leas
         .where(
             Delivery.id == delivery_id,
             open_now | abandoned,
-            Delivery.subscriber_id.in_(select(Subscriber.id).where(Subscriber.status == "active")),
+            Delivery.subscriber_id.in_(select(Subscriber.id).where(Subscriber.status == "active", _not_suppressed())),
         )
         .values(status="sending", attempts=Delivery.attempts + 1, updated_at=now, lease_until=lease_until)
     )
@@ -621,8 +648,8 @@ def confirm_subscriber(
     active, consent time and IP; the nonce is spent. None when the nonce is not the open one."""
     result = session.execute(
         update(Subscriber)
-        .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce)
-        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0, suppressed_reason=None)
+        .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce, _not_suppressed())
+        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0)
     )
     if result.rowcount != 1:
         return None
@@ -811,6 +838,34 @@ def find_paper_ids(session: Session, *, arxiv_id: str | None = None, paper_id: i
 # --- bounces and complaints ---------------------------------------------------------------------
 
 SUPPRESSED = ("bounced", "complained")
+MAILABLE = ("pending", "active")
+
+
+def _not_suppressed() -> Any:
+    """Neither bounced nor complained, nor ever marked so (an older one-click unsubscribe turned
+    such addresses into ``unsubscribed`` but left the reason)."""
+    return Subscriber.status.not_in(SUPPRESSED) & Subscriber.suppressed_reason.is_(None)
+
+
+def is_suppressed(subscriber: Subscriber) -> bool:
+    """True for an address that must never be mailed (see ``_not_suppressed``)."""
+    return subscriber.status in SUPPRESSED or subscriber.suppressed_reason is not None
+
+
+def unsuppress_subscriber(session: Session, *, email: str) -> str | None:
+    """An operator's explicit clearing of a bounce or complaint: the address becomes
+    ``unsubscribed`` (it may subscribe again, with a new confirmation). Returns the status it
+    had, or None when the address is not suppressed (or not a subscriber)."""
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+    if subscriber is None or not is_suppressed(subscriber):
+        return None
+    was = subscriber.status
+    if subscriber.status in SUPPRESSED:
+        subscriber.status = "unsubscribed"
+    subscriber.suppressed_reason = None
+    subscriber.soft_bounces = 0
+    session.flush()
+    return was
 
 
 def suppress_subscriber(session: Session, *, email: str, status: str, reason: str) -> bool:
@@ -963,3 +1018,22 @@ def count_hit(session: Session, *, key: str, window: int, keep_after: int) -> in
     ).returning(RateLimitHit.hits)
     return int(session.execute(statement).scalar_one())
 
+
+# --- health -------------------------------------------------------------------------------------
+
+
+def touch_database(session: Session) -> None:
+    """A cheap read of every main table (the schema version, the newest row of each): raises
+    when the database cannot answer or a page it reads is damaged. For ``/healthz``."""
+    session.execute(text("SELECT version_num FROM alembic_version")).all()
+    for table in (Subscriber, Delivery, Paper, IngestRun):
+        session.execute(select(func.max(table.id))).scalar()
+
+
+def integrity_problems(session: Session, *, limit: int = 5) -> list[str] | None:
+    """SQLite's ``PRAGMA quick_check``: [] when the file is sound, else its first problems; None
+    on other databases (PostgreSQL checks its own pages). Raises when the file cannot be read."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    rows = [str(row[0]) for row in session.execute(text(f"PRAGMA quick_check({int(limit)})"))]
+    return [] if rows == ["ok"] else rows

@@ -15,12 +15,15 @@ MAX_TOPIC_LENGTH = 200
 
 
 def normalise_email(address: str) -> str:
-    """The stored form of an address (validated syntax, lower case); InputError names a bad one."""
+    """The stored form of an address (validated syntax, lower case, an internationalised domain
+    in its IDNA ASCII form, so ``bücher.example`` and ``xn--bcher-kva.example`` are one address);
+    InputError names a bad one. A non-ASCII local part (``josé@``) is kept: it is sent with
+    SMTPUTF8 where the relay offers it."""
     try:
         result = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InputError(f"invalid email address {address!r}: {exc}") from None
-    return result.normalized.lower()
+    return f"{result.local_part}@{result.ascii_domain}".lower()
 
 
 MAX_TIMEZONE_LENGTH = 64  # the column's width; the longest IANA name has 32 characters

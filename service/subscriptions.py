@@ -126,7 +126,8 @@ def request_subscription(
 
     A new address becomes a ``pending`` subscriber with the requested time zone, hour and cadence;
     its topics, like a known subscriber's new settings, are applied when the confirmation is used.
-    An address that complained gets nothing; one that bounced gets the confirmation, and confirming proves it works again.
+    An address that complained gets nothing; one that bounced gets nothing either, until an
+    operator clears it (``subscribers unsuppress``).
     """
     # The same statements for a new and a known address (nothing to time), and no error when the
     # same new address arrives twice at once. A new subscriber's topics come with the confirmation.
@@ -134,9 +135,9 @@ def request_subscription(
         session, email=request.email, timezone=request.timezone, delivery_hour=request.delivery_hour,
         cadence=request.cadence, max_papers=max_papers, now=now,
     )  # fmt: skip
-    if subscriber.status == "complained":
-        # They reported our mail as spam: never mail them again, not even a confirmation. The
-        # form's answer is the same as for everyone else, so this reveals nothing.
+    if store.is_suppressed(subscriber):
+        # They reported our mail as spam, or it bounced: never mail them again, not even a
+        # confirmation. The form's answer is the same as for everyone else: this reveals nothing.
         return None
     nonce = secrets.token_urlsafe(16)
     requested = request.requested()

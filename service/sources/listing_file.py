@@ -1,8 +1,12 @@
-"""Listing files: tell the three formats apart by their content and parse with the right parser.
+"""Listing files: tell the formats apart by their content and parse with the right parser.
 
 A file's name says little (a saved page may be "papers.txt" or "download"), so the format is
 read from the bytes: a JSON list is a Hugging Face response, lines of JSON objects are JSON
-Lines of Listing, anything else is the text of a saved Daily Papers page.
+Lines of Listing, a document opening with "<" is XML for the arXiv feed parser (RSS or Atom;
+entity declarations refused), and other text must bear the marks of a saved Daily Papers page.
+
+Detection is strict: text that is none of these is refused, not read line by line as papers,
+and a file most of whose entries are rejected fails as a whole and stores nothing.
 """
 
 from __future__ import annotations
@@ -10,21 +14,33 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 from service.errors import SourceError
 from service.records import Listing, ParseResult
+from service.sources.arxiv_feed import parse_arxiv_feed
 from service.sources.hf_json import parse_hf_daily
 from service.sources.jsonl import parse_jsonl
-from service.sources.page_text import parse_page_text
+from service.sources.page_text import decode_text, looks_like_page, parse_page_text
 
 _LISTING_FIELDS = frozenset(f.name for f in dataclasses.fields(Listing))
-_PARSERS = {"hf_json": parse_hf_daily, "jsonl": parse_jsonl, "page_text": parse_page_text}
+_PARSERS = {
+    "hf_json": parse_hf_daily,
+    "jsonl": parse_jsonl,
+    "page_text": parse_page_text,
+    "xml": parse_arxiv_feed,
+}
+# An entity declaration in a listing file is an expansion attack ("billion laughs") or at best
+# not a feed: arXiv's feeds declare none. Refused before any XML parser sees the document.
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
 def detect_format(data: bytes) -> str:
-    """Return "hf_json", "jsonl" or "page_text" for the content of a listing file."""
+    """Return "hf_json", "jsonl", "xml" or "page_text" for the content of a listing file."""
     text = _lenient_text(data).lstrip("\ufeff \t\r\n")
+    if text.startswith("<"):
+        return "xml"
     if text.startswith("["):
         # "[{", "[]" or a valid document is JSON; "[Re] Reproducing ..." is a title.
         if text[1:].lstrip()[:1] in ("{", "]", "") or _is_json(text):
@@ -52,11 +68,31 @@ def parse_listing_file(data: bytes, *, name: str, source: str = "file") -> Parse
     """Return the listings of a listing file in any supported format; SourceError names `name`."""
     fmt = detect_format(data)
     try:
-        return _PARSERS[fmt](data, source=source)
+        if fmt == "xml" and _ENTITY_DECLARATION.search(data):
+            raise SourceError(
+                f"{source}: XML with entity declarations is refused (not an arXiv feed)"
+            )
+        result = _PARSERS[fmt](data, source=source)
+        if (
+            fmt == "page_text"
+            and data.strip()
+            and not looks_like_page(decode_text(data, source=source), result)
+        ):
+            raise SourceError(
+                f"{source}: not a listing file: neither JSON nor XML, and not the text of a saved "
+                "Daily Papers page (no page header, no card footers)"
+            )
     except SourceError as exc:
         # The parsers name the input by its source label; a file is better named by its path.
         detail = str(exc).removeprefix(f"{source}: ")
         raise SourceError(f"{name}: {detail} (read as {fmt})") from exc
+    total = len(result.listings) + len(result.rejected)
+    if len(result.rejected) * 2 > total:
+        raise SourceError(
+            f"{name}: {len(result.rejected)} of {total} entries rejected (first: {result.rejected[0]}); "
+            f"nothing stored: is this the right file? (read as {fmt})"
+        )
+    return result
 
 
 def read_listing_file(path: str | os.PathLike[str], *, source: str = "file") -> ParseResult:

@@ -29,6 +29,10 @@ _HEADER_LINES = frozenset(
     }
 )
 
+# The lines only a Daily Papers page has (not "new" or "Subscribe", which any text may hold).
+_PAGE_MARKERS = _HEADER_LINES - {"new", "subscribe"}
+_MARKER_SEARCH_LINES = 50  # the header is at the top: look no further than this many lines
+
 # "Subscribe" is a button; copying the page glues its label to whatever follows
 # ("SubscribeCalibration and ..."). A lower-case letter after it means a real word ("Subscriber").
 _GLUED_SUBSCRIBE = re.compile(r"Subscribe(?=[^a-z\s])")
@@ -77,6 +81,27 @@ def decode_text(data: bytes, *, source: str) -> str:
         raise SourceError(
             f"{source}: not UTF-8 text (byte 0x{bad:02x} at offset {exc.start})"
         ) from exc
+
+
+def looks_like_page(text: str, result: ParseResult) -> bool:
+    """True when ``text`` bears the marks of a saved Daily Papers page: a line of its header near
+    the top, or card footers ("• 7 authors · Aug 20, 2025") under most of the papers it gave.
+
+    Any text at all parses into some "papers"; a file that is none of the known formats must be
+    refused, not stored line by line.
+    """
+    seen = 0
+    for raw in re.split(r"\r\n|\r|\n", text):
+        line = collapse_ws(raw)
+        if not line:
+            continue
+        if line.casefold() in _PAGE_MARKERS:
+            return True
+        seen += 1
+        if seen >= _MARKER_SEARCH_LINES:
+            break
+    with_footer = sum(1 for item in result.listings if item.author_count is not None)
+    return with_footer > 0 and with_footer * 2 >= len(result.listings)
 
 
 def collapse_ws(text: str) -> str:

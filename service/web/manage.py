@@ -232,7 +232,12 @@ def router(web: Web) -> APIRouter:
             new_status = None
         if new_status is not None:
             with session_scope(web.runtime.factory) as session:
-                store.update_subscriber(session, subscriber_id=subscriber.id, status=new_status)
+                changed = store.set_subscriber_status(
+                    session, subscriber_id=subscriber.id, status=new_status,
+                    only_from=("active",) if action == "pause" else RESUMABLE,
+                )  # fmt: skip
+            new_status = new_status if changed else None
+        if new_status is not None:
             log.info(
                 "subscriber_%s subscriber_id=%s",
                 "paused" if action == "pause" else "resumed",
