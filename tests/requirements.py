@@ -22,6 +22,7 @@ REQUIRE_ALL = "PAPERBOY_TEST_REQUIRE_ALL"
 POLICY = {
     "postgresql": "skip unless required",
     "chromium": "skip unless required",
+    "spamassassin": "skip unless required",
     # Building and starting the image needs podman or a running Docker engine; CI does not install
     # one yet, so it is a skip that names why.
     "container engine": "skip",

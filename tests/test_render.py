@@ -32,6 +32,7 @@ from service.render import (
     wrap_text,
 )
 from service.resources import alembic_dir, alembic_ini, sample_listings_path, templates_dir
+from tests.requirements import need
 
 FRIDAY = dt.date(2025, 11, 21)
 BASE = "https://paperboy.example.org"
@@ -651,8 +652,9 @@ def test_confirmation_has_the_digests_look(renderer: Renderer) -> None:
     assert '<li dir="auto">' + LONG_WORD + "</li>" in html
 
 
-@pytest.mark.skipif(shutil.which("spamassassin") is None, reason="spamassassin is not installed")
 def test_spamassassin_scores_every_message_at_most_half_a_point(renderer: Renderer) -> None:
+    if shutil.which("spamassassin") is None:
+        need("spamassassin", "not installed (apt-get install spamassassin)")
     from service.mailer import wire_bytes
 
     for name, message in _messages(renderer).items():
