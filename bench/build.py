@@ -50,7 +50,9 @@ TOPICS = ["reinforcement learning", "language models", "diffusion", "video gener
           "segmentation", "robotics", "benchmark", "scaling laws", "retrieval", "multimodal"]  # fmt: skip
 
 
-def make_digests(pool: Sequence[Candidate], count: int, papers: int, *, unique: bool, seed: int = 7) -> list[Digest]:
+def make_digests(
+    pool: Sequence[Candidate], count: int, papers: int, *, unique: bool, seed: int = 7
+) -> list[Digest]:
     """`count` digests of `papers` papers from `pool` (or, `unique`, papers seen once each)."""
     rng = random.Random(seed)
     signer = Signer("bench-secret-key")
@@ -58,9 +60,16 @@ def make_digests(pool: Sequence[Candidate], count: int, papers: int, *, unique: 
     for i in range(count):
         chosen = rng.sample(list(pool), papers)
         if unique:  # a fresh paper each time: new id and title, so no cache can recognise it
-            chosen = [dataclasses.replace(p, paper_id=i * papers + j, title=f"{p.title} ({i})") for j, p in enumerate(chosen)]
+            chosen = [
+                dataclasses.replace(p, paper_id=i * papers + j, title=f"{p.title} ({i})")
+                for j, p in enumerate(chosen)
+            ]
         topics = tuple(Topic("keyword", t) for t in rng.sample(TOPICS, rng.randint(1, 3)))
-        digests.append(sample_digest(chosen, subscriber=i, email=f"reader{i}@example.org", topics=topics, signer=signer))
+        digests.append(
+            sample_digest(
+                chosen, subscriber=i, email=f"reader{i}@example.org", topics=topics, signer=signer
+            )
+        )
     return digests
 
 
@@ -100,7 +109,12 @@ def forget_caches() -> None:
     render.wrap_text.cache_clear()
 
 
-def rate(label: str, build: Callable[[Renderer, Digest], bytes], renderer: Renderer, digests: Sequence[Digest]) -> float:
+def rate(
+    label: str,
+    build: Callable[[Renderer, Digest], bytes],
+    renderer: Renderer,
+    digests: Sequence[Digest],
+) -> float:
     forget_caches()
     start = time.perf_counter()
     size = 0
@@ -126,7 +140,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digests", type=int, default=2000)
     parser.add_argument("--papers", type=int, default=20)
-    parser.add_argument("--naive-digests", type=int, default=None, help="digests for the naive path (default: --digests)")
+    parser.add_argument(
+        "--naive-digests",
+        type=int,
+        default=None,
+        help="digests for the naive path (default: --digests)",
+    )
     parser.add_argument("--no-record", action="store_true", help="do not write bench/results.md")
     args = parser.parse_args()
 
@@ -135,9 +154,13 @@ def main() -> None:
     shared = make_digests(pool, args.digests, args.papers, unique=False)
     unique = make_digests(pool, args.digests, args.papers, unique=True)
     naive_count = args.naive_digests or args.digests
-    print(f"{args.digests} digests of {args.papers} papers from a pool of {len(pool)}; Python {platform.python_version()}, {cpu_name()}")
+    print(
+        f"{args.digests} digests of {args.papers} papers from a pool of {len(pool)}; Python {platform.python_version()}, {cpu_name()}"
+    )
 
-    slow = rate("naive: premailer per digest + email package", naive, renderer, shared[:naive_count])
+    slow = rate(
+        "naive: premailer per digest + email package", naive, renderer, shared[:naive_count]
+    )
     fast = rate("Paperboy: styles inlined once + wire_bytes", paperboy, renderer, shared)
     cold = rate("Paperboy, no paper shared between digests", paperboy, renderer, unique)
     print(f"speed-up: {fast / slow:.1f}x (worst case {cold / slow:.1f}x)")
@@ -157,7 +180,9 @@ def main() -> None:
             "",
             f"Speed-up: **{fast / slow:.1f}×** ({cold / slow:.1f}× in the worst case).",
         ])  # fmt: skip
-        print(f"recorded in {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+        print(
+            f"recorded in {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
+        )
     sys.stdout.flush()
 
 

@@ -58,33 +58,70 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        settings = load_settings(database_url=f"sqlite:///{folder / 'bench.db'}", outbox_dir=folder / "outbox")
+        settings = load_settings(
+            database_url=f"sqlite:///{folder / 'bench.db'}", outbox_dir=folder / "outbox"
+        )
         runtime = Runtime(settings)
         runtime.migrate()
 
         seeds = folder / "seeds.jsonl"
         seeds.write_text(dump_jsonl(seed_listings()), encoding="utf-8")
-        timed("ingest seed papers (new)", 314, "listings", lambda: ingest_file(runtime.factory, path=seeds, source="sample", now=NOW))
-        timed("ingest seed papers again (unchanged)", 314, "listings", lambda: ingest_file(runtime.factory, path=seeds, source="sample", now=NOW))
+        timed(
+            "ingest seed papers (new)",
+            314,
+            "listings",
+            lambda: ingest_file(runtime.factory, path=seeds, source="sample", now=NOW),
+        )
+        timed(
+            "ingest seed papers again (unchanged)",
+            314,
+            "listings",
+            lambda: ingest_file(runtime.factory, path=seeds, source="sample", now=NOW),
+        )
         synthetic = folder / "synthetic.jsonl"
         words = " ".join(TOPICS).split()
         with synthetic.open("w") as out:
             for i in range(10_000):
                 title = f"{' '.join(rng.sample(words, 6))} {i}"
-                out.write(json.dumps({"title": title, "abstract": " ".join(rng.choices(words, k=150)), "upvotes": rng.randint(0, 200)}) + "\n")
-        timed("ingest synthetic (new)", 10_000, "listings", lambda: ingest_file(runtime.factory, path=synthetic, now=NOW))
+                out.write(
+                    json.dumps(
+                        {
+                            "title": title,
+                            "abstract": " ".join(rng.choices(words, k=150)),
+                            "upvotes": rng.randint(0, 200),
+                        }
+                    )
+                    + "\n"
+                )
+        timed(
+            "ingest synthetic (new)",
+            10_000,
+            "listings",
+            lambda: ingest_file(runtime.factory, path=synthetic, now=NOW),
+        )
 
         with session_scope(runtime.factory) as session:
-            candidates = [c for c in candidates_since(session, since=NOW - dt.timedelta(days=1)) if c.key.startswith("title:") and c.abstract and not c.title[-1].isdigit()]
-        index = timed("build relevance index", len(candidates), "papers", lambda: RelevanceIndex(candidates))
-        people = [[Topic("keyword", t) for t in rng.sample(TOPICS, rng.randint(1, 4))] for _ in range(args.subscribers)]
+            candidates = [
+                c
+                for c in candidates_since(session, since=NOW - dt.timedelta(days=1))
+                if c.key.startswith("title:") and c.abstract and not c.title[-1].isdigit()
+            ]
+        index = timed(
+            "build relevance index", len(candidates), "papers", lambda: RelevanceIndex(candidates)
+        )
+        people = [
+            [Topic("keyword", t) for t in rng.sample(TOPICS, rng.randint(1, 4))]
+            for _ in range(args.subscribers)
+        ]
         results = timed(
             f"rank ({len(candidates)} candidates)", args.subscribers, "subscribers",
             lambda: [rank(index, topics=topics, max_papers=20) for topics in people],
         )  # fmt: skip
 
         renderer = Renderer(templates_dir())
-        pipeline = Pipeline(settings=settings, factory=runtime.factory, renderer=renderer, signer=runtime.signer)
+        pipeline = Pipeline(
+            settings=settings, factory=runtime.factory, renderer=renderer, signer=runtime.signer
+        )
         digests = [
             Digest(email=f"user{i}@example.org", digest_date=NOW.date(), papers=tuple(results[i % len(results)]),
                    links=pipeline.links(i, [p.paper.paper_id for p in results[i % len(results)]]), topics=tuple(people[i % len(people)]))

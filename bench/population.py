@@ -34,7 +34,9 @@ TIMEZONES = [
 ZIPF = [1 / (rank + 1) ** 0.9 for rank in range(len(KEYWORDS))]
 
 
-def subscriber_rows(count: int, *, seed: int = 7, domain: str = "bench.example.org") -> list[dict[str, Any]]:
+def subscriber_rows(
+    count: int, *, seed: int = 7, domain: str = "bench.example.org"
+) -> list[dict[str, Any]]:
     """``count`` rows for ``store.add_subscribers_bulk``."""
     rng = random.Random(seed)
     zones, zone_weights = zip(*TIMEZONES, strict=True)

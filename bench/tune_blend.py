@@ -52,7 +52,9 @@ def main() -> None:
                 for share in (settings.trending_share, 0.0):
                     picks = rank(index, topics=judged.topics(), max_papers=DIGEST,
                                  floor=settings.relevance_floor, trending_share=share)  # fmt: skip
-                    figures[judged.phrasing].append(precision([s.paper.key for s in picks], relevant, 10))
+                    figures[judged.phrasing].append(
+                        precision([s.paper.key for s in picks], relevant, 10)
+                    )
         result = {p: statistics.fmean(v) for p, v in figures.items()}
         result["objective"] = statistics.fmean(result[p] for p in PHRASINGS)
         return result

@@ -119,12 +119,26 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Show INFO log lines on stderr (commands other than serve, scheduler and worker show only warnings and errors).")
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version, help="Show the version and exit.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show INFO log lines on stderr (commands other than serve, scheduler and worker show only warnings and errors).",
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """Paperboy: a daily digest of trending research papers, by email."""
-    ctx.obj = _RUN["invocation"] = Invocation(verbose=verbose, long_running=ctx.invoked_subcommand in LONG_RUNNING)
+    ctx.obj = _RUN["invocation"] = Invocation(
+        verbose=verbose, long_running=ctx.invoked_subcommand in LONG_RUNNING
+    )
 
 
 # --- db -----------------------------------------------------------------------------------------
@@ -161,7 +175,9 @@ def db_status(ctx: click.Context) -> None:
     runtime = runtime_from(ctx, check_schema=False)
     current = schema.current_revision(runtime.engine)
     head = schema.head_revision(runtime.settings.database_url)
-    click.echo(f"database {current or '(empty)'}, code {head}: {'up to date' if current == head else 'upgrade needed'}")
+    click.echo(
+        f"database {current or '(empty)'}, code {head}: {'up to date' if current == head else 'upgrade needed'}"
+    )
     if current != head:
         sys.exit(1)
 
@@ -170,14 +186,44 @@ def db_status(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path), help="Listing file(s) to ingest; with --source hf_daily|arxiv, saved responses of that source.")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Listing file(s) to ingest; with --source hf_daily|arxiv, saved responses of that source.",
+)
 @click.option("--sample", is_flag=True, help="Ingest the bundled sample listings.")
 @click.option("--if-empty", is_flag=True, help="Only when the database holds no paper yet.")
-@click.option("--source", "source_name", default=None, help="Run only source NAME (files, hf_daily, arxiv; default: all enabled).")
-@click.option("--since", "since_text", default=None, help="Backfill hf_daily or arxiv from this day YYYY-MM-DD.")
-@click.option("--until", "until_text", default=None, help="Last day of a backfill YYYY-MM-DD (default: today).")
-@click.option("--id", "arxiv_ids", multiple=True, help="Look these arXiv ids up in the export API (with --source arxiv).")
-@click.option("--fill-categories", is_flag=True, help="Look up the arXiv categories of stored papers that have none, e.g. from Hugging Face (with --source arxiv).")
+@click.option(
+    "--source",
+    "source_name",
+    default=None,
+    help="Run only source NAME (files, hf_daily, arxiv; default: all enabled).",
+)
+@click.option(
+    "--since",
+    "since_text",
+    default=None,
+    help="Backfill hf_daily or arxiv from this day YYYY-MM-DD.",
+)
+@click.option(
+    "--until",
+    "until_text",
+    default=None,
+    help="Last day of a backfill YYYY-MM-DD (default: today).",
+)
+@click.option(
+    "--id",
+    "arxiv_ids",
+    multiple=True,
+    help="Look these arXiv ids up in the export API (with --source arxiv).",
+)
+@click.option(
+    "--fill-categories",
+    is_flag=True,
+    help="Look up the arXiv categories of stored papers that have none, e.g. from Hugging Face (with --source arxiv).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.pass_context
 def ingest(
@@ -211,16 +257,26 @@ def ingest(
     if if_empty:
         with session_scope(runtime.factory) as session:
             if store.count_papers(session):
-                emit({"skipped": "database not empty"}, as_json, "database already has papers; nothing ingested")
+                emit(
+                    {"skipped": "database not empty"},
+                    as_json,
+                    "database already has papers; nothing ingested",
+                )
                 return
     reports = []
     embed = runtime.settings.semantic != "off"
     try:
         if sample:
-            reports.append(ingest_file(runtime.factory, path=sample_listings_path(), source="sample", embed=embed))
+            reports.append(
+                ingest_file(
+                    runtime.factory, path=sample_listings_path(), source="sample", embed=embed
+                )
+            )
         for path in files:
             if remote:
-                reports.append(source_runs.replay_file(runtime.factory, source=source_name, path=path))
+                reports.append(
+                    source_runs.replay_file(runtime.factory, source=source_name, path=path)
+                )
             else:
                 reports.append(ingest_file(runtime.factory, path=path, source="file", embed=embed))
     except SourceError as exc:
@@ -232,10 +288,26 @@ def ingest(
                 until = _date(until_text) or utcnow().date()
                 if since > until:
                     fail(f"--since {since} is after --until {until}", 2)
-                bar = _ProgressBar(f"backfill {source_name} {since}..{until}", enabled=not as_json and sys.stderr.isatty())
-                backfill = source_runs.backfill_hf if source_name == "hf_daily" else source_runs.backfill_arxiv
+                bar = _ProgressBar(
+                    f"backfill {source_name} {since}..{until}",
+                    enabled=not as_json and sys.stderr.isatty(),
+                )
+                backfill = (
+                    source_runs.backfill_hf
+                    if source_name == "hf_daily"
+                    else source_runs.backfill_arxiv
+                )
                 try:
-                    reports.extend(backfill(runtime.factory, settings=settings, fetcher=fetcher, since=since, until=until, progress=bar))
+                    reports.extend(
+                        backfill(
+                            runtime.factory,
+                            settings=settings,
+                            fetcher=fetcher,
+                            since=since,
+                            until=until,
+                            progress=bar,
+                        )
+                    )
                 finally:
                     bar.close()
             elif arxiv_ids:
@@ -246,20 +318,31 @@ def ingest(
                         fail(f"--id {text!r} is not an arXiv id", 2)
                     ids.append(parsed_id[0])
                 try:
-                    reports.append(source_runs.lookup_arxiv(runtime.factory, settings=settings, fetcher=fetcher, ids=ids))
+                    reports.append(
+                        source_runs.lookup_arxiv(
+                            runtime.factory, settings=settings, fetcher=fetcher, ids=ids
+                        )
+                    )
                 except PaperboyError as exc:
                     reports.append(IngestReport(source="arxiv", errors=[str(exc)], status="failed"))
             else:
                 names = [source_name] if source_name else settings.enabled_sources
-                reports.extend(source_runs.ingest_sources(runtime.factory, settings=settings, names=names, fetcher=fetcher))
+                reports.extend(
+                    source_runs.ingest_sources(
+                        runtime.factory, settings=settings, names=names, fetcher=fetcher
+                    )
+                )
     summaries = [r.as_dict() | ({"errors": r.errors} if r.errors else {}) for r in reports]
-    human = "\n".join(
-        f"{r.source}: fetched {r.fetched}, new {r.new}, updated {r.updated}, unchanged {r.unchanged}, rejected {r.rejected}"
-        + (f", skipped {r.skipped}" if r.skipped else "")
-        + (f" ({r.status.replace('_', ' ')})" if r.status != "ok" else "")
-        + (f" — {'; '.join(r.errors)}" if r.errors else "")
-        for r in reports
-    ) or "nothing to ingest"
+    human = (
+        "\n".join(
+            f"{r.source}: fetched {r.fetched}, new {r.new}, updated {r.updated}, unchanged {r.unchanged}, rejected {r.rejected}"
+            + (f", skipped {r.skipped}" if r.skipped else "")
+            + (f" ({r.status.replace('_', ' ')})" if r.status != "ok" else "")
+            + (f" — {'; '.join(r.errors)}" if r.errors else "")
+            for r in reports
+        )
+        or "nothing to ingest"
+    )
     emit(summaries[0] if len(summaries) == 1 else summaries, as_json, human)
     if any(r.errors for r in reports):
         sys.exit(1)
@@ -272,7 +355,9 @@ def _fill_categories(runtime: Any, as_json: bool) -> None:
     bar = _ProgressBar("arxiv categories", enabled=not as_json and sys.stderr.isatty())
     try:
         with source_runs.make_fetcher(runtime.settings) as fetcher:
-            report = categories.fill_categories(runtime.factory, settings=runtime.settings, fetcher=fetcher, progress=bar)
+            report = categories.fill_categories(
+                runtime.factory, settings=runtime.settings, fetcher=fetcher, progress=bar
+            )
     finally:
         bar.close()
     human = (
@@ -299,10 +384,14 @@ def _date(value: str | None) -> dt.date | None:
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Rank and render, but write and send nothing.")
 @click.option("--only", default=None, help="Only this subscriber's digest.")
-@click.option("--date", "date_text", default=None, help="Digest date YYYY-MM-DD (ignores the delivery hour).")
+@click.option(
+    "--date", "date_text", default=None, help="Digest date YYYY-MM-DD (ignores the delivery hour)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | None, as_json: bool) -> None:
+def send(
+    ctx: click.Context, dry_run: bool, only: str | None, date_text: str | None, as_json: bool
+) -> None:
     """Build and deliver every due digest."""
     from service.delivery import send_due
     from service.ingest import utcnow
@@ -325,16 +414,30 @@ def send(ctx: click.Context, dry_run: bool, only: str | None, date_text: str | N
         if mailer is not None:
             mailer.close()
     human = "\n".join(f"{o.email}: {o.status} ({o.detail})" for o in report.outcomes)
-    human += ("\n" if human else "") + ", ".join(f"{k} {v}" for k, v in report.as_dict().items() if k not in ("paused", "aborted"))
+    human += ("\n" if human else "") + ", ".join(
+        f"{k} {v}" for k, v in report.as_dict().items() if k not in ("paused", "aborted")
+    )
     if report.aborted:
-        click.echo(f"paperboy: send stopped: {report.aborted}; no further message was sent, and what is left stays for a later run", err=True)
+        click.echo(
+            f"paperboy: send stopped: {report.aborted}; no further message was sent, and what is left stays for a later run",
+            err=True,
+        )
     elif report.paused:
-        click.echo(f"paperboy: send paused by the circuit breaker: {report.paused}; {counted(report.left, 'digest')} left for a later run", err=True)
+        click.echo(
+            f"paperboy: send paused by the circuit breaker: {report.paused}; {counted(report.left, 'digest')} left for a later run",
+            err=True,
+        )
     if report.in_doubt:
-        click.echo(f"paperboy: {counted(report.in_doubt, 'digest')} in doubt (sent, but the server never confirmed); not sent again: see `paperboy deliveries`", err=True)
+        click.echo(
+            f"paperboy: {counted(report.in_doubt, 'digest')} in doubt (sent, but the server never confirmed); not sent again: see `paperboy deliveries`",
+            err=True,
+        )
     nothing_sent = not report.sent and (report.deferred or report.in_doubt)
     if nothing_sent and not (report.aborted or report.paused):
-        click.echo("paperboy: send could send nothing: every attempt was deferred or left in doubt", err=True)
+        click.echo(
+            "paperboy: send could send nothing: every attempt was deferred or left in doubt",
+            err=True,
+        )
     emit(report.as_dict(), as_json, human)
     if report.failed or report.paused or report.aborted or report.in_doubt or nothing_sent:
         sys.exit(1)
@@ -361,7 +464,13 @@ class _ProgressBar:
             return
         with self._lock:
             if self._bar is None:
-                self._bar = click.progressbar(length=total or 0, label=self.label, file=sys.stderr, show_pos=True, show_eta=True)
+                self._bar = click.progressbar(
+                    length=total or 0,
+                    label=self.label,
+                    file=sys.stderr,
+                    show_pos=True,
+                    show_eta=True,
+                )
                 self._bar.__enter__()
             step, self._shown = max(0, done - self._shown), max(self._shown, done)
             if step:
@@ -403,12 +512,31 @@ def deliveries(ctx: click.Context, date_text: str | None, as_json: bool) -> None
 
 @cli.command()
 @click.argument("email")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the HTML here (a name ending .eml writes the message, as --eml).")
-@click.option("--eml", type=click.Path(path_type=Path), default=None, help="Write the whole message here, byte for byte as it would be sent.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the HTML here (a name ending .eml writes the message, as --eml).",
+)
+@click.option(
+    "--eml",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the whole message here, byte for byte as it would be sent.",
+)
 @click.option("--date", "date_text", default=None, help="Digest date YYYY-MM-DD.")
-@click.option("--json", "as_json", is_flag=True, help="List the chosen papers with scores and reasons.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="List the chosen papers with scores and reasons."
+)
 @click.pass_context
-def preview(ctx: click.Context, email: str, out: Path | None, eml: Path | None, date_text: str | None, as_json: bool) -> None:
+def preview(
+    ctx: click.Context,
+    email: str,
+    out: Path | None,
+    eml: Path | None,
+    date_text: str | None,
+    as_json: bool,
+) -> None:
     """Render EMAIL's next digest without sending it."""
     from service.delivery import preview as build_preview
     from service.ingest import utcnow
@@ -420,7 +548,9 @@ def preview(ctx: click.Context, email: str, out: Path | None, eml: Path | None, 
         out, eml = None, out
     runtime = runtime_from(ctx)
     try:
-        digest, rendered = build_preview(runtime.pipeline, email=_email(email), now=utcnow(), digest_date=_date(date_text))
+        digest, rendered = build_preview(
+            runtime.pipeline, email=_email(email), now=utcnow(), digest_date=_date(date_text)
+        )
     except PaperboyError as exc:
         fail(str(exc), 2)
     written: list[Path] = []
@@ -450,16 +580,24 @@ def preview(ctx: click.Context, email: str, out: Path | None, eml: Path | None, 
                 "arxiv_id": p.paper.arxiv_id,
                 "score": p.score,
                 "reasons": [r.label for r in p.reasons],
-                "matches": [{"topic": r.topic, "terms": list(r.terms)} for r in p.reasons if r.topic is not None],
+                "matches": [
+                    {"topic": r.topic, "terms": list(r.terms)}
+                    for r in p.reasons
+                    if r.topic is not None
+                ],
                 "upvotes": p.paper.upvotes,
                 "url": p.paper.abstract_url,
             }
             for p in digest.papers
         ],
     }
-    human = rendered.subject + "\n" + "\n".join(
-        f"{i}. {p.paper.title} [{p.score:.2f}] — {'; '.join(r.label for r in p.reasons)}"
-        for i, p in enumerate(digest.papers, start=1)
+    human = (
+        rendered.subject
+        + "\n"
+        + "\n".join(
+            f"{i}. {p.paper.title} [{p.score:.2f}] — {'; '.join(r.label for r in p.reasons)}"
+            for i, p in enumerate(digest.papers, start=1)
+        )
     )
     for path in written:
         human += f"\nwritten to {path}"
@@ -485,16 +623,47 @@ def subscribers() -> None:
 
 @subscribers.command("add")
 @click.argument("email")
-@click.option("--topic", "topics", multiple=True, help="A topic (repeatable); prefix category: or author: for those kinds.")
-@click.option("--exclude", "excludes", multiple=True, help="Drop papers containing every word of this (repeatable).")
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    help="A topic (repeatable); prefix category: or author: for those kinds.",
+)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    help="Drop papers containing every word of this (repeatable).",
+)
 @click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
 @click.option("--hour", type=int, default=None, help="Local delivery hour, 0-23.")
-@click.option("--max", "max_papers", type=click.IntRange(1, 100), default=None, help="Papers per digest.")
+@click.option(
+    "--max", "max_papers", type=click.IntRange(1, 100), default=None, help="Papers per digest."
+)
 @click.option("--cadence", default="daily", show_default=True, help="daily or weekly.")
-@click.option("--skip-empty", is_flag=True, help="Send nothing on days without new papers (default: a short note).")
-@click.option("--floor", "relevance_floor", type=float, default=None, help="Relevance floor 0-1 (default PAPERBOY_RELEVANCE_FLOOR).")
-@click.option("--trending-share", type=float, default=None, help="Share 0-1 of trending papers (default PAPERBOY_TRENDING_SHARE).")
-@click.option("--pending", is_flag=True, help="Add unconfirmed (default: active, for operators adding people who agreed).")
+@click.option(
+    "--skip-empty",
+    is_flag=True,
+    help="Send nothing on days without new papers (default: a short note).",
+)
+@click.option(
+    "--floor",
+    "relevance_floor",
+    type=float,
+    default=None,
+    help="Relevance floor 0-1 (default PAPERBOY_RELEVANCE_FLOOR).",
+)
+@click.option(
+    "--trending-share",
+    type=float,
+    default=None,
+    help="Share 0-1 of trending papers (default PAPERBOY_TRENDING_SHARE).",
+)
+@click.option(
+    "--pending",
+    is_flag=True,
+    help="Add unconfirmed (default: active, for operators adding people who agreed).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def subscribers_add(
@@ -524,10 +693,14 @@ def subscribers_add(
         tz = check_timezone(timezone or settings.default_timezone)
         delivery_hour = check_hour(settings.default_hour if hour is None else hour)
         cadence = check_cadence(cadence)
-        parsed = [parse_topic(t) for t in topics] + [parse_topic(t, kind="exclude") for t in excludes]
+        parsed = [parse_topic(t) for t in topics] + [
+            parse_topic(t, kind="exclude") for t in excludes
+        ]
         for (kind, *_), entered in zip(parsed[len(topics) :], excludes, strict=True):
             if kind != "exclude":
-                raise InputError(f"--exclude {entered!r}: an exclude is words a paper must not contain, not a {kind}")
+                raise InputError(
+                    f"--exclude {entered!r}: an exclude is words a paper must not contain, not a {kind}"
+                )
         if relevance_floor is not None:
             check_share(relevance_floor, name="--floor")
         if trending_share is not None:
@@ -554,7 +727,11 @@ def subscribers_add(
                     2,
                 )
         fail(f"subscriber {address} already exists", 2)
-    emit(data, as_json, f"added {address} ({data['status']}, {tz}, {delivery_hour}:00, {counted(len(parsed), 'topic')})")
+    emit(
+        data,
+        as_json,
+        f"added {address} ({data['status']}, {tz}, {delivery_hour}:00, {counted(len(parsed), 'topic')})",
+    )
     _warn_quiet_topics(runtime, parsed)
 
 
@@ -587,7 +764,12 @@ def _subscriber_dict(subscriber: Any) -> dict[str, Any]:
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), default=None, help="Only subscribers in this status.")
+@click.option(
+    "--status",
+    type=click.Choice(SUBSCRIBER_STATUSES),
+    default=None,
+    help="Only subscribers in this status.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def subscribers_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
@@ -599,17 +781,24 @@ def subscribers_list(ctx: click.Context, status: str | None, as_json: bool) -> N
     runtime = runtime_from(ctx)
     with session_scope(runtime.factory) as session:
         rows = [_subscriber_dict(s) for s in store.list_subscribers(session, status=status)]
-    human = "\n".join(
-        f"{r['email']}\t{r['status']}\t{r['timezone']} {r['hour']}:00 {r['cadence']}\t"
-        + ", ".join(topic_label(t["kind"], t["text"], t["weight"]) for t in r["topics"])
-        for r in rows
-    ) or "no subscribers"
+    human = (
+        "\n".join(
+            f"{r['email']}\t{r['status']}\t{r['timezone']} {r['hour']}:00 {r['cadence']}\t"
+            + ", ".join(topic_label(t["kind"], t["text"], t["weight"]) for t in r["topics"])
+            for r in rows
+        )
+        or "no subscribers"
+    )
     emit(rows, as_json, human)
 
 
 @subscribers.command("remove")
 @click.argument("email")
-@click.option("--purge", is_flag=True, help="Delete the subscriber and their history instead of unsubscribing.")
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Delete the subscriber and their history instead of unsubscribing.",
+)
 @click.pass_context
 def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
     """Unsubscribe EMAIL (or delete everything about them with --purge)."""
@@ -631,7 +820,10 @@ def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
                 return
         else:  # a bounced or complained address keeps that status: it says why it is never mailed
             store.set_subscriber_status(
-                session, subscriber_id=subscriber.id, status="unsubscribed", only_from=("pending", "active", "paused")
+                session,
+                subscriber_id=subscriber.id,
+                status="unsubscribed",
+                only_from=("pending", "active", "paused"),
             )
     click.echo(f"{'deleted' if purge else 'unsubscribed'} {address}")
 
@@ -662,7 +854,10 @@ def subscribers_unsuppress(ctx: click.Context, email: str) -> None:
     if was is None:
         fail(f"{address} is not suppressed ({subscriber.status})", 2)
     logging.getLogger(__name__).warning(
-        "subscriber_unsuppressed subscriber_id=%s was=%s reason=%r by=cli", subscriber_id, was, reason
+        "subscriber_unsuppressed subscriber_id=%s was=%s reason=%r by=cli",
+        subscriber_id,
+        was,
+        reason,
     )
     click.echo(f"unsuppressed {address} (was {was}): now unsubscribed; it may subscribe again")
 
@@ -686,12 +881,18 @@ def feedback(ctx: click.Context, email: str, paper: str, vote: str, as_json: boo
     address = _email(email)
     try:
         with session_scope(runtime.factory) as session:
-            paper_id, value, changed = cast_vote(session, email=address, paper=paper, vote=vote, now=utcnow())
+            paper_id, value, changed = cast_vote(
+                session, email=address, paper=paper, vote=vote, now=utcnow()
+            )
     except InputError as exc:
         fail(str(exc), 2)
     data = {"email": address, "paper_id": paper_id, "vote": value, "changed": changed}
     word = "up" if value > 0 else "down"
-    emit(data, as_json, f"{address}: {word} on paper {paper_id}" + ("" if changed else " (already recorded)"))
+    emit(
+        data,
+        as_json,
+        f"{address}: {word} on paper {paper_id}" + ("" if changed else " (already recorded)"),
+    )
 
 
 # --- serve --------------------------------------------------------------------------------------
@@ -727,7 +928,11 @@ def bounces_import(ctx: click.Context, path: Path, as_json: bool) -> None:
                 if not events:
                     not_reports.append(name)
                     continue
-                counts.update(apply_events(session, events=events, soft_limit=runtime.settings.soft_bounce_limit))
+                counts.update(
+                    apply_events(
+                        session, events=events, soft_limit=runtime.settings.soft_bounce_limit
+                    )
+                )
     except InputError as exc:
         fail(str(exc), 2)
     data = {
@@ -744,7 +949,9 @@ def bounces_import(ctx: click.Context, path: Path, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--migrate", is_flag=True, help="Apply pending migrations before starting.")
-@click.option("--no-scheduler", is_flag=True, help="Serve the web front only (another process schedules).")
+@click.option(
+    "--no-scheduler", is_flag=True, help="Serve the web front only (another process schedules)."
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler: bool) -> None:
     """Run the web front and the scheduler.
@@ -778,7 +985,9 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     runtime_from(ctx)
     app = create_app(runtime, scheduler=not no_scheduler)
     database = runtime.engine.url.render_as_string(hide_password=True)
-    click.echo(f"Paperboy on {here} (database {database}; links in emails to {runtime.settings.base_url})")
+    click.echo(
+        f"Paperboy on {here} (database {database}; links in emails to {runtime.settings.base_url})"
+    )
     uvicorn.run(app, host=host, port=port, log_config=None, **uvicorn_options(runtime.settings))
 
 
@@ -813,7 +1022,9 @@ def scheduler_command(ctx: click.Context) -> None:
         signal.signal(signum, lambda *_: stop.set())
     jobs = build_scheduler(runtime)
     jobs.start()
-    click.echo(f"Paperboy scheduler running ({', '.join(j.id for j in jobs.get_jobs())}); stop with SIGTERM or Ctrl-C")
+    click.echo(
+        f"Paperboy scheduler running ({', '.join(j.id for j in jobs.get_jobs())}); stop with SIGTERM or Ctrl-C"
+    )
     stop.wait()
     click.echo("stopping: waiting for the running tick to finish")
     runtime.stopping.set()
@@ -821,18 +1032,35 @@ def scheduler_command(ctx: click.Context) -> None:
 
 
 @cli.command("worker")
-@click.option("--concurrency", type=int, default=None, help="Batches at once (default PAPERBOY_WORKER_CONCURRENCY).")
-@click.option("--once", is_flag=True, help="Stop when the queue is empty instead of waiting for more.")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="Batches at once (default PAPERBOY_WORKER_CONCURRENCY).",
+)
+@click.option(
+    "--once", is_flag=True, help="Stop when the queue is empty instead of waiting for more."
+)
 @click.option("--name", default=None, help="Worker name in logs.")
 @click.pass_context
-def worker_command(ctx: click.Context, concurrency: int | None, once: bool, name: str | None) -> None:
+def worker_command(
+    ctx: click.Context, concurrency: int | None, once: bool, name: str | None
+) -> None:
     """Send queued delivery batches (PAPERBOY_DELIVERY_QUEUE=procrastinate) until SIGTERM."""
     runtime = runtime_from(ctx)
     if not runtime.settings.database_url.startswith("postgresql"):
-        fail("paperboy worker needs PostgreSQL (PAPERBOY_DATABASE_URL=postgresql+psycopg://…); on SQLite the scheduler sends itself", 2)
+        fail(
+            "paperboy worker needs PostgreSQL (PAPERBOY_DATABASE_URL=postgresql+psycopg://…); on SQLite the scheduler sends itself",
+            2,
+        )
     from service.queue import run_worker
 
-    run_worker(runtime, concurrency=concurrency or runtime.settings.worker_concurrency, wait=not once, name=name)
+    run_worker(
+        runtime,
+        concurrency=concurrency or runtime.settings.worker_concurrency,
+        wait=not once,
+        name=name,
+    )
 
 
 # --- doctor -------------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ class Pipeline:
         base = self.settings.base_url
         feedback = {
             pid: tuple(
-                f"{base}/feedback/{self.signer.make('feedback', s=subscriber_id, p=pid, v=vote)}" for vote in (1, -1)
+                f"{base}/feedback/{self.signer.make('feedback', s=subscriber_id, p=pid, v=vote)}"
+                for vote in (1, -1)
             )
             for pid in paper_ids
         }
@@ -184,10 +185,16 @@ def next_digest_for(
 
 
 def choose_papers(
-    pipeline: Pipeline, session: Session, subscriber: Subscriber, index: RelevanceIndex, now: dt.datetime
+    pipeline: Pipeline,
+    session: Session,
+    subscriber: Subscriber,
+    index: RelevanceIndex,
+    now: dt.datetime,
 ) -> list[ScoredPaper]:
     """Topics, floor, trending share, history and votes → ranked papers (service/personal.py)."""
-    return personal.rank_for_subscriber(session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now)
+    return personal.rank_for_subscriber(
+        session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now
+    )
 
 
 def build_index(pipeline: Pipeline, session: Session, now: dt.datetime) -> RelevanceIndex:
@@ -195,7 +202,9 @@ def build_index(pipeline: Pipeline, session: Session, now: dt.datetime) -> Relev
     return personal.build_index(session, settings=pipeline.settings, now=now)
 
 
-def make_digest(pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date, papers: Sequence[ScoredPaper]) -> Digest:
+def make_digest(
+    pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date, papers: Sequence[ScoredPaper]
+) -> Digest:
     return Digest(
         email=subscriber.email,
         digest_date=digest_date,
@@ -270,7 +279,11 @@ def send_due(
     for chunk in _chunked(subscribers, PLAN_CHUNK):
         if stop is not None and stop.is_set():
             # Shutting down mid-plan: rows already written stay open for the next tick.
-            log.info("plan_stopping reason=shutdown planned=%d left=%d", planned_count, len(subscribers) - planned_count)
+            log.info(
+                "plan_stopping reason=shutdown planned=%d left=%d",
+                planned_count,
+                len(subscribers) - planned_count,
+            )
             break
         _plan_chunk(pipeline, chunk, index, now, digest_date, dry_run, report, ready)
         planned_count += len(chunk)
@@ -282,13 +295,22 @@ def send_due(
     if ready and enqueue is not None and not dry_run:
         with session_scope(pipeline.factory) as session:
             to_queue = store.deliveries_to_queue(
-                session, ids=ready, now=now, stale_before=now - dt.timedelta(seconds=pipeline.settings.lease_seconds)
+                session,
+                ids=ready,
+                now=now,
+                stale_before=now - dt.timedelta(seconds=pipeline.settings.lease_seconds),
             )
         report.queued = len(to_queue)
         report.jobs = enqueue(to_queue)
     elif ready:
         send_deliveries(
-            pipeline, mailer=mailer, delivery_ids=ready, now=now, report=report, progress=progress, stop=stop
+            pipeline,
+            mailer=mailer,
+            delivery_ids=ready,
+            now=now,
+            report=report,
+            progress=progress,
+            stop=stop,
         )
     log.info(
         "send sent=%d deferred=%d failed=%d skipped=%d missed=%d left=%d queued=%s paused=%s dry_run=%s seconds=%.2f",
@@ -321,12 +343,19 @@ def _plan_chunk(
     with session_scope(pipeline.factory) as session:
         history = personal.histories(session, subscriber_ids=[s.id for s in chunk])
         dates: dict[int, dt.date | None] = {
-            s.id: forced_date or digest_date_due(
-                now=now, timezone=s.timezone, hour=s.delivery_hour, cadence=s.cadence, last_digest=history[s.id][0]
+            s.id: forced_date
+            or digest_date_due(
+                now=now,
+                timezone=s.timezone,
+                hour=s.delivery_hour,
+                cadence=s.cadence,
+                last_digest=history[s.id][0],
             )  # fmt: skip
             for s in chunk
         }
-        existing = store.deliveries_for(session, keys=[(sid, d) for sid, d in dates.items() if d is not None])
+        existing = store.deliveries_for(
+            session, keys=[(sid, d) for sid, d in dates.items() if d is not None]
+        )
         new: list[tuple[Subscriber, dt.date, list[tuple[int, float, list[str]]]]] = []
         for subscriber in chunk:
             date = dates[subscriber.id]
@@ -363,11 +392,17 @@ def _record_new(
             ready.extend(store.create_deliveries(session, rows=rows, now=now))
             return
     except IntegrityError:
-        log.info("plan_chunk_conflict rows=%d: another run planned some; inserting one by one", len(rows))
+        log.info(
+            "plan_chunk_conflict rows=%d: another run planned some; inserting one by one", len(rows)
+        )
     for subscriber, date, items in new:
-        created = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now)
+        created = store.create_delivery(
+            session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now
+        )
         if created is None:
-            report.add(Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run"))
+            report.add(
+                Outcome(subscriber.email, "skipped", f"digest for {date} taken by another run")
+            )
         else:
             ready.append(created.id)
 
@@ -390,20 +425,26 @@ def _plan_one(
         return Outcome(subscriber.email, "skipped", "not due yet")
     resumable = existing is not None and (
         existing.status in store.OPEN_DELIVERY
-        or (existing.status == "sending" and existing.lease_until is not None and existing.lease_until < now)
+        or (
+            existing.status == "sending"
+            and existing.lease_until is not None
+            and existing.lease_until < now
+        )
     )
     if existing is not None and not resumable:
         return Outcome(subscriber.email, "skipped", f"digest for {date} already {existing.status}")
-    deadline = due_at(digest_date=date, timezone=subscriber.timezone, hour=subscriber.delivery_hour) + dt.timedelta(
-        hours=pipeline.settings.delivery_deadline_hours
-    )
+    deadline = due_at(
+        digest_date=date, timezone=subscriber.timezone, hour=subscriber.delivery_hour
+    ) + dt.timedelta(hours=pipeline.settings.delivery_deadline_hours)
     if forced_date is None and now > deadline:
         # A morning digest arriving in the afternoon is worse than none: record it as missed.
         if dry_run:
             return Outcome(subscriber.email, "missed", f"digest for {date} past its deadline")
         with session.begin_nested():
             if existing is None:
-                existing = store.create_delivery(session, subscriber_id=subscriber.id, digest_date=date, items=[], now=now)
+                existing = store.create_delivery(
+                    session, subscriber_id=subscriber.id, digest_date=date, items=[], now=now
+                )
             if existing is not None:
                 store.finish_delivery(
                     session, delivery_id=existing.id, status="missed", now=now,
@@ -416,7 +457,12 @@ def _plan_one(
             return Outcome(subscriber.email, "would_send", f"resume digest for {date}", len(papers))
         return existing.id
     papers = personal.rank_for_subscriber(
-        session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now, history=history
+        session,
+        settings=pipeline.settings,
+        subscriber=subscriber,
+        index=index,
+        now=now,
+        history=history,
     )
     if not papers and subscriber.skip_empty:
         # No row: papers ingested later that day can still make a digest.
@@ -458,7 +504,9 @@ def send_deliveries(
     if mailer is None:
         raise PaperboyError("a mailer is required to send (only a dry run needs none)")
     pool = (
-        mailer if isinstance(mailer, SmtpPool) else SmtpPool.around(mailer, breaker_threshold=settings.breaker_threshold)
+        mailer
+        if isinstance(mailer, SmtpPool)
+        else SmtpPool.around(mailer, breaker_threshold=settings.breaker_threshold)
     )
     clock = _run_clock(now)
     lock = threading.Lock()
@@ -486,7 +534,9 @@ def send_deliveries(
             try:
                 prepared = _claim_and_build(pipeline, delivery_id, clock())
             except SQLAlchemyError as exc:  # the database refuses: stop before sending more
-                raise StoreWriteError(f"cannot claim delivery {delivery_id} in the database: {_brief(exc)}") from exc
+                raise StoreWriteError(
+                    f"cannot claim delivery {delivery_id} in the database: {_brief(exc)}"
+                ) from exc
             except Exception as exc:  # one row's bad data must not stop the run
                 log.exception("delivery_claim_failed delivery_id=%s", delivery_id)
                 prepared = Outcome(str(delivery_id), "failed", f"internal error: {exc}")
@@ -524,12 +574,16 @@ def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> 
         if delivery is None:
             return Outcome(f"delivery {delivery_id}", "skipped", "no such delivery")
         subscriber = store.get_subscriber_by_id(session, subscriber_id=delivery.subscriber_id)
-        email = subscriber.email if subscriber is not None else f"subscriber {delivery.subscriber_id}"
+        email = (
+            subscriber.email if subscriber is not None else f"subscriber {delivery.subscriber_id}"
+        )
         lease_until = now + dt.timedelta(seconds=settings.lease_seconds)
         if subscriber is None or not store.claim_delivery(
             session, delivery_id=delivery_id, now=now, lease_until=lease_until
         ):
-            return Outcome(email, "skipped", "claimed by another run, retry not due, or no longer active")
+            return Outcome(
+                email, "skipped", "claimed by another run, retry not due, or no longer active"
+            )
         date = delivery.digest_date
         papers = _stored_papers(session, delivery_id)
     try:
@@ -545,9 +599,13 @@ def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> 
         log.exception("delivery_build_failed delivery_id=%s", delivery_id)
         error = f"could not build the message: {exc}"
         with session_scope(pipeline.factory) as session:
-            store.finish_delivery(session, delivery_id=delivery_id, status="failed", now=now, error=error)
+            store.finish_delivery(
+                session, delivery_id=delivery_id, status="failed", now=now, error=error
+            )
         return Outcome(subscriber.email, "failed", error, len(papers))
-    return Job(key=(delivery_id, subscriber.id, date, len(papers)), message=message, email=subscriber.email)
+    return Job(
+        key=(delivery_id, subscriber.id, date, len(papers)), message=message, email=subscriber.email
+    )
 
 
 def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
@@ -560,7 +618,9 @@ def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
         if status == "released":
             # The breaker opened before this one went out: back in the queue, attempt not counted.
             store.release_delivery(session, delivery_id=delivery_id, now=now)
-            return Outcome(result.job.email, "left", "not sent: the run was paused by the circuit breaker")
+            return Outcome(
+                result.job.email, "left", "not sent: the run was paused by the circuit breaker"
+            )
         if status == "in_doubt":
             # The message went out and no reply to its end came: the server may have accepted
             # it, so it is never sent again automatically (exactly once, unless it was lost).
@@ -571,7 +631,9 @@ def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
                 status = "failed"
                 error = f"gave up after {attempts} attempts: {error}"
             else:
-                next_attempt = now + dt.timedelta(seconds=settings.retry_base_seconds * 2 ** (attempts - 1))
+                next_attempt = now + dt.timedelta(
+                    seconds=settings.retry_base_seconds * 2 ** (attempts - 1)
+                )
         store.finish_delivery(
             session, delivery_id=delivery_id, status=status, now=now,
             message_id=result.job.message["Message-ID"] if status == "sent" else None,
@@ -589,14 +651,21 @@ def _bounce(session: Session, settings: Settings, result: Result) -> None:
     """A failed send that says the address is bad suppresses it (hard) or counts (soft)."""
     error = result.error
     kind = classify_refusal(error)
-    if kind is None and result.status == "deferred" and error is not None and error.stage in ("rcpt", "data"):
+    if (
+        kind is None
+        and result.status == "deferred"
+        and error is not None
+        and error.stage in ("rcpt", "data")
+    ):
         kind = "soft"  # retried to the limit and the recipient's server still would not take it
     if kind is None:
         return
     event = BounceEvent(result.job.email, "bounce", kind == "hard", f"SMTP: {error}")
     counts = apply_events(session, events=[event], soft_limit=settings.soft_bounce_limit)
     if counts["bounced"]:
-        log.warning("subscriber_suppressed status=bounced hard=%s reason=%r", kind == "hard", str(error))
+        log.warning(
+            "subscriber_suppressed status=bounced hard=%s reason=%r", kind == "hard", str(error)
+        )
 
 
 def _brief(exc: BaseException) -> str:

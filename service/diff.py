@@ -29,11 +29,28 @@ _MAX_KEY = 300
 
 #: Stored fields that a listing can set, and how each merges.
 LATEST = ("upvotes", "comments", "stars", "author_count")
-FILL = ("published", "abstract_url", "pdf_url", "code_url", "project_url", "thumbnail_url", "ai_summary")
+FILL = (
+    "published",
+    "abstract_url",
+    "pdf_url",
+    "code_url",
+    "project_url",
+    "thumbnail_url",
+    "ai_summary",
+)
 TEXT = ("title", "abstract")
 LISTS_FILL = ("authors", "ai_keywords")
 LISTS_UNION = ("categories",)
-PAPER_FIELDS = ("arxiv_id", "arxiv_version", *TEXT, *LATEST, *FILL, *LISTS_FILL, *LISTS_UNION, "sources")
+PAPER_FIELDS = (
+    "arxiv_id",
+    "arxiv_version",
+    *TEXT,
+    *LATEST,
+    *FILL,
+    *LISTS_FILL,
+    *LISTS_UNION,
+    "sources",
+)
 
 PaperState = dict[str, Any]
 
@@ -61,7 +78,9 @@ class Change:
     kind: Literal["new", "updated", "unchanged"]
     key: str
     listing: Listing
-    fields: dict[str, Any] = field(default_factory=dict)  # all fields if new, changed ones if updated
+    fields: dict[str, Any] = field(
+        default_factory=dict
+    )  # all fields if new, changed ones if updated
     old_key: str | None = None  # set when a title-keyed paper moves to its arXiv key
 
 
@@ -120,7 +139,9 @@ def _tex_of(old: Any, new: Any) -> bool:
     if isinstance(old, str) and isinstance(new, str):
         return old != new and has_tex(old) and tex_clean(old) == new
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
-        return all(a == b or (isinstance(a, str) and _tex_of(a, b)) for a, b in zip(old, new, strict=True))
+        return all(
+            a == b or (isinstance(a, str) and _tex_of(a, b)) for a, b in zip(old, new, strict=True)
+        )
     return False
 
 

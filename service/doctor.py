@@ -177,14 +177,22 @@ def check_queue(runtime: Runtime) -> Iterator[Check]:
         with session_scope(runtime.factory) as session:
             status = store.queue_status(session)
     except SQLAlchemyError as exc:
-        yield fail("delivery queue", f"cannot read procrastinate's tables: {exc.__cause__ or exc}".splitlines()[0])
+        yield fail(
+            "delivery queue",
+            f"cannot read procrastinate's tables: {exc.__cause__ or exc}".splitlines()[0],
+        )
         return
     if status is None:
-        yield fail("delivery queue", "procrastinate's tables are missing: run `paperboy db upgrade`")
+        yield fail(
+            "delivery queue", "procrastinate's tables are missing: run `paperboy db upgrade`"
+        )
         return
     detail = f"{counted(status['waiting'], 'job')} waiting, {status['running']} running, {counted(status['workers'], 'live worker')}"
     if status["workers"] == 0:
-        yield warn("delivery queue", f"{detail}: no `paperboy worker` has sent a heartbeat in the last minute; queued digests wait")
+        yield warn(
+            "delivery queue",
+            f"{detail}: no `paperboy worker` has sent a heartbeat in the last minute; queued digests wait",
+        )
     else:
         yield ok("delivery queue", detail)
 

@@ -29,7 +29,9 @@ SEMANTIC_WEIGHT = 1.5  # exponent of the semantic term in the noisy-or
 
 def semantic_relevance(cosine: np.ndarray, has_vector: np.ndarray) -> np.ndarray:
     """0..1 relevance of each candidate from its cosine similarity (0 where it has no vector)."""
-    absolute = np.where(has_vector, np.clip((cosine - ABS_LOW) / (ABS_HIGH - ABS_LOW), 0.0, 1.0), 0.0)
+    absolute = np.where(
+        has_vector, np.clip((cosine - ABS_LOW) / (ABS_HIGH - ABS_LOW), 0.0, 1.0), 0.0
+    )
     measured = cosine[has_vector]
     if len(measured) < MIN_FOR_RELATIVE or float(measured.std()) <= 1e-9:
         return absolute

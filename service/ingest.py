@@ -30,14 +30,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def ingest_parsed(session: Session, *, source: str, parsed: ParseResult, now: dt.datetime) -> IngestReport:
+def ingest_parsed(
+    session: Session, *, source: str, parsed: ParseResult, now: dt.datetime
+) -> IngestReport:
     """Merge one parsed input into the ledger and record sightings; the caller commits."""
     report = IngestReport(source=source, fetched=len(parsed.listings) + len(parsed.rejected))
     report.rejected = len(parsed.rejected)
     if parsed.quiet:
         report.status = "no_announcement"
     for rejected in parsed.rejected:
-        log.warning("listing_rejected source=%s where=%r reason=%r", source, rejected.where, rejected.reason)
+        log.warning(
+            "listing_rejected source=%s where=%r reason=%r", source, rejected.where, rejected.reason
+        )
     keys: set[str] = set()
     for listing in parsed.listings:
         keys.add(listing.arxiv_id or title_key(listing.title))
@@ -57,16 +61,25 @@ def ingest_parsed(session: Session, *, source: str, parsed: ParseResult, now: dt
         if change.kind == "new":
             store.insert_paper(session, key=change.key, fields=change.fields, now=now)
         elif change.kind == "updated":
-            store.update_paper(session, key=change.key, fields=change.fields, now=now, old_key=change.old_key)
+            store.update_paper(
+                session, key=change.key, fields=change.fields, now=now, old_key=change.old_key
+            )
         setattr(report, change.kind, getattr(report, change.kind) + 1)
     session.flush()
-    ids = _record_sightings(session, changes=changes, source=source, now=now, default_day=parsed.listed_on)
+    ids = _record_sightings(
+        session, changes=changes, source=source, now=now, default_day=parsed.listed_on
+    )
     report.changed_ids = sorted({ids[c.key] for c in changes if c.kind in ("new", "updated")})
     return report
 
 
 def _record_sightings(
-    session: Session, *, changes: list[Change], source: str, now: dt.datetime, default_day: dt.date | None
+    session: Session,
+    *,
+    changes: list[Change],
+    source: str,
+    now: dt.datetime,
+    default_day: dt.date | None,
 ) -> dict[str, int]:
     """One sighting per paper per observation; replaying an input records nothing again.
 
@@ -94,14 +107,26 @@ def _record_sightings(
 
 
 def ingest_file(
-    factory: sessionmaker[Session], *, path: Path, source: str = "file", now: dt.datetime | None = None, embed: bool = True
+    factory: sessionmaker[Session],
+    *,
+    path: Path,
+    source: str = "file",
+    now: dt.datetime | None = None,
+    embed: bool = True,
 ) -> IngestReport:
     """Parse and ingest one listing file in one transaction, logged as one ingest run.
 
     An unreadable or unparseable file raises SourceError after its failure is recorded.
     """
     now = now or utcnow()
-    return run_ingest(factory, source=source, input_name=str(path), now=now, parse=lambda: read_listing_file(path, source=source), embed=embed)
+    return run_ingest(
+        factory,
+        source=source,
+        input_name=str(path),
+        now=now,
+        parse=lambda: read_listing_file(path, source=source),
+        embed=embed,
+    )
 
 
 def run_ingest(
@@ -132,7 +157,12 @@ def run_ingest(
             if on_success is not None:
                 on_success(session, report)
             store.finish_ingest_run(
-                session, run_id=run_id, counts=report.as_dict(), error=None, now=utcnow(), status=report.status
+                session,
+                run_id=run_id,
+                counts=report.as_dict(),
+                error=None,
+                now=utcnow(),
+                status=report.status,
             )
     except Exception as exc:
         counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -141,12 +171,16 @@ def run_ingest(
             # the error say so (the caller names the database, not the input).
             try:
                 with session_scope(factory) as session:
-                    store.finish_ingest_run(session, run_id=run_id, counts=counts, error=str(exc), now=utcnow())
+                    store.finish_ingest_run(
+                        session, run_id=run_id, counts=counts, error=str(exc), now=utcnow()
+                    )
             except DBAPIError:
                 pass
             raise
         with session_scope(factory) as session:
-            store.finish_ingest_run(session, run_id=run_id, counts=counts, error=str(exc), now=utcnow())
+            store.finish_ingest_run(
+                session, run_id=run_id, counts=counts, error=str(exc), now=utcnow()
+            )
         log.error("ingest_failed source=%s input=%r error=%r", source, input_name, str(exc))
         if isinstance(exc, SourceError):
             raise
@@ -167,11 +201,17 @@ def listing_files(folder: Path) -> list[Path]:
     """Listing files in a folder, oldest name first (names usually carry the date)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in LISTING_SUFFIXES)
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in LISTING_SUFFIXES
+    )
 
 
 def ingest_folder(
-    factory: sessionmaker[Session], *, folder: Path, now: dt.datetime | None = None, embed: bool = True
+    factory: sessionmaker[Session],
+    *,
+    folder: Path,
+    now: dt.datetime | None = None,
+    embed: bool = True,
 ) -> list[IngestReport]:
     """Ingest every listing file in ``folder``; one bad file is logged and the rest still go in.
 
@@ -182,7 +222,10 @@ def ingest_folder(
     for path in listing_files(folder):
         with session_scope(factory) as session:
             done_at = store.last_clean_ingest(session, input_name=str(path))
-        if done_at is not None and dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) < done_at:
+        if (
+            done_at is not None
+            and dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) < done_at
+        ):
             continue
         try:
             reports.append(ingest_file(factory, path=path, source="file", now=now, embed=embed))

@@ -109,5 +109,7 @@ def mask_in(text: object, *addresses: object) -> str:
     result = str(text)
     for address in addresses:
         if address:
-            result = re.sub(re.escape(str(address)), mask_address(address), result, flags=re.IGNORECASE)
+            result = re.sub(
+                re.escape(str(address)), mask_address(address), result, flags=re.IGNORECASE
+            )
     return result

@@ -254,7 +254,9 @@ def build_message(
     msg.set_raw("MIME-Version", "1.0")
     # "=_" can occur in neither quoted-printable nor base64 text, so the boundary is safe.
     boundary = f"=_paperboy_{uuid.uuid4().hex}"
-    msg.set_raw("Content-Type", f'multipart/alternative;{MESSAGE_POLICY.linesep} boundary="{boundary}"')
+    msg.set_raw(
+        "Content-Type", f'multipart/alternative;{MESSAGE_POLICY.linesep} boundary="{boundary}"'
+    )
     # Base64 for both parts: binascii's quoted-printable runs at a quarter of base64's speed,
     # and would cost more than the rest of this function together (~0.3 ms a digest). With
     # charset utf-8 it is what large senders use; spam filters do not mind.
@@ -589,7 +591,11 @@ class SmtpMailer(Mailer):
         except (smtplib.SMTPException, OSError) as exc:
             raise self._setup_error(exc, "anyone") from exc
         try:
-            name = (smtp.ehlo_resp or b"").decode("ascii", "replace").splitlines()[0] if smtp.ehlo_resp else ""
+            name = (
+                (smtp.ehlo_resp or b"").decode("ascii", "replace").splitlines()[0]
+                if smtp.ehlo_resp
+                else ""
+            )
             smtp.noop()
             smtp.quit()
         except (smtplib.SMTPException, OSError):
@@ -658,7 +664,10 @@ class SmtpMailer(Mailer):
             reply = f"timed out after {self.timeout:g}s"
         log.warning(
             "smtp.connect_failed server=%s to=%s code=%s reply=%s",
-            self.server, mask_address(to), code, mask_in(reply, to),
+            self.server,
+            mask_address(to),
+            code,
+            mask_in(reply, to),
         )
         return TransientSendError(
             f"smtp {self.server}: cannot send to {to}: connection failed: "
@@ -698,7 +707,9 @@ class SmtpMailer(Mailer):
             return _by_code(
                 code if code > 0 else None,
                 message,
-                stage={smtplib.SMTPSenderRefused: "mail", smtplib.SMTPDataError: "data"}.get(type(exc)),
+                stage={smtplib.SMTPSenderRefused: "mail", smtplib.SMTPDataError: "data"}.get(
+                    type(exc)
+                ),
                 status=enhanced_status(exc.smtp_error),
             )
         if isinstance(exc, smtplib.SMTPNotSupportedError) and "SMTPUTF8" in str(exc):
@@ -757,11 +768,14 @@ class SmtpMailer(Mailer):
                 # Some recipients took it: it was sent, so retrying would duplicate it.
                 log.warning(
                     "smtp.partly_refused server=%s refused=%s",
-                    self.server, {mask_address(a): r for a, r in refused.items()},
+                    self.server,
+                    {mask_address(a): r for a, r in refused.items()},
                 )
             log.info(
                 "smtp.sent server=%s to=%s message_id=%s",
-                self.server, mask_address(to), msg.get("Message-ID"),
+                self.server,
+                mask_address(to),
+                msg.get("Message-ID"),
             )
             return
 
@@ -805,7 +819,12 @@ class SmtpMailer(Mailer):
             self._discard()
             return
         if code != 250:
-            log.info("smtp.rset_refused server=%s code=%s reply=%s", self.server, code, _reply_text(reply))
+            log.info(
+                "smtp.rset_refused server=%s code=%s reply=%s",
+                self.server,
+                code,
+                _reply_text(reply),
+            )
             self._discard()
 
     def _discard(self) -> None:

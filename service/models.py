@@ -47,7 +47,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: object
+    ) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -136,7 +138,9 @@ class Topic(Base):
     __tablename__ = "topics"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))  # keyword, category, author, exclude
     text: Mapped[str] = mapped_column(String(300))
     weight: Mapped[float] = mapped_column(Float, default=1.0)
@@ -146,7 +150,9 @@ class Topic(Base):
 
 class Delivery(Base):
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("subscriber_id", "digest_date", name="uq_deliveries_subscriber_date"),)
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "digest_date", name="uq_deliveries_subscriber_date"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
@@ -164,10 +170,14 @@ class Delivery(Base):
 
 class DeliveryItem(Base):
     __tablename__ = "delivery_items"
-    __table_args__ = (UniqueConstraint("delivery_id", "paper_id", name="uq_delivery_items_delivery_paper"),)
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "paper_id", name="uq_delivery_items_delivery_paper"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
@@ -176,7 +186,9 @@ class DeliveryItem(Base):
 
 class Feedback(Base):
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id", name="uq_feedback_subscriber_paper"),)
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "paper_id", name="uq_feedback_subscriber_paper"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
@@ -235,5 +247,7 @@ class RateLimitHit(Base):
     __tablename__ = "rate_limit_hits"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)  # start, epoch seconds
+    window: Mapped[int] = mapped_column(
+        Integer, primary_key=True, index=True
+    )  # start, epoch seconds
     hits: Mapped[int] = mapped_column(Integer, default=0)

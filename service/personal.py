@@ -89,7 +89,9 @@ class History:
     voted_papers: dict[int, Candidate]
 
 
-def histories(session: Session, *, subscriber_ids: Sequence[int]) -> dict[int, tuple[dt.date | None, History]]:
+def histories(
+    session: Session, *, subscriber_ids: Sequence[int]
+) -> dict[int, tuple[dt.date | None, History]]:
     """(last sent digest date, History) per subscriber, in a few queries for the whole chunk."""
     sent = store.planning_history(session, subscriber_ids=subscriber_ids)
     votes = store.feedback_votes(session, subscriber_ids=subscriber_ids)
@@ -101,7 +103,12 @@ def histories(session: Session, *, subscriber_ids: Sequence[int]) -> dict[int, t
         mine = votes.get(sid, {})
         result[sid] = (
             last_date,
-            History(last_sent, frozenset(received), mine, {pid: voted_papers[pid] for pid in mine if pid in voted_papers}),
+            History(
+                last_sent,
+                frozenset(received),
+                mine,
+                {pid: voted_papers[pid] for pid in mine if pid in voted_papers},
+            ),
         )
     return result
 
@@ -150,7 +157,9 @@ def rank_for_subscriber(
     return rank(
         index,
         topics=list(topics) if topics is not None else topics_of(subscriber),
-        since=candidate_since(settings=settings, subscriber=subscriber, now=now, previous=history.last_sent_at),
+        since=candidate_since(
+            settings=settings, subscriber=subscriber, now=now, previous=history.last_sent_at
+        ),
         already_sent=seen,
         max_papers=max_papers if max_papers is not None else subscriber.max_papers,
         floor=floor,

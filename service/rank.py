@@ -148,7 +148,9 @@ class RelevanceIndex:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def _query_terms(self, text: str) -> tuple[tuple[str, str], ...]:
-        words = bm25s.tokenize([_fold(text)], stopwords=STOPWORDS, return_ids=False, show_progress=False)[0]
+        words = bm25s.tokenize(
+            [_fold(text)], stopwords=STOPWORDS, return_ids=False, show_progress=False
+        )[0]
         seen: dict[str, str] = {}
         for word in words:
             seen.setdefault(self._stemmer.stemWord(word), word)
@@ -307,7 +309,6 @@ class RelevanceIndex:
                 result[column[0]] += (w / norm) * column[1]
         self._similarity_cache[paper.paper_id] = result
         return result
-
 
     def paper_vectors(self, papers: Sequence[Candidate]) -> np.ndarray:
         """Embeddings of ``papers`` (the run's rows for candidates, else embedded), one per row.
@@ -488,7 +489,9 @@ def rank(
                 for topic in positives
                 if index.evidence(topic, floor).hit[i]
             ]
-            if why == "trending" and positives and len(reasons) == 1:  # near a topic, below its floor: say which
+            if (
+                why == "trending" and positives and len(reasons) == 1
+            ):  # near a topic, below its floor: say which
                 nearest = max(positives, key=lambda t: float(index.relevance(t)[i]))
                 reasons.append(Reason(f'near "{nearest.text}"', topic=nearest.text, terms=()))
         if (
@@ -555,9 +558,7 @@ def _top(index: RelevanceIndex, candidates: np.ndarray, score: np.ndarray, n: in
     return [int(i) for i in candidates[order[:n]]]
 
 
-def _reason(
-    index: RelevanceIndex, topic: Topic, i: int, paper: Candidate, floor: float
-) -> Reason:
+def _reason(index: RelevanceIndex, topic: Topic, i: int, paper: Candidate, floor: float) -> Reason:
     """Why ``topic`` counts for paper ``i``: its words when they carry it, else its meaning."""
     if topic.kind == "category":
         return Reason(f"in {topic.text}", topic=topic.text, terms=(topic.text,))

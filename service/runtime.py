@@ -67,7 +67,8 @@ class Runtime:
         settings = self.settings
         if not settings.smtp_url:
             return SmtpPool.around(
-                mailer_from_settings(None, settings.outbox_dir), breaker_threshold=settings.breaker_threshold
+                mailer_from_settings(None, settings.outbox_dir),
+                breaker_threshold=settings.breaker_threshold,
             )
         url = settings.smtp_url
         timeout, data_timeout = settings.smtp_timeout_seconds, settings.smtp_data_timeout_seconds
@@ -78,7 +79,12 @@ class Runtime:
             breaker_threshold=settings.breaker_threshold,
             name=SmtpMailer(url).server,
         )
-        log.info("mailer.selected kind=smtp_pool server=%s connections=%d rate=%g", pool.name, pool.size, pool.rate)
+        log.info(
+            "mailer.selected kind=smtp_pool server=%s connections=%d rate=%g",
+            pool.name,
+            pool.size,
+            pool.rate,
+        )
         return pool
 
     def require_current_schema(self) -> None:

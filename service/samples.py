@@ -26,12 +26,24 @@ def sample_papers() -> list[Candidate]:
     for i, item in enumerate(read_listing_file(sample_listings_path()).listings, 1):
         papers.append(
             Candidate(
-                paper_id=i, key=f"arxiv:{item.arxiv_id}" if item.arxiv_id else f"sample:{i}",
-                title=item.title, abstract=item.abstract, arxiv_id=item.arxiv_id, authors=item.authors,
-                author_count=item.author_count, categories=item.categories, published=item.published,
-                sources=(item.source,), upvotes=item.upvotes, comments=item.comments, stars=item.stars,
-                abstract_url=item.abstract_url, pdf_url=item.pdf_url, code_url=item.code_url,
-                project_url=item.project_url, ai_summary=item.ai_summary,
+                paper_id=i,
+                key=f"arxiv:{item.arxiv_id}" if item.arxiv_id else f"sample:{i}",
+                title=item.title,
+                abstract=item.abstract,
+                arxiv_id=item.arxiv_id,
+                authors=item.authors,
+                author_count=item.author_count,
+                categories=item.categories,
+                published=item.published,
+                sources=(item.source,),
+                upvotes=item.upvotes,
+                comments=item.comments,
+                stars=item.stars,
+                abstract_url=item.abstract_url,
+                pdf_url=item.pdf_url,
+                code_url=item.code_url,
+                project_url=item.project_url,
+                ai_summary=item.ai_summary,
             )  # fmt: skip
         )
     return papers
@@ -54,7 +66,8 @@ def sample_digest(
     )  # fmt: skip
     feedback = {
         p.paper_id: tuple(
-            f"{BASE_URL}/feedback/{signer.make('feedback', s=subscriber, p=p.paper_id, v=vote)}" for vote in (1, -1)
+            f"{BASE_URL}/feedback/{signer.make('feedback', s=subscriber, p=p.paper_id, v=vote)}"
+            for vote in (1, -1)
         )
         for p in papers
     }
@@ -72,6 +85,11 @@ def ranked_sample_digest(
     topics: tuple[Topic, ...] = TOPICS, *, max_papers: int = 20, trending_share: float = 0.2
 ) -> Digest:
     """The sample papers ranked for `topics` as delivery ranks them, with the ranker's reasons."""
-    picks = rank(RelevanceIndex(sample_papers()), topics=topics, max_papers=max_papers, trending_share=trending_share)
+    picks = rank(
+        RelevanceIndex(sample_papers()),
+        topics=topics,
+        max_papers=max_papers,
+        trending_share=trending_share,
+    )
     digest = sample_digest([p.paper for p in picks], topics=topics)
     return dataclasses.replace(digest, papers=tuple(picks))

@@ -34,7 +34,9 @@ def delivery_tick(runtime: Runtime) -> None:
     enqueue = runtime.enqueue()
     mailer = None if enqueue is not None else runtime.mailer()
     try:
-        send_due(runtime.pipeline, mailer=mailer, now=utcnow(), stop=runtime.stopping, enqueue=enqueue)
+        send_due(
+            runtime.pipeline, mailer=mailer, now=utcnow(), stop=runtime.stopping, enqueue=enqueue
+        )
     finally:
         if mailer is not None:
             mailer.close()

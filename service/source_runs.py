@@ -171,7 +171,12 @@ def ingest_arxiv(
                 log.info("arxiv_no_announcement day=%s reason=%r", day, reason)
 
     return run_ingest(
-        factory, source="arxiv", input_name=url, now=now, parse=parse, on_success=on_success,
+        factory,
+        source="arxiv",
+        input_name=url,
+        now=now,
+        parse=parse,
+        on_success=on_success,
         embed=_embeds(settings),
     )
 
@@ -196,7 +201,11 @@ def lookup_arxiv(
         return combined
 
     return run_ingest(
-        factory, source="arxiv", input_name=f"{url}?id_list={','.join(ids)}", now=now, parse=parse,
+        factory,
+        source="arxiv",
+        input_name=f"{url}?id_list={','.join(ids)}",
+        now=now,
+        parse=parse,
         embed=_embeds(settings),
     )
 
@@ -246,7 +255,12 @@ def _backfill_page(
 
     now = utcnow()
     report = run_ingest(
-        factory, source="arxiv", input_name=input_name, now=now, parse=parse, seen_at=_submitted,
+        factory,
+        source="arxiv",
+        input_name=input_name,
+        now=now,
+        parse=parse,
+        seen_at=_submitted,
         embed=False,  # history: ranking embeds the few papers it needs, when it needs them
     )
     return report, holder[0] if holder else None
@@ -311,7 +325,9 @@ def ingest_sources(
             try:
                 if name == "files":
                     reports.extend(
-                        ingest_folder(factory, folder=settings.listing_dir, now=now, embed=_embeds(settings))
+                        ingest_folder(
+                            factory, folder=settings.listing_dir, now=now, embed=_embeds(settings)
+                        )
                     )
                 elif name == "hf_daily":
                     assert fetcher is not None

@@ -62,7 +62,12 @@ def insert_paper(session: Session, *, key: str, fields: dict[str, Any], now: dt.
 
 
 def update_paper(
-    session: Session, *, key: str, fields: dict[str, Any], now: dt.datetime, old_key: str | None = None
+    session: Session,
+    *,
+    key: str,
+    fields: dict[str, Any],
+    now: dt.datetime,
+    old_key: str | None = None,
 ) -> None:
     """Apply changed fields to the paper stored under ``old_key or key``; first_seen is kept."""
     values = dict(fields, last_seen=now)
@@ -86,7 +91,9 @@ def count_papers(session: Session) -> int:
 def latest_papers(session: Session, *, limit: int = 30) -> list[Candidate]:
     """The most recently first-seen papers, most upvoted first within the same moment."""
     rows = session.scalars(
-        select(Paper).order_by(Paper.first_seen.desc(), Paper.upvotes.desc().nulls_last(), Paper.id).limit(limit)
+        select(Paper)
+        .order_by(Paper.first_seen.desc(), Paper.upvotes.desc().nulls_last(), Paper.id)
+        .limit(limit)
     )
     return [to_candidate(p) for p in rows]
 
@@ -163,7 +170,9 @@ def recent_match_counts(
     columns: list[Any] = [func.count(Paper.id)]
     for field, patterns in checks:
         if field == "text":
-            condition = and_(*(or_(like(Paper.title, p), like(Paper.abstract, p)) for p in patterns))
+            condition = and_(
+                *(or_(like(Paper.title, p), like(Paper.abstract, p)) for p in patterns)
+            )
         else:
             column = cast(Paper.categories if field == "categories" else Paper.authors, Text)
             condition = or_(*(like(column, p) for p in patterns))
@@ -223,14 +232,20 @@ def save_paper_embeddings(
 # --- sightings and ingest runs ------------------------------------------------------------------
 
 
-def sighting_observations(session: Session, *, paper_ids: Iterable[int], source: str) -> set[tuple[Any, ...]]:
+def sighting_observations(
+    session: Session, *, paper_ids: Iterable[int], source: str
+) -> set[tuple[Any, ...]]:
     """Every recorded (paper_id, listed_on, position, upvotes, comments, stars) of these papers from ``source``."""
     wanted = sorted(set(paper_ids))
     seen: set[tuple[Any, ...]] = set()
     for chunk in _chunks(wanted):
         rows = session.execute(
             select(
-                Sighting.paper_id, Sighting.listed_on, Sighting.position, Sighting.upvotes, Sighting.comments,
+                Sighting.paper_id,
+                Sighting.listed_on,
+                Sighting.position,
+                Sighting.upvotes,
+                Sighting.comments,
                 Sighting.stars,
             ).where(Sighting.source == source, Sighting.paper_id.in_(chunk))
         )
@@ -244,7 +259,9 @@ def add_sightings(session: Session, *, rows: Iterable[dict[str, Any]]) -> int:
     return len(objects)
 
 
-def start_ingest_run(session: Session, *, source: str, input_name: str | None, now: dt.datetime) -> IngestRun:
+def start_ingest_run(
+    session: Session, *, source: str, input_name: str | None, now: dt.datetime
+) -> IngestRun:
     run = IngestRun(source=source, input_name=input_name, started_at=now)
     session.add(run)
     session.flush()
@@ -252,19 +269,31 @@ def start_ingest_run(session: Session, *, source: str, input_name: str | None, n
 
 
 def finish_ingest_run(
-    session: Session, *, run_id: int, counts: dict[str, Any], error: str | None, now: dt.datetime, status: str | None = None
+    session: Session,
+    *,
+    run_id: int,
+    counts: dict[str, Any],
+    error: str | None,
+    now: dt.datetime,
+    status: str | None = None,
 ) -> None:
     """Close a run: status is ok / failed (from ``error``) unless given (no_announcement, not_modified)."""
     values = {k: counts[k] for k in ("fetched", "new", "updated", "unchanged", "rejected")}
     values["status"] = status or ("failed" if error else "ok")
-    session.execute(update(IngestRun).where(IngestRun.id == run_id).values(finished_at=now, error=error, **values))
+    session.execute(
+        update(IngestRun)
+        .where(IngestRun.id == run_id)
+        .values(finished_at=now, error=error, **values)
+    )
 
 
 def last_clean_ingest(session: Session, *, input_name: str) -> dt.datetime | None:
     """Start time of the latest ingest of this input that finished without error."""
     return session.scalar(
         select(func.max(IngestRun.started_at)).where(
-            IngestRun.input_name == input_name, IngestRun.finished_at.is_not(None), IngestRun.error.is_(None)
+            IngestRun.input_name == input_name,
+            IngestRun.finished_at.is_not(None),
+            IngestRun.error.is_(None),
         )
     )
 
@@ -273,7 +302,9 @@ def last_clean_ingest(session: Session, *, input_name: str) -> dt.datetime | Non
 
 
 def get_subscriber(session: Session, *, email: str) -> Subscriber | None:
-    return session.scalar(select(Subscriber).where(Subscriber.email == email).options(selectinload(Subscriber.topics)))
+    return session.scalar(
+        select(Subscriber).where(Subscriber.email == email).options(selectinload(Subscriber.topics))
+    )
 
 
 def get_subscriber_by_id(session: Session, *, subscriber_id: int) -> Subscriber | None:
@@ -310,7 +341,14 @@ def add_subscriber(
 
 
 def ensure_subscriber(
-    session: Session, *, email: str, timezone: str, delivery_hour: int, cadence: str, max_papers: int, now: dt.datetime
+    session: Session,
+    *,
+    email: str,
+    timezone: str,
+    delivery_hour: int,
+    cadence: str,
+    max_papers: int,
+    now: dt.datetime,
 ) -> Subscriber:
     """The subscriber with this address, created ``pending`` (no topics yet) if there is none.
 
@@ -327,22 +365,31 @@ def ensure_subscriber(
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(Subscriber).values(**values).on_conflict_do_nothing(index_elements=["email"]))
+    session.execute(
+        dialect_insert(Subscriber).values(**values).on_conflict_do_nothing(index_elements=["email"])
+    )
     subscriber = get_subscriber(session, email=email)
     assert subscriber is not None
     return subscriber
 
 
-def add_subscribers_bulk(session: Session, *, rows: Sequence[dict[str, Any]], now: dt.datetime) -> list[int]:
+def add_subscribers_bulk(
+    session: Session, *, rows: Sequence[dict[str, Any]], now: dt.datetime
+) -> list[int]:
     """Insert many subscribers at once (imports, benchmarks); each row may carry ``topics``
     as (kind, text, weight) tuples. Returns the new ids in the order of ``rows``."""
     ids: list[int] = []
     for chunk in _chunks(rows, 5000):
         values = [
-            {k: v for k, v in row.items() if k != "topics"} | {"created_at": now, "confirmed_at": now if row.get("status") == "active" else None}
+            {k: v for k, v in row.items() if k != "topics"}
+            | {"created_at": now, "confirmed_at": now if row.get("status") == "active" else None}
             for row in chunk
         ]
-        new_ids = list(session.scalars(insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), values))
+        new_ids = list(
+            session.scalars(
+                insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), values
+            )
+        )
         topics = [
             {"subscriber_id": sid, "kind": kind, "text": text, "weight": weight}
             for sid, row in zip(new_ids, chunk, strict=True)
@@ -407,7 +454,9 @@ def purge_subscriber(session: Session, *, subscriber_id: int) -> bool:
 
 def get_delivery(session: Session, *, subscriber_id: int, digest_date: dt.date) -> Delivery | None:
     return session.scalar(
-        select(Delivery).where(Delivery.subscriber_id == subscriber_id, Delivery.digest_date == digest_date)
+        select(Delivery).where(
+            Delivery.subscriber_id == subscriber_id, Delivery.digest_date == digest_date
+        )
     )
 
 
@@ -433,7 +482,13 @@ def create_delivery(
             session.add(delivery)
             session.flush()
             session.add_all(
-                DeliveryItem(delivery_id=delivery.id, paper_id=pid, position=pos, score=score, reasons=reasons)
+                DeliveryItem(
+                    delivery_id=delivery.id,
+                    paper_id=pid,
+                    position=pos,
+                    score=score,
+                    reasons=reasons,
+                )
                 for pos, (pid, score, reasons) in enumerate(items, start=1)
             )
             session.flush()
@@ -443,7 +498,10 @@ def create_delivery(
 
 
 def create_deliveries(
-    session: Session, *, rows: Sequence[tuple[int, dt.date, Sequence[tuple[int, float, list[str]]]]], now: dt.datetime
+    session: Session,
+    *,
+    rows: Sequence[tuple[int, dt.date, Sequence[tuple[int, float, list[str]]]]],
+    now: dt.datetime,
 ) -> list[int]:
     """Insert many pending deliveries (subscriber, digest date, items) in two statements; their
     ids in order. Raises IntegrityError if any exists already (the caller falls back to
@@ -454,7 +512,14 @@ def create_deliveries(
         session.scalars(
             insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
             [
-                {"subscriber_id": sid, "digest_date": date, "status": "pending", "attempts": 0, "created_at": now, "updated_at": now}
+                {
+                    "subscriber_id": sid,
+                    "digest_date": date,
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for sid, date, _ in rows
             ],
         )
@@ -469,7 +534,9 @@ def create_deliveries(
     return ids
 
 
-def claim_delivery(session: Session, *, delivery_id: int, now: dt.datetime, lease_until: dt.datetime) -> bool:
+def claim_delivery(
+    session: Session, *, delivery_id: int, now: dt.datetime, lease_until: dt.datetime
+) -> bool:
     """Move a delivery to ``sending`` under a lease; True only for the one caller that won it.
 
     Claimable: open (pending, or deferred whose retry time has come), or ``sending`` whose lease
@@ -485,9 +552,16 @@ def claim_delivery(session: Session, *, delivery_id: int, now: dt.datetime, leas
         .where(
             Delivery.id == delivery_id,
             open_now | abandoned,
-            Delivery.subscriber_id.in_(select(Subscriber.id).where(Subscriber.status == "active", _not_suppressed())),
+            Delivery.subscriber_id.in_(
+                select(Subscriber.id).where(Subscriber.status == "active", _not_suppressed())
+            ),
         )
-        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=now, lease_until=lease_until)
+        .values(
+            status="sending",
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+            lease_until=lease_until,
+        )
     )
     return result.rowcount == 1
 
@@ -526,7 +600,11 @@ def release_delivery(session: Session, *, delivery_id: int, now: dt.datetime) ->
 
 def delivery_items(session: Session, *, delivery_id: int) -> list[DeliveryItem]:
     return list(
-        session.scalars(select(DeliveryItem).where(DeliveryItem.delivery_id == delivery_id).order_by(DeliveryItem.position))
+        session.scalars(
+            select(DeliveryItem)
+            .where(DeliveryItem.delivery_id == delivery_id)
+            .order_by(DeliveryItem.position)
+        )
     )
 
 
@@ -542,13 +620,17 @@ def received_paper_ids(session: Session, *, subscriber_id: int) -> set[int]:
 
 def last_sent_at(session: Session, *, subscriber_id: int) -> dt.datetime | None:
     return session.scalar(
-        select(func.max(Delivery.sent_at)).where(Delivery.subscriber_id == subscriber_id, Delivery.status == "sent")
+        select(func.max(Delivery.sent_at)).where(
+            Delivery.subscriber_id == subscriber_id, Delivery.status == "sent"
+        )
     )
 
 
 def last_digest_date(session: Session, *, subscriber_id: int) -> dt.date | None:
     return session.scalar(
-        select(func.max(Delivery.digest_date)).where(Delivery.subscriber_id == subscriber_id, Delivery.status == "sent")
+        select(func.max(Delivery.digest_date)).where(
+            Delivery.subscriber_id == subscriber_id, Delivery.status == "sent"
+        )
     )
 
 
@@ -556,10 +638,18 @@ def delivery_attempts(session: Session, *, delivery_id: int) -> int:
     return session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
 
 
-def recent_delivery_errors(session: Session, *, digest_date: dt.date | None = None, limit: int = 10) -> list[tuple[Any, ...]]:
+def recent_delivery_errors(
+    session: Session, *, digest_date: dt.date | None = None, limit: int = 10
+) -> list[tuple[Any, ...]]:
     """(email, digest date, status, attempts, last error) of the latest deliveries that have an error."""
     query = (
-        select(Subscriber.email, Delivery.digest_date, Delivery.status, Delivery.attempts, Delivery.last_error)
+        select(
+            Subscriber.email,
+            Delivery.digest_date,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.last_error,
+        )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.last_error.is_not(None))
         .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
@@ -570,7 +660,9 @@ def recent_delivery_errors(session: Session, *, digest_date: dt.date | None = No
     return [tuple(row) for row in session.execute(query)]
 
 
-def count_deliveries_by_status(session: Session, *, digest_date: dt.date | None = None) -> dict[str, int]:
+def count_deliveries_by_status(
+    session: Session, *, digest_date: dt.date | None = None
+) -> dict[str, int]:
     query = select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
     if digest_date is not None:
         query = query.where(Delivery.digest_date == digest_date)
@@ -580,7 +672,9 @@ def count_deliveries_by_status(session: Session, *, digest_date: dt.date | None 
 # --- feedback -----------------------------------------------------------------------------------
 
 
-def record_feedback(session: Session, *, subscriber_id: int, paper_id: int, vote: int, now: dt.datetime) -> bool:
+def record_feedback(
+    session: Session, *, subscriber_id: int, paper_id: int, vote: int, now: dt.datetime
+) -> bool:
     """Store a subscriber's vote (+1 or -1) on a paper; a later vote replaces an earlier one.
 
     Returns True when the stored vote changed (a repeated click changes nothing).
@@ -588,10 +682,14 @@ def record_feedback(session: Session, *, subscriber_id: int, paper_id: int, vote
     if vote not in (1, -1):
         raise ValueError(f"vote must be +1 or -1, got {vote!r}")
     existing = session.scalars(
-        select(Feedback).where(Feedback.subscriber_id == subscriber_id, Feedback.paper_id == paper_id)
+        select(Feedback).where(
+            Feedback.subscriber_id == subscriber_id, Feedback.paper_id == paper_id
+        )
     ).first()
     if existing is None:
-        session.add(Feedback(subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, created_at=now))
+        session.add(
+            Feedback(subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, created_at=now)
+        )
         session.flush()
         return True
     if existing.vote == vote:
@@ -606,7 +704,9 @@ def feedback_votes(session: Session, *, subscriber_ids: Iterable[int]) -> dict[i
     votes: dict[int, dict[int, int]] = {}
     for chunk in _chunks(list(subscriber_ids)):
         rows = session.execute(
-            select(Feedback.subscriber_id, Feedback.paper_id, Feedback.vote).where(Feedback.subscriber_id.in_(chunk))
+            select(Feedback.subscriber_id, Feedback.paper_id, Feedback.vote).where(
+                Feedback.subscriber_id.in_(chunk)
+            )
         )
         for subscriber_id, paper_id, vote in rows:
             votes.setdefault(subscriber_id, {})[paper_id] = vote
@@ -649,7 +749,9 @@ def confirm_subscriber(
     result = session.execute(
         update(Subscriber)
         .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce, _not_suppressed())
-        .values(confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0)
+        .values(
+            confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0
+        )
     )
     if result.rowcount != 1:
         return None
@@ -659,7 +761,9 @@ def confirm_subscriber(
     requested = subscriber.confirm_requested or {}
     subscriber.confirm_requested = None
     if "topics" in requested:
-        replace_topics(session, subscriber=subscriber, topics=[tuple(t) for t in requested["topics"]])
+        replace_topics(
+            session, subscriber=subscriber, topics=[tuple(t) for t in requested["topics"]]
+        )
     for name in ("timezone", "delivery_hour", "cadence"):
         if name in requested:
             setattr(subscriber, name, requested[name])
@@ -667,7 +771,9 @@ def confirm_subscriber(
     return subscriber
 
 
-def replace_topics(session: Session, *, subscriber: Subscriber, topics: Iterable[tuple[Any, ...]]) -> None:
+def replace_topics(
+    session: Session, *, subscriber: Subscriber, topics: Iterable[tuple[Any, ...]]
+) -> None:
     """The subscriber's topics become exactly these (kind, text, weight)."""
     subscriber.topics = [Topic(kind=k, text=t, weight=float(w)) for k, t, w in topics]
     session.flush()
@@ -696,15 +802,22 @@ def trending_papers(session: Session, *, window: dt.timedelta, limit: int = 30) 
     return [to_candidate(p) for p in rows]
 
 
-def recent_paper_terms(session: Session, *, since: dt.datetime) -> list[tuple[str, list[str], list[str]]]:
+def recent_paper_terms(
+    session: Session, *, since: dt.datetime
+) -> list[tuple[str, list[str], list[str]]]:
     """(title, ai keywords, categories) of the papers first seen since ``since``."""
     rows = session.execute(
         select(Paper.title, Paper.ai_keywords, Paper.categories).where(Paper.first_seen >= since)
     )
-    return [(title, list(keywords or ()), list(categories or ())) for title, keywords, categories in rows]
+    return [
+        (title, list(keywords or ()), list(categories or ()))
+        for title, keywords, categories in rows
+    ]
 
 
-def sent_digests(session: Session, *, subscriber_id: int, limit: int = 60) -> list[tuple[Delivery, list[tuple[DeliveryItem, Candidate]]]]:
+def sent_digests(
+    session: Session, *, subscriber_id: int, limit: int = 60
+) -> list[tuple[Delivery, list[tuple[DeliveryItem, Candidate]]]]:
     """The subscriber's sent digests, newest first, each with its papers in digest order."""
     deliveries = list(
         session.scalars(
@@ -719,20 +832,29 @@ def sent_digests(session: Session, *, subscriber_id: int, limit: int = 60) -> li
     items: dict[int, list[DeliveryItem]] = {}
     for chunk in _chunks([d.id for d in deliveries]):
         for item in session.scalars(
-            select(DeliveryItem).where(DeliveryItem.delivery_id.in_(chunk)).order_by(DeliveryItem.position)
+            select(DeliveryItem)
+            .where(DeliveryItem.delivery_id.in_(chunk))
+            .order_by(DeliveryItem.position)
         ):
             items.setdefault(item.delivery_id, []).append(item)
     papers = papers_by_id(session, ids=[i.paper_id for group in items.values() for i in group])
     return [
-        (d, [(i, papers[i.paper_id]) for i in items.get(d.id, []) if i.paper_id in papers]) for d in deliveries
+        (d, [(i, papers[i.paper_id]) for i in items.get(d.id, []) if i.paper_id in papers])
+        for d in deliveries
     ]
 
 
 def count_subscribers_by_status(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Subscriber.status, func.count(Subscriber.id)).group_by(Subscriber.status)).all())
+    return dict(
+        session.execute(
+            select(Subscriber.status, func.count(Subscriber.id)).group_by(Subscriber.status)
+        ).all()
+    )
 
 
-def last_ingest_per_source(session: Session) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]]:
+def last_ingest_per_source(
+    session: Session,
+) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]]:
     """Per source: (start of the latest finished run, start of the latest run without error)."""
     finished = dict(
         session.execute(
@@ -748,13 +870,20 @@ def last_ingest_per_source(session: Session) -> dict[str, tuple[dt.datetime | No
             .group_by(IngestRun.source)
         ).all()
     )
-    return {source: (finished.get(source), clean.get(source)) for source in sorted(set(finished) | set(clean))}
+    return {
+        source: (finished.get(source), clean.get(source))
+        for source in sorted(set(finished) | set(clean))
+    }
+
+
 # --- HTTP validators and source runs ----------------------------------------------------------
 
 
 def http_validators(session: Session, *, url: str) -> tuple[str | None, str | None]:
     """The (ETag, Last-Modified) ``url`` last answered with, or (None, None)."""
-    row = session.execute(select(HttpValidator.etag, HttpValidator.last_modified).where(HttpValidator.url == url)).first()
+    row = session.execute(
+        select(HttpValidator.etag, HttpValidator.last_modified).where(HttpValidator.url == url)
+    ).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 
@@ -775,7 +904,9 @@ def save_http_validators(
 
 def ingest_runs(session: Session, *, source: str | None = None, limit: int = 50) -> list[IngestRun]:
     """The latest ingest runs, newest first, of one source or all."""
-    query = select(IngestRun).order_by(IngestRun.started_at.desc(), IngestRun.id.desc()).limit(limit)
+    query = (
+        select(IngestRun).order_by(IngestRun.started_at.desc(), IngestRun.id.desc()).limit(limit)
+    )
     if source is not None:
         query = query.where(IngestRun.source == source)
     return list(session.scalars(query))
@@ -785,18 +916,26 @@ def quiet_source_runs(session: Session, *, since: dt.datetime, until: dt.datetim
     """Sources whose runs between ``since`` and ``until`` all said "no announcement" (a quiet day)."""
     rows = session.execute(
         select(IngestRun.source, IngestRun.status).where(
-            IngestRun.started_at >= since, IngestRun.started_at < until, IngestRun.finished_at.is_not(None)
+            IngestRun.started_at >= since,
+            IngestRun.started_at < until,
+            IngestRun.finished_at.is_not(None),
         )
     ).all()
     statuses: dict[str, set[str | None]] = {}
     for source, status in rows:
         statuses.setdefault(source, set()).add(status)
     return sorted(src for src, seen in statuses.items() if seen == {"no_announcement"})
+
+
 # --- ranking inputs -----------------------------------------------------------------------------
 
 
 def set_ranking_preferences(
-    session: Session, *, subscriber_id: int, relevance_floor: float | None, trending_share: float | None
+    session: Session,
+    *,
+    subscriber_id: int,
+    relevance_floor: float | None,
+    trending_share: float | None,
 ) -> None:
     """Set a subscriber's relevance floor and trending share (None: the service default)."""
     session.execute(
@@ -806,7 +945,9 @@ def set_ranking_preferences(
     )
 
 
-def upvotes_before(session: Session, *, paper_ids: Iterable[int], before: dt.datetime) -> dict[int, int]:
+def upvotes_before(
+    session: Session, *, paper_ids: Iterable[int], before: dt.datetime
+) -> dict[int, int]:
     """Upvotes of each paper at its latest sighting at or before ``before`` (papers sighted then).
 
     The difference to a paper's current upvotes is what it gained since: its trend velocity.
@@ -816,7 +957,9 @@ def upvotes_before(session: Session, *, paper_ids: Iterable[int], before: dt.dat
     for chunk in _chunks(wanted):
         rows = session.execute(
             select(Sighting.paper_id, Sighting.seen_at, Sighting.upvotes).where(
-                Sighting.paper_id.in_(chunk), Sighting.seen_at <= before, Sighting.upvotes.is_not(None)
+                Sighting.paper_id.in_(chunk),
+                Sighting.seen_at <= before,
+                Sighting.upvotes.is_not(None),
             )
         )
         for paper_id, seen_at, upvotes in rows:
@@ -825,7 +968,9 @@ def upvotes_before(session: Session, *, paper_ids: Iterable[int], before: dt.dat
     return {paper_id: upvotes for paper_id, (_, upvotes) in found.items()}
 
 
-def find_paper_ids(session: Session, *, arxiv_id: str | None = None, paper_id: int | None = None) -> list[int]:
+def find_paper_ids(
+    session: Session, *, arxiv_id: str | None = None, paper_id: int | None = None
+) -> list[int]:
     """Ids of the papers with this arXiv id (without version) or this internal id."""
     query = select(Paper.id)
     if arxiv_id is not None:
@@ -835,6 +980,8 @@ def find_paper_ids(session: Session, *, arxiv_id: str | None = None, paper_id: i
     else:
         return []
     return list(session.scalars(query.order_by(Paper.id)))
+
+
 # --- bounces and complaints ---------------------------------------------------------------------
 
 SUPPRESSED = ("bounced", "complained")
@@ -896,7 +1043,9 @@ def record_soft_bounce(session: Session, *, email: str, limit: int, reason: str)
     subscriber.soft_bounces = (subscriber.soft_bounces or 0) + 1
     if subscriber.soft_bounces >= limit:
         subscriber.status = "bounced"
-        subscriber.suppressed_reason = f"{subscriber.soft_bounces} soft bounces in a row; last: {reason}"[:1000]
+        subscriber.suppressed_reason = (
+            f"{subscriber.soft_bounces} soft bounces in a row; last: {reason}"[:1000]
+        )
         session.flush()
         return "bounced"
     session.flush()
@@ -906,11 +1055,15 @@ def record_soft_bounce(session: Session, *, email: str, limit: int, reason: str)
 def clear_soft_bounces(session: Session, *, subscriber_id: int) -> None:
     """A message went through: soft bounces count again from zero."""
     session.execute(
-        update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.soft_bounces > 0).values(soft_bounces=0)
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.soft_bounces > 0)
+        .values(soft_bounces=0)
     )
 
 
-def deliveries_to_queue(session: Session, *, ids: Sequence[int], now: dt.datetime, stale_before: dt.datetime) -> list[int]:
+def deliveries_to_queue(
+    session: Session, *, ids: Sequence[int], now: dt.datetime, stale_before: dt.datetime
+) -> list[int]:
     """Of these open deliveries, those a scheduler tick should hand to workers: created by this
     tick (``created_at >= now``), deferred and due for their retry, or untouched since
     ``stale_before`` (their job was lost or their worker died). A pending row still waiting in
@@ -922,7 +1075,10 @@ def deliveries_to_queue(session: Session, *, ids: Sequence[int], now: dt.datetim
                 Delivery.id.in_(chunk),
                 (Delivery.created_at >= now)
                 | ((Delivery.status == "deferred") & (Delivery.next_attempt_at <= now))
-                | (Delivery.status.in_(("pending", "sending")) & (Delivery.updated_at < stale_before)),
+                | (
+                    Delivery.status.in_(("pending", "sending"))
+                    & (Delivery.updated_at < stale_before)
+                ),
             )
         ).all()
     return sorted(found)
@@ -930,25 +1086,46 @@ def deliveries_to_queue(session: Session, *, ids: Sequence[int], now: dt.datetim
 
 def queue_jobs_waiting(session: Session) -> int:
     """Jobs waiting in procrastinate's queue (PostgreSQL with the delivery queue only)."""
-    return int(session.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")).scalar_one())
+    return int(
+        session.execute(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")
+        ).scalar_one()
+    )
 
 
 def queue_status(session: Session, *, heartbeat_within_seconds: int = 60) -> dict[str, int] | None:
     """The delivery queue at a glance (procrastinate's tables), or None when it is not installed:
     jobs waiting, jobs running, and workers with a recent heartbeat."""
-    if session.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar_one() is not True:
+    if (
+        session.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar_one()
+        is not True
+    ):
         return None
     jobs = dict(
-        session.execute(text("SELECT status::text, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') GROUP BY status")).all()
+        session.execute(
+            text(
+                "SELECT status::text, count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') GROUP BY status"
+            )
+        ).all()
     )
     workers = session.execute(
-        text("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"),
+        text(
+            "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"
+        ),
         {"s": heartbeat_within_seconds},
     ).scalar_one()
-    return {"waiting": int(jobs.get("todo", 0)), "running": int(jobs.get("doing", 0)), "workers": int(workers)}
+    return {
+        "waiting": int(jobs.get("todo", 0)),
+        "running": int(jobs.get("doing", 0)),
+        "workers": int(workers),
+    }
+
+
 def count_delivery_items(session: Session, *, digest_date: dt.date) -> int:
     """Papers recorded in the digests of ``digest_date`` (delivery_items rows; benchmarks)."""
-    query = select(func.count(DeliveryItem.id)).join(Delivery, Delivery.id == DeliveryItem.delivery_id)
+    query = select(func.count(DeliveryItem.id)).join(
+        Delivery, Delivery.id == DeliveryItem.delivery_id
+    )
     return int(session.execute(query.where(Delivery.digest_date == digest_date)).scalar_one())
 
 
@@ -965,13 +1142,19 @@ def database_activity(session: Session) -> dict[str, int]:
     return dict(zip(names, map(int, row), strict=True))
 
 
-def planning_history(session: Session, *, subscriber_ids: Sequence[int]) -> dict[int, tuple[dt.date | None, dt.datetime | None, set[int]]]:
+def planning_history(
+    session: Session, *, subscriber_ids: Sequence[int]
+) -> dict[int, tuple[dt.date | None, dt.datetime | None, set[int]]]:
     """For a chunk of subscribers at once: (last sent digest date, last sent time, papers sent or
     being sent), so planning does not ask three questions per subscriber."""
-    history: dict[int, tuple[dt.date | None, dt.datetime | None, set[int]]] = {sid: (None, None, set()) for sid in subscriber_ids}
+    history: dict[int, tuple[dt.date | None, dt.datetime | None, set[int]]] = {
+        sid: (None, None, set()) for sid in subscriber_ids
+    }
     for chunk in _chunks(list(subscriber_ids)):
         for sid, last_date, last_sent in session.execute(
-            select(Delivery.subscriber_id, func.max(Delivery.digest_date), func.max(Delivery.sent_at))
+            select(
+                Delivery.subscriber_id, func.max(Delivery.digest_date), func.max(Delivery.sent_at)
+            )
             .where(Delivery.subscriber_id.in_(chunk), Delivery.status.in_(GIVEN))
             .group_by(Delivery.subscriber_id)
         ):
@@ -985,14 +1168,18 @@ def planning_history(session: Session, *, subscriber_ids: Sequence[int]) -> dict
     return history
 
 
-def deliveries_for(session: Session, *, keys: Iterable[tuple[int, dt.date]]) -> dict[tuple[int, dt.date], Delivery]:
+def deliveries_for(
+    session: Session, *, keys: Iterable[tuple[int, dt.date]]
+) -> dict[tuple[int, dt.date], Delivery]:
     """The deliveries of these (subscriber, digest date) pairs that exist."""
     wanted = set(keys)
     found: dict[tuple[int, dt.date], Delivery] = {}
     for chunk in _chunks(sorted({sid for sid, _ in wanted})):
         dates = {d for sid, d in wanted}
         for delivery in session.scalars(
-            select(Delivery).where(Delivery.subscriber_id.in_(chunk), Delivery.digest_date.in_(dates))
+            select(Delivery).where(
+                Delivery.subscriber_id.in_(chunk), Delivery.digest_date.in_(dates)
+            )
         ):
             key = (delivery.subscriber_id, delivery.digest_date)
             if key in wanted:

@@ -41,7 +41,9 @@ def check_timezone(name: str) -> str:
             raise ValueError(name)
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise InputError(f"unknown time zone {shown!r} (use an IANA name such as Europe/Berlin)") from None
+        raise InputError(
+            f"unknown time zone {shown!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
     return name
 
 
@@ -90,7 +92,9 @@ _WEIGHT_SUFFIX = re.compile(r"(?P<text>.*?)\s*\^\s*(?P<weight>\S*)")
 def check_weight(weight: float, *, topic: str = "") -> float:
     if not 0 < weight <= MAX_TOPIC_WEIGHT:
         where = f" of topic {topic!r}" if topic else ""
-        raise InputError(f"invalid weight {weight:g}{where}: use a number above 0 and at most {MAX_TOPIC_WEIGHT:g}")
+        raise InputError(
+            f"invalid weight {weight:g}{where}: use a number above 0 and at most {MAX_TOPIC_WEIGHT:g}"
+        )
     return weight
 
 
@@ -101,7 +105,9 @@ def _split_weight(text: str, weight: float) -> tuple[str, float]:
     try:
         value = float(match["weight"])
     except ValueError:
-        raise InputError(f"invalid weight {match['weight']!r} in topic {text!r}: write e.g. \"diffusion^2\"") from None
+        raise InputError(
+            f'invalid weight {match["weight"]!r} in topic {text!r}: write e.g. "diffusion^2"'
+        ) from None
     return match["text"], check_weight(value, topic=match["text"])
 
 

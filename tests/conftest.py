@@ -20,7 +20,13 @@ from service.runtime import Runtime
 from service.settings import Settings, load_settings
 from tests.requirements import need
 
-pytest_plugins = ["tests.smtp_sink", "tests.pg_server", "tests.browser", "tests.web_helpers", "tests.http_replay"]
+pytest_plugins = [
+    "tests.smtp_sink",
+    "tests.pg_server",
+    "tests.browser",
+    "tests.web_helpers",
+    "tests.http_replay",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,7 +103,10 @@ def migrate(request: pytest.FixtureRequest) -> Callable[[str], None]:
         if url.get_backend_name() == "sqlite":
             template: Path = request.getfixturevalue("sqlite_template")
             Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
-            with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(str(url.database))) as target:
+            with (
+                closing(sqlite3.connect(template)) as source,
+                closing(sqlite3.connect(str(url.database))) as target,
+            ):
                 source.backup(target)
         else:
             request.getfixturevalue("postgres_server").migrate_database(database_url)

@@ -59,11 +59,32 @@ class PostgresServer:
     def start(self) -> None:
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         for attempt in range(3):
             options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} -c fsync=off"
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-l", str(self.root / "log"), "start")
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-w",
+                    "-l",
+                    str(self.root / "log"),
+                    "start",
+                )
                 break
             except subprocess.CalledProcessError:
                 if attempt == 2:
@@ -90,7 +111,9 @@ class PostgresServer:
     def _execute(self, *statements: str) -> None:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
             for statement in statements:
                 conn.execute(statement)  # type: ignore[arg-type]
 
@@ -113,7 +136,10 @@ class PostgresServer:
         """Make the (unused) database at ``url`` a fresh copy of the migrated template."""
         name = url.rsplit("/", 1)[1]
         self._ensure_template()
-        self._execute(f'DROP DATABASE "{name}"', f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" {self._copy}')
+        self._execute(
+            f'DROP DATABASE "{name}"',
+            f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" {self._copy}',
+        )
 
     def _ensure_template(self) -> None:
         if self._template_ready:
@@ -129,7 +155,10 @@ class PostgresServer:
 def postgres_server() -> Iterator[PostgresServer]:
     bindir = _bindir()
     if bindir is None:
-        need("postgresql", "the server binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)")
+        need(
+            "postgresql",
+            "the server binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)",
+        )
     server = PostgresServer(bindir)
     server.start()
     try:

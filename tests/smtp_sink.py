@@ -267,7 +267,9 @@ class SmtpSink:
         found = MESSAGE_ID.search(content[: content.find(b"\r\n\r\n") % 65536])
         with self._lock:
             for rcpt in envelope.rcpt_tos:
-                self.message_ids.setdefault(rcpt, set()).add(found.group(1).decode() if found else "")
+                self.message_ids.setdefault(rcpt, set()).add(
+                    found.group(1).decode() if found else ""
+                )
         if not self.record:
             with self._lock:
                 self.accepted.update(envelope.rcpt_tos)

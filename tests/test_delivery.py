@@ -44,13 +44,23 @@ def statuses(runtime: Runtime) -> dict[str, int]:
 
 def test_due_at_handles_dst_gaps_and_far_time_zones() -> None:
     day = dt.date(2025, 3, 30)
-    assert due_at(digest_date=day, timezone="Europe/Berlin", hour=8) == dt.datetime(2025, 3, 30, 6, tzinfo=dt.UTC)
-    assert due_at(digest_date=day, timezone="Europe/Berlin", hour=2) == dt.datetime(2025, 3, 30, 1, tzinfo=dt.UTC)
-    assert due_at(digest_date=day, timezone="Pacific/Kiritimati", hour=8) == dt.datetime(2025, 3, 29, 18, tzinfo=dt.UTC)
-    assert due_at(digest_date=day, timezone="Pacific/Pago_Pago", hour=8) == dt.datetime(2025, 3, 30, 19, tzinfo=dt.UTC)
+    assert due_at(digest_date=day, timezone="Europe/Berlin", hour=8) == dt.datetime(
+        2025, 3, 30, 6, tzinfo=dt.UTC
+    )
+    assert due_at(digest_date=day, timezone="Europe/Berlin", hour=2) == dt.datetime(
+        2025, 3, 30, 1, tzinfo=dt.UTC
+    )
+    assert due_at(digest_date=day, timezone="Pacific/Kiritimati", hour=8) == dt.datetime(
+        2025, 3, 29, 18, tzinfo=dt.UTC
+    )
+    assert due_at(digest_date=day, timezone="Pacific/Pago_Pago", hour=8) == dt.datetime(
+        2025, 3, 30, 19, tzinfo=dt.UTC
+    )
 
 
-def test_late_digests_are_missed_not_sent_in_the_afternoon(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+def test_late_digests_are_missed_not_sent_in_the_afternoon(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
     setup(runtime, "ada@example.org")
     # The service was down all morning: at 15:00 UTC the 08:00 digest is past the 6-hour deadline.
     assert send(runtime, smtp_sink, dt.datetime(2025, 8, 20, 15, tzinfo=dt.UTC))["missed"] == 1
@@ -60,21 +70,29 @@ def test_late_digests_are_missed_not_sent_in_the_afternoon(runtime: Runtime, smt
     assert len(smtp_sink.deliveries) == 1
 
 
-def test_a_dead_workers_claim_is_taken_over_after_its_lease(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+def test_a_dead_workers_claim_is_taken_over_after_its_lease(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
     setup(runtime, "ada@example.org")
     now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
     smtp_sink.fail_next(1, "451 4.3.0 later")
     assert send(runtime, smtp_sink, now)["deferred"] == 1
     # Simulate a process that claimed the retry and died before recording the outcome.
     with session_scope(runtime.factory) as session:
-        session.execute(update(Delivery).values(status="sending", lease_until=now + dt.timedelta(minutes=15)))
-    assert send(runtime, smtp_sink, now + dt.timedelta(minutes=10))["skipped"] == 1  # lease still held
+        session.execute(
+            update(Delivery).values(status="sending", lease_until=now + dt.timedelta(minutes=15))
+        )
+    assert (
+        send(runtime, smtp_sink, now + dt.timedelta(minutes=10))["skipped"] == 1
+    )  # lease still held
     assert smtp_sink.deliveries == []
     assert send(runtime, smtp_sink, now + dt.timedelta(minutes=20))["sent"] == 1
     assert len(smtp_sink.deliveries) == 1 and statuses(runtime) == {"sent": 1}
 
 
-def test_an_unsubscribe_between_planning_and_claim_is_honoured(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+def test_an_unsubscribe_between_planning_and_claim_is_honoured(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
     setup(runtime, "ada@example.org")
     now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
     smtp_sink.fail_next(1, "451 4.3.0 later")
@@ -93,7 +111,9 @@ def test_an_unsubscribe_between_planning_and_claim_is_honoured(runtime: Runtime,
         ) is False  # fmt: skip
 
 
-def test_permanent_failures_are_not_retried_and_show_in_deliveries(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+def test_permanent_failures_are_not_retried_and_show_in_deliveries(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
     setup(runtime, "ada@example.org", "bob@example.org")
     now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
     smtp_sink.fail_next(1, "550 5.1.1 no such user", stage="rcpt")
@@ -112,21 +132,29 @@ def test_permanent_failures_are_not_retried_and_show_in_deliveries(runtime: Runt
     assert error["status"] == "failed" and "550" in error["error"] and error["attempts"] == 1
 
 
-def test_a_chunk_whose_row_another_run_created_falls_back_to_one_at_a_time(runtime: Runtime) -> None:
+def test_a_chunk_whose_row_another_run_created_falls_back_to_one_at_a_time(
+    runtime: Runtime,
+) -> None:
     from service.delivery import SendReport, _record_new
 
     setup(runtime, "ada@example.org", "bob@example.org")
     date = dt.date(2025, 8, 20)
     now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
     with session_scope(runtime.factory) as session:
-        ada, bob = (store.get_subscriber(session, email=e) for e in ("ada@example.org", "bob@example.org"))
+        ada, bob = (
+            store.get_subscriber(session, email=e) for e in ("ada@example.org", "bob@example.org")
+        )
         assert ada is not None and bob is not None
-        taken = store.create_delivery(session, subscriber_id=ada.id, digest_date=date, items=[], now=now)
+        taken = store.create_delivery(
+            session, subscriber_id=ada.id, digest_date=date, items=[], now=now
+        )
         assert taken is not None
         report, ready = SendReport(), []  # type: ignore[var-annotated]
         # Ada's row exists (another planner won it); Bob's does not.
         _record_new(session, [(ada, date, []), (bob, date, [])], now, report, ready)
-        assert [o.status for o in report.outcomes] == ["skipped"] and "another run" in report.outcomes[0].detail
+        assert [o.status for o in report.outcomes] == [
+            "skipped"
+        ] and "another run" in report.outcomes[0].detail
         assert len(ready) == 1 and ready[0] != taken.id
     with session_scope(runtime.factory) as session:
         assert store.count_deliveries_by_status(session) == {"pending": 2}

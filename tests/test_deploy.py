@@ -69,7 +69,9 @@ def test_env_example_documents_every_setting() -> None:
     assert text == render(), "run deploy/make_env_example.py"
     named = set(re.findall(r"^#? ?(PAPERBOY_[A-Z_]+)[= ]", text, re.MULTILINE))
     assert named == set(Settings.env_names()), named ^ set(Settings.env_names())
-    assert re.search(r"^PAPERBOY_SECRET_KEY=change-me$", text, re.MULTILINE)  # refused in production
+    assert re.search(
+        r"^PAPERBOY_SECRET_KEY=change-me$", text, re.MULTILINE
+    )  # refused in production
 
 
 def test_compose_runs_web_scheduler_and_two_workers_on_postgresql() -> None:
@@ -80,7 +82,9 @@ def test_compose_runs_web_scheduler_and_two_workers_on_postgresql() -> None:
     assert worker["deploy"]["replicas"] == 2
     assert worker["environment"]["PAPERBOY_DELIVERY_QUEUE"] == "procrastinate"
     assert worker["image"] == services["paperboy"]["image"]
-    assert "volumes" in services["db"] and services["mailpit"]["image"].startswith("axllent/mailpit")
+    assert "volumes" in services["db"] and services["mailpit"]["image"].startswith(
+        "axllent/mailpit"
+    )
     entrypoint = (ROOT / "deploy" / "entrypoint.sh").read_text()
     for role in ("all", "web", "scheduler", "worker"):
         assert re.search(rf"^\s+{role}\)", entrypoint, re.MULTILINE), role

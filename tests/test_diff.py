@@ -38,12 +38,16 @@ def test_missing_fields_never_erase_stored_ones() -> None:
 
 def test_differently_worded_abstract_does_not_flip_the_row() -> None:
     stored = listing_state(Listing(title="P", abstract="From the page."))
-    [change] = diff([Listing(title="P", abstract="From the API, with \\LaTeX.")], {"title:p": stored})
+    [change] = diff(
+        [Listing(title="P", abstract="From the API, with \\LaTeX.")], {"title:p": stored}
+    )
     assert change.kind == "unchanged"
 
 
 def test_a_newer_arxiv_version_replaces_text() -> None:
-    stored = listing_state(Listing(title="Old title", abstract="Old.", arxiv_id="2501.00001", arxiv_version=1))
+    stored = listing_state(
+        Listing(title="Old title", abstract="Old.", arxiv_id="2501.00001", arxiv_version=1)
+    )
     [change] = diff(
         [Listing(title="New title", abstract="New.", arxiv_id="2501.00001", arxiv_version=2)],
         {"2501.00001": stored},
@@ -60,7 +64,9 @@ def test_title_keyed_paper_moves_to_its_arxiv_key() -> None:
 
 
 def test_the_same_paper_twice_in_one_batch_is_one_new_paper() -> None:
-    changes = diff([Listing(title="Dup", upvotes=1), Listing(title="dup", upvotes=3, author_count=2)], {})
+    changes = diff(
+        [Listing(title="Dup", upvotes=1), Listing(title="dup", upvotes=3, author_count=2)], {}
+    )
     assert [c.kind for c in changes] == ["new", "unchanged"]
     assert changes[0].fields["upvotes"] == 3 and changes[0].fields["author_count"] == 2
 
@@ -95,5 +101,7 @@ def test_text_stored_as_tex_is_replaced_by_its_unicode_form() -> None:
 
 def test_other_wording_with_tex_still_does_not_flip_the_row() -> None:
     stored = listing_state(Listing(title="P", abstract="Gains of 85.1\\% on all tasks."))
-    [change] = diff([Listing(title="P", abstract="Gains of 85% on all tasks.")], {"title:p": stored})
+    [change] = diff(
+        [Listing(title="P", abstract="Gains of 85% on all tasks.")], {"title:p": stored}
+    )
     assert change.kind == "unchanged"

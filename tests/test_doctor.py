@@ -44,7 +44,9 @@ def test_a_healthy_setup_passes_and_an_unmigrated_database_is_named(env: dict[st
 
     assert CliRunner().invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
     checks = doctor(env, 0)
-    integrity = {"database integrity": "ok"} if env["PAPERBOY_DATABASE_URL"].startswith("sqlite") else {}
+    integrity = (
+        {"database integrity": "ok"} if env["PAPERBOY_DATABASE_URL"].startswith("sqlite") else {}
+    )
     assert {name: c["status"] for name, c in checks.items()} == {
         "settings": "ok", "database": "ok", **integrity, "schema": "ok", "delivery queue": "ok", "mail": "ok",
         "sources": "ok",
@@ -83,8 +85,13 @@ def test_production_warns_about_links_and_refuses_a_local_sender(env: dict[str, 
     assert checks["from address"]["status"] == "fail"
 
 
-def test_the_procrastinate_queue_is_checked_for_tables_and_live_workers(postgres_server, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    env = env | {"PAPERBOY_DATABASE_URL": postgres_server.create_database(), "PAPERBOY_DELIVERY_QUEUE": "procrastinate"}
+def test_the_procrastinate_queue_is_checked_for_tables_and_live_workers(
+    postgres_server, env: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    env = env | {
+        "PAPERBOY_DATABASE_URL": postgres_server.create_database(),
+        "PAPERBOY_DELIVERY_QUEUE": "procrastinate",
+    }
     assert CliRunner().invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
     checks = doctor(env, 0)
     assert checks["delivery queue"]["status"] == "warn"

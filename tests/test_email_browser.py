@@ -30,6 +30,7 @@ CLIP_HEIGHT = 1400
 SCREENSHOTS = os.environ.get("PAPERBOY_EMAIL_SCREENSHOTS")
 SCREENSHOTS_DIR = Path(SCREENSHOTS).resolve() if SCREENSHOTS else None
 
+
 def screenshot_digest() -> Digest:
     """The sample's real papers (authors, links, upvotes, categories) ranked for "language models"
     and "reasoning" as delivery ranks them: 20 papers, four of them trending picks."""
@@ -43,7 +44,10 @@ def save(shot: Path, target: Path) -> None:
     if pngquant is None:
         shutil.copyfile(shot, target)
         return
-    subprocess.run([pngquant, "--quality=70-95", "--speed=1", "--force", "--output", str(target), str(shot)], check=True)
+    subprocess.run(
+        [pngquant, "--quality=70-95", "--speed=1", "--force", "--output", str(target), str(shot)],
+        check=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +64,15 @@ OVERFLOWING = """(width) => [...document.querySelectorAll('body *')]
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_digest_fits_and_follows_the_colour_scheme(
-    browser, digest_html: str, width: int, scheme: str, tmp_path: Path  # type: ignore[no-untyped-def]
+    browser,
+    digest_html: str,
+    width: int,
+    scheme: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, device_scale_factor=1)
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, color_scheme=scheme, device_scale_factor=1
+    )
     try:
         page = context.new_page()
         page.set_content(digest_html, wait_until="load")
@@ -71,8 +81,12 @@ def test_digest_fits_and_follows_the_colour_scheme(
         assert page.evaluate(NO_HORIZONTAL_SCROLL)
         assert page.evaluate(OVERFLOWING, width) == []
         # The inlined styles apply, and the dark rules beat them only in the dark.
-        assert page.evaluate("getComputedStyle(document.querySelector('.title')).fontWeight") == "700"
-        container = page.evaluate("getComputedStyle(document.querySelector('.container')).backgroundColor")
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('.title')).fontWeight") == "700"
+        )
+        container = page.evaluate(
+            "getComputedStyle(document.querySelector('.container')).backgroundColor"
+        )
         link = page.evaluate("getComputedStyle(document.querySelector('.title a')).color")
         if scheme == "dark":
             assert (container, link) == ("rgb(22, 27, 34)", "rgb(121, 184, 255)")
@@ -86,7 +100,9 @@ def test_digest_fits_and_follows_the_colour_scheme(
         height = min(CLIP_HEIGHT, page.evaluate("document.documentElement.scrollHeight"))
         name = f"email-{width}-{scheme}.png"
         shot = tmp_path / name
-        page.screenshot(path=str(shot), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
+        page.screenshot(
+            path=str(shot), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height}
+        )
         assert shot.stat().st_size > 10_000
         if SCREENSHOTS_DIR is not None:
             SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -125,7 +141,9 @@ def test_hostile_papers_never_scroll_sideways_on_a_phone(browser, scheme: str, s
         page = context.new_page()
         page.set_content(html, wait_until="load")
         assert page.locator("td.paper").count() == 10 and page.locator("td.compact").count() == 4
-        assert page.evaluate(NO_HORIZONTAL_SCROLL), page.evaluate("document.scrollingElement.scrollWidth")
+        assert page.evaluate(NO_HORIZONTAL_SCROLL), page.evaluate(
+            "document.scrollingElement.scrollWidth"
+        )
         assert page.evaluate(OVERFLOWING, 375) == []
         rtl = page.locator("h2.title", has_text="نموذج").first
         assert rtl.evaluate("(el) => getComputedStyle(el).direction") == "rtl"

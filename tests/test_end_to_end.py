@@ -29,7 +29,9 @@ class Paperboy:
 
     def __call__(self, *args: str, code: int = 0) -> Result:
         result = self.runner.invoke(cli, list(args), env=self.env, catch_exceptions=False)
-        assert result.exit_code == code, f"paperboy {' '.join(args)} → {result.exit_code}\n{result.output}"
+        assert result.exit_code == code, (
+            f"paperboy {' '.join(args)} → {result.exit_code}\n{result.output}"
+        )
         return result
 
     def json(self, *args: str) -> object:
@@ -52,11 +54,23 @@ def paperboy(database_url: str, tmp_path: Path, smtp_sink: SmtpSink) -> Paperboy
 
 
 @freeze_time("2025-08-20 09:30:00")
-def test_ingest_send_twice_delivers_one_digest_each(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
+def test_ingest_send_twice_delivers_one_digest_each(
+    paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink
+) -> None:
     news = [paperboy.json("ingest", "--file", str(path))["new"] for path in seed_files]
     assert news == [119, 106, 89]
 
-    paperboy("subscribers", "add", "Ada@Example.org", "--topic", "reinforcement learning", "--max", "5", "--timezone", "Europe/Berlin")
+    paperboy(
+        "subscribers",
+        "add",
+        "Ada@Example.org",
+        "--topic",
+        "reinforcement learning",
+        "--max",
+        "5",
+        "--timezone",
+        "Europe/Berlin",
+    )
     paperboy("subscribers", "add", "bob@example.org", "--topic", "image segmentation", "--topic", "medical",
              "--exclude", "reinforcement", "--hour", "6")  # fmt: skip
     listed = paperboy.json("subscribers", "list")
@@ -94,7 +108,9 @@ def test_ingest_send_twice_delivers_one_digest_each(paperboy: Paperboy, seed_fil
 
 
 @freeze_time("2025-08-20 09:30:00")
-def test_transient_failure_is_deferred_then_sent_once(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
+def test_transient_failure_is_deferred_then_sent_once(
+    paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink
+) -> None:
     paperboy("ingest", "--file", str(seed_files[0]))
     paperboy("subscribers", "add", "ada@example.org", "--topic", "segmentation")
     paperboy("subscribers", "add", "bob@example.org", "--topic", "language models")
@@ -106,11 +122,16 @@ def test_transient_failure_is_deferred_then_sent_once(paperboy: Paperboy, seed_f
     with freeze_time("2025-08-20 09:45:00"):
         again = paperboy.json("send")
     assert again == counts(sent=1, skipped=1, failed=0)
-    assert sorted(d.rcpt_tos[0] for d in smtp_sink.deliveries) == ["ada@example.org", "bob@example.org"]
+    assert sorted(d.rcpt_tos[0] for d in smtp_sink.deliveries) == [
+        "ada@example.org",
+        "bob@example.org",
+    ]
 
 
 @freeze_time("2025-08-20 09:30:00")
-def test_dry_run_and_bad_input(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
+def test_dry_run_and_bad_input(
+    paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink
+) -> None:
     paperboy("ingest", "--file", str(seed_files[1]))
     paperboy("subscribers", "add", "ada@example.org", "--topic", "workflow")
     assert paperboy.json("send", "--dry-run") == counts(sent=1, skipped=0, failed=0, dry_run=True)
@@ -128,7 +149,9 @@ def test_dry_run_and_bad_input(paperboy: Paperboy, seed_files: list[Path], smtp_
     assert smtp_sink.deliveries == []
 
 
-def test_a_quiet_day_sends_a_short_note_or_nothing(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
+def test_a_quiet_day_sends_a_short_note_or_nothing(
+    paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink
+) -> None:
     with freeze_time("2025-08-20 09:30:00"):
         paperboy("ingest", "--file", str(seed_files[0]))
         paperboy("subscribers", "add", "ada@example.org", "--topic", "segmentation")
@@ -147,10 +170,15 @@ def test_a_quiet_day_sends_a_short_note_or_nothing(paperboy: Paperboy, seed_file
 
 
 @freeze_time("2025-08-20 09:30:00")
-def test_list_unsubscribe_mailto_when_configured(paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink) -> None:
+def test_list_unsubscribe_mailto_when_configured(
+    paperboy: Paperboy, seed_files: list[Path], smtp_sink: SmtpSink
+) -> None:
     paperboy.env["PAPERBOY_LIST_UNSUBSCRIBE_MAILTO"] = "unsubscribe@paperboy.example.org"
     paperboy("ingest", "--file", str(seed_files[0]))
     paperboy("subscribers", "add", "ada@example.org", "--topic", "segmentation")
     assert paperboy.json("send")["sent"] == 1
     header = smtp_sink.messages[0]["List-Unsubscribe"]
-    assert header.startswith("<https://paperboy.example.org/unsubscribe/") and "<mailto:unsubscribe@paperboy.example.org" in header
+    assert (
+        header.startswith("<https://paperboy.example.org/unsubscribe/")
+        and "<mailto:unsubscribe@paperboy.example.org" in header
+    )

@@ -138,7 +138,8 @@ def test_preview_json_names_topics_and_terms_and_excluded_terms_never_appear(
             assert match["topic"] in ("reinforcement learning", "language models")
         # Each reason names its topic: by its words (with the words) or by its meaning.
         assert all(
-            r.startswith(("matches ", "partly matches ", "close in meaning to ")) for r in p["reasons"]
+            r.startswith(("matches ", "partly matches ", "close in meaning to "))
+            for r in p["reasons"]
         ), p["reasons"]
         worded = [m for m in p["matches"] if m["terms"]]
         assert len(worded) == sum(r.startswith(("matches ", "partly ")) for r in p["reasons"])

@@ -53,7 +53,12 @@ def test_more_information_updates_and_keeps_first_seen(runtime: Runtime, tmp_pat
     first = tmp_path / "first.jsonl"
     first.write_text(json.dumps({"title": "A Paper", "abstract": "About things."}) + "\n")
     later = tmp_path / "later.jsonl"
-    later.write_text(json.dumps({"title": "A paper", "abstract": "About things.", "upvotes": 7, "author_count": 3}) + "\n")
+    later.write_text(
+        json.dumps(
+            {"title": "A paper", "abstract": "About things.", "upvotes": 7, "author_count": 3}
+        )
+        + "\n"
+    )
 
     assert ingest_file(runtime.factory, path=first, now=T0).new == 1
     report = ingest_file(runtime.factory, path=later, now=T0 + dt.timedelta(hours=5))
@@ -66,7 +71,9 @@ def test_more_information_updates_and_keeps_first_seen(runtime: Runtime, tmp_pat
     assert ups == [None, 7]
 
 
-def test_malformed_entries_are_rejected_and_the_rest_go_in(runtime: Runtime, tmp_path: Path) -> None:
+def test_malformed_entries_are_rejected_and_the_rest_go_in(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     path = tmp_path / "mixed.jsonl"
     path.write_text(
         json.dumps({"title": "Good one", "abstract": "Fine."}) + "\n"
@@ -78,13 +85,19 @@ def test_malformed_entries_are_rejected_and_the_rest_go_in(runtime: Runtime, tmp
     assert (report.fetched, report.new, report.rejected) == (4, 2, 2)
 
 
-def test_hf_json_ids_merge_with_title_keyed_papers(runtime: Runtime, test_data: Path, tmp_path: Path) -> None:
+def test_hf_json_ids_merge_with_title_keyed_papers(
+    runtime: Runtime, test_data: Path, tmp_path: Path
+) -> None:
     hf = test_data / "recorded" / "hf_daily_papers_2025-08-20.json"
     items = json.loads(hf.read_text())
     page = tmp_path / "page.jsonl"
-    page.write_text(json.dumps({"title": items[0]["paper"]["title"], "abstract": "From a page."}) + "\n")
+    page.write_text(
+        json.dumps({"title": items[0]["paper"]["title"], "abstract": "From a page."}) + "\n"
+    )
     assert ingest_file(runtime.factory, path=page, now=T0).new == 1
-    report = ingest_file(runtime.factory, path=hf, source="hf_daily", now=T0 + dt.timedelta(hours=1))
+    report = ingest_file(
+        runtime.factory, path=hf, source="hf_daily", now=T0 + dt.timedelta(hours=1)
+    )
     assert report.new == len(items) - 1 and report.updated == 1
     with session_scope(runtime.factory) as session:
         assert store.count_papers(session) == len(items)
@@ -93,10 +106,12 @@ def test_hf_json_ids_merge_with_title_keyed_papers(runtime: Runtime, test_data: 
         assert paper.first_seen == T0 and paper.sources == ["file", "hf_daily"]
 
 
-def test_a_broken_file_is_recorded_and_the_folder_goes_on(runtime: Runtime, tmp_path: Path, seed_files: list[Path]) -> None:
+def test_a_broken_file_is_recorded_and_the_folder_goes_on(
+    runtime: Runtime, tmp_path: Path, seed_files: list[Path]
+) -> None:
     folder = tmp_path / "listings"
     folder.mkdir()
-    (folder / "a_broken.json").write_text("[{\"paper\": ")
+    (folder / "a_broken.json").write_text('[{"paper": ')
     (folder / "b_good.txt").write_bytes(seed_files[0].read_bytes())
     reports = ingest_folder(runtime.factory, folder=folder, now=T0)
     assert [bool(r.errors) for r in reports] == [True, False]
@@ -115,7 +130,9 @@ def test_missing_file_is_a_source_error_naming_it(runtime: Runtime, tmp_path: Pa
         ingest_file(runtime.factory, path=tmp_path / "nope.txt", now=T0)
 
 
-def test_folder_scan_passes_over_files_already_ingested(runtime: Runtime, tmp_path: Path, seed_files: list[Path]) -> None:
+def test_folder_scan_passes_over_files_already_ingested(
+    runtime: Runtime, tmp_path: Path, seed_files: list[Path]
+) -> None:
     import os
     import time
 
@@ -139,7 +156,11 @@ def test_unseen_page_with_card_footers_stores_every_field(runtime: Runtime) -> N
         for paper in papers:
             assert len(paper.abstract) > 200, paper.title
             assert paper.author_count and paper.published, paper.title
-            assert "authors" not in paper.title and "·" not in paper.title and "2025" not in paper.abstract[-12:]
+            assert (
+                "authors" not in paper.title
+                and "·" not in paper.title
+                and "2025" not in paper.abstract[-12:]
+            )
         first = papers[0]
         assert (first.author_count, first.published, first.upvotes) == (9, dt.date(2025, 8, 19), 57)
         assert sum(1 for p in papers if p.upvotes) >= 4
@@ -147,7 +168,9 @@ def test_unseen_page_with_card_footers_stores_every_field(runtime: Runtime) -> N
         assert set(days) == {dt.date(2025, 8, 21)}
 
 
-def test_tex_stored_before_conversion_becomes_unicode_and_matches_its_topic(runtime: Runtime, tmp_path: Path) -> None:
+def test_tex_stored_before_conversion_becomes_unicode_and_matches_its_topic(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     from service.rank import RelevanceIndex, rank
     from service.records import Topic
 
@@ -160,15 +183,26 @@ def test_tex_stored_before_conversion_becomes_unicode_and_matches_its_topic(runt
     old.write_text(json.dumps(raw) + "\n")
     assert ingest_file(runtime.factory, path=old, now=T0).new == 1
 
-    item = {"paper": {"id": "2501.00042", "title": raw["title"], "summary": raw["abstract"], "authors": [{"name": "Kad{\\i}o\\u{g}lu"}]}}
+    item = {
+        "paper": {
+            "id": "2501.00042",
+            "title": raw["title"],
+            "summary": raw["abstract"],
+            "authors": [{"name": "Kad{\\i}o\\u{g}lu"}],
+        }
+    }
     hf = tmp_path / "hf.json"
     hf.write_text(json.dumps([item]))
-    report = ingest_file(runtime.factory, path=hf, source="hf_daily", now=T0 + dt.timedelta(hours=1))
+    report = ingest_file(
+        runtime.factory, path=hf, source="hf_daily", now=T0 + dt.timedelta(hours=1)
+    )
     assert report.updated == 1
     with session_scope(runtime.factory) as session:
         paper = session.scalar(select(Paper).where(Paper.key == "2501.00042"))
         assert paper.title == "Neural solvers for the Schrödinger equation"
-        assert paper.abstract == "We solve the Schrödinger equation 85.1% faster with α-stable noise."
+        assert (
+            paper.abstract == "We solve the Schrödinger equation 85.1% faster with α-stable noise."
+        )
         assert paper.authors == ["Kadıoğlu"]
         candidates = store.candidates_since(session, since=T0 - dt.timedelta(days=1))
     picks = rank(RelevanceIndex(candidates), topics=[Topic("keyword", "Schrödinger equation")])

@@ -18,12 +18,21 @@ def test_event_lines_become_typed_fields() -> None:
 
 
 def test_the_json_formatter_writes_one_object_per_line_with_the_fields() -> None:
-    record = logging.LogRecord("service.delivery", logging.INFO, __file__, 1, "plan subscribers=%d ready=%d", (5, 4), None)
+    record = logging.LogRecord(
+        "service.delivery", logging.INFO, __file__, 1, "plan subscribers=%d ready=%d", (5, 4), None
+    )
     line = JsonFormatter().format(record)
     data = json.loads(line)
     assert "\n" not in line
-    assert data["event"] == "plan" and data["subscribers"] == 5 and data["ready"] == 4 and data["level"] == "info"
-    other = json.loads(JsonFormatter().format(logging.LogRecord("uvicorn", 20, __file__, 1, "x=1", (), None)))
+    assert (
+        data["event"] == "plan"
+        and data["subscribers"] == 5
+        and data["ready"] == 4
+        and data["level"] == "info"
+    )
+    other = json.loads(
+        JsonFormatter().format(logging.LogRecord("uvicorn", 20, __file__, 1, "x=1", (), None))
+    )
     assert "event" not in other  # only Paperboy's own lines are parsed
 
 

@@ -79,14 +79,19 @@ def test_trending_places_go_to_trending_papers_near_the_readers_topics() -> None
 
 
 def test_a_trending_paper_near_a_topic_but_below_its_floor_says_which_topic() -> None:
-    papers = [paper(i, f"Diffusion models study {i}", "Diffusion models for images.") for i in range(1, 6)]
+    papers = [
+        paper(i, f"Diffusion models study {i}", "Diffusion models for images.") for i in range(1, 6)
+    ]
     papers += [paper(20, "Video diffusion at scale", "Generating video.", upvotes=300)]
     index = RelevanceIndex(papers, now=NOW)
     topic = Topic("keyword", "diffusion models")
     floor = float(index.relevance(topic)[5]) + 0.01  # the trending paper is near, not a match
     mixed = rank(index, topics=[topic], max_papers=4, trending_share=0.25, floor=floor)
     trending = next(s for s in mixed if s.paper.paper_id == 20)
-    assert [r.label for r in trending.reasons] == ["trending: 300 upvotes", 'near "diffusion models"']
+    assert [r.label for r in trending.reasons] == [
+        "trending: 300 upvotes",
+        'near "diffusion models"',
+    ]
 
 
 def test_at_most_one_off_topic_trending_paper_and_it_says_so() -> None:
@@ -97,7 +102,9 @@ def test_at_most_one_off_topic_trending_paper_and_it_says_so() -> None:
         paper(22, "Galaxy surveys", "Stars.", upvotes=200),
     ]
     index = RelevanceIndex(papers, now=NOW)
-    mixed = rank(index, topics=[Topic("keyword", "diffusion models")], max_papers=5, trending_share=0.6)
+    mixed = rank(
+        index, topics=[Topic("keyword", "diffusion models")], max_papers=5, trending_share=0.6
+    )
     assert ids(mixed)[-1] == 20 and 21 not in ids(mixed) and len(mixed) == 5
     assert mixed[-1].reasons[0].label == "trending: 500 upvotes, off your topics"
 
@@ -106,10 +113,14 @@ def test_near_duplicates_do_not_fill_the_digest() -> None:
     same = "Diffusion models for image generation: we scale diffusion models with classifier-free guidance."
     papers = [paper(i, f"Diffusion models for images, part {i}", same) for i in range(1, 6)]
     papers += [
-        paper(10, "Diffusion models for audio", "Generating speech and music with diffusion models."),
+        paper(
+            10, "Diffusion models for audio", "Generating speech and music with diffusion models."
+        ),
         paper(11, "Diffusion models for video", "Video generation with latent diffusion models."),
     ]
-    result = rank(RelevanceIndex(papers, now=NOW), topics=[Topic("keyword", "diffusion models")], max_papers=4)
+    result = rank(
+        RelevanceIndex(papers, now=NOW), topics=[Topic("keyword", "diffusion models")], max_papers=4
+    )
     # Five copies of one paper score alike; the digest keeps the two different ones among them.
     assert {10, 11} <= set(ids(result))
 
@@ -262,7 +273,11 @@ def test_author_topics_tolerate_initials_and_accents_and_authors_are_features() 
 
 def test_every_topic_with_a_match_gets_a_place() -> None:
     papers = [
-        paper(i, f"Reinforcement learning for control, study {i}", "Reinforcement learning rewards policies.")
+        paper(
+            i,
+            f"Reinforcement learning for control, study {i}",
+            "Reinforcement learning rewards policies.",
+        )
         for i in range(1, 9)
     ]
     papers += [paper(20, "A parser for Welsh", "Syntax.", categories=("cs.CL",))]

@@ -36,7 +36,9 @@ def test_no_classifier_before_a_few_votes_or_without_an_up_vote() -> None:
     has_vector = np.ones(40, dtype=bool)
     few = cluster(0, MIN_VOTES - 1)
     assert reader_z(candidates, has_vector, liked=few, disliked=np.zeros((0, DIM))) is None
-    assert reader_z(candidates, has_vector, liked=np.zeros((0, DIM)), disliked=cluster(1, 5)) is None
+    assert (
+        reader_z(candidates, has_vector, liked=np.zeros((0, DIM)), disliked=cluster(1, 5)) is None
+    )
 
 
 def test_a_paper_without_a_vector_gets_nothing() -> None:

@@ -28,7 +28,9 @@ def test_the_scheduler_runs_its_ticks_and_stops_on_sigterm(
 ) -> None:
     env = env_for(tmp_path)
     migrate(env["PAPERBOY_DATABASE_URL"])  # as `paperboy db upgrade` would
-    process = subprocess.Popen([*PAPERBOY, "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*PAPERBOY, "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     # Read stderr as it comes (a thread: readline would block) until the start-up tick shows.
     err_lines: list[str] = []
     ticked = threading.Event()
@@ -45,7 +47,10 @@ def test_the_scheduler_runs_its_ticks_and_stops_on_sigterm(
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert "scheduler running (delivery, ingest)" in line or "scheduler running (ingest, delivery)" in line, line
+        assert (
+            "scheduler running (delivery, ingest)" in line
+            or "scheduler running (ingest, delivery)" in line
+        ), line
         assert ticked.wait(60), "".join(err_lines)  # the delivery tick runs at start-up
         process.send_signal(signal.SIGTERM)
         out = process.stdout.read()
@@ -59,13 +64,24 @@ def test_the_scheduler_runs_its_ticks_and_stops_on_sigterm(
     assert "waiting for the running tick" in out
 
 
-def test_a_worker_needs_postgresql_and_says_so(tmp_path: Path, migrate: Callable[[str], None]) -> None:
+def test_a_worker_needs_postgresql_and_says_so(
+    tmp_path: Path, migrate: Callable[[str], None]
+) -> None:
     env = env_for(tmp_path)
     migrate(env["PAPERBOY_DATABASE_URL"])
-    result = subprocess.run([*PAPERBOY, "worker", "--once"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*PAPERBOY, "worker", "--once"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "needs PostgreSQL" in result.stderr
     queue = subprocess.run(
-        [*PAPERBOY, "doctor"], env=env | {"PAPERBOY_DELIVERY_QUEUE": "procrastinate"}, capture_output=True, text=True, timeout=60
+        [*PAPERBOY, "doctor"],
+        env=env | {"PAPERBOY_DELIVERY_QUEUE": "procrastinate"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert queue.returncode == 1 and "PAPERBOY_DELIVERY_QUEUE=procrastinate needs a PostgreSQL" in queue.stdout
+    assert (
+        queue.returncode == 1
+        and "PAPERBOY_DELIVERY_QUEUE=procrastinate needs a PostgreSQL" in queue.stdout
+    )

@@ -50,10 +50,21 @@ def test_ticks_ingest_the_folder_and_deliver_to_the_outbox(runtime: Runtime) -> 
 
 def test_due_dates_follow_the_local_clock() -> None:
     now = dt.datetime(2025, 3, 30, 6, 30, tzinfo=dt.UTC)  # the night Europe moves to summer time
-    assert digest_date_due(now=now, timezone="Europe/Berlin", hour=8, cadence="daily", last_digest=None) == dt.date(2025, 3, 30)
-    assert digest_date_due(now=now, timezone="America/New_York", hour=8, cadence="daily", last_digest=None) is None
-    assert digest_date_due(now=now, timezone="Pacific/Kiritimati", hour=8, cadence="daily", last_digest=None) == dt.date(2025, 3, 30)
-    assert digest_date_due(now=now, timezone="Pacific/Pago_Pago", hour=8, cadence="daily", last_digest=None) == dt.date(2025, 3, 29)
+    assert digest_date_due(
+        now=now, timezone="Europe/Berlin", hour=8, cadence="daily", last_digest=None
+    ) == dt.date(2025, 3, 30)
+    assert (
+        digest_date_due(
+            now=now, timezone="America/New_York", hour=8, cadence="daily", last_digest=None
+        )
+        is None
+    )
+    assert digest_date_due(
+        now=now, timezone="Pacific/Kiritimati", hour=8, cadence="daily", last_digest=None
+    ) == dt.date(2025, 3, 30)
+    assert digest_date_due(
+        now=now, timezone="Pacific/Pago_Pago", hour=8, cadence="daily", last_digest=None
+    ) == dt.date(2025, 3, 29)
     weekly = dict(now=now, timezone="Europe/Berlin", hour=8, cadence="weekly")
     assert digest_date_due(**weekly, last_digest=dt.date(2025, 3, 27)) is None
     assert digest_date_due(**weekly, last_digest=dt.date(2025, 3, 23)) == dt.date(2025, 3, 30)

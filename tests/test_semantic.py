@@ -68,7 +68,9 @@ def test_the_quoted_sentence_is_the_one_closest_in_meaning() -> None:
         "2023. Models fine-tuned on later tasks lose what they learned on the earlier ones. We "
         "report results on eight GPUs."
     )
-    assert semantic.sentences(abstract)[0].startswith("We release a benchmark of 40 tasks, e.g. parsing")
+    assert semantic.sentences(abstract)[0].startswith(
+        "We release a benchmark of 40 tasks, e.g. parsing"
+    )
     assert len(semantic.sentences(abstract)) == 3
     assert semantic.closest_sentence("catastrophic forgetting", abstract) == (
         "Models fine-tuned on later tasks lose what they learned on the earlier ones."

@@ -308,10 +308,24 @@ def test_sigterm_finishes_the_messages_in_flight_and_leaves_the_rest_open(
         **os.environ, **cli_env(faulty, smtp_sink), "PAPERBOY_SMTP_CONNECTIONS": "4",
         "PAPERBOY_SECRET_KEY": "test-secret-key-0123456789",
     }  # fmt: skip
-    command = [sys.executable, "-m", "service", "send", "--date", dt.date.today().isoformat(), "--json"]
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "service",
+        "send",
+        "--date",
+        dt.date.today().isoformat(),
+        "--json",
+    ]
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
-    while sum(smtp_sink.accepted.values()) < 8 and process.poll() is None and time.monotonic() < deadline:
+    while (
+        sum(smtp_sink.accepted.values()) < 8
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     process.send_signal(signal.SIGTERM)  # docker stop
     stdout, stderr = process.communicate(timeout=30)

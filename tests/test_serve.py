@@ -30,7 +30,10 @@ def free_port() -> int:
 
 def env_for(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
-    env.update(PAPERBOY_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}", PAPERBOY_OUTBOX_DIR=str(tmp_path / "outbox"))
+    env.update(
+        PAPERBOY_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}",
+        PAPERBOY_OUTBOX_DIR=str(tmp_path / "outbox"),
+    )
     return env
 
 
@@ -60,8 +63,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The quick start's sequence: migrate, load the sample if empty, serve (once for the
     module's read-only tests)."""
     env = env_for(tmp_path_factory.mktemp("served"))
-    subprocess.run([*PAPERBOY, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
-    subprocess.run([*PAPERBOY, "ingest", "--sample", "--if-empty"], env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [*PAPERBOY, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60
+    )
+    subprocess.run(
+        [*PAPERBOY, "ingest", "--sample", "--if-empty"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     port = free_port()
     process = subprocess.Popen([*PAPERBOY, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -93,13 +104,23 @@ def test_the_quick_start_sends_a_digest_with_authors_links_and_a_category_match(
     env = env_for(tmp_path)
 
     def paperboy(*args: str) -> str:
-        done = subprocess.run([*PAPERBOY, *args], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [*PAPERBOY, *args], env=env, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     paperboy("db", "upgrade")  # as `python3 dev.py run` does before serving
     paperboy("ingest", "--sample", "--if-empty")
-    paperboy("subscribers", "add", "you@example.org", "--topic", "reinforcement learning", "--topic", "category:cs.CL")
+    paperboy(
+        "subscribers",
+        "add",
+        "you@example.org",
+        "--topic",
+        "reinforcement learning",
+        "--topic",
+        "category:cs.CL",
+    )
     preview = paperboy("preview", "you@example.org")
     assert "in cs.CL" in preview and 'matches "reinforcement learning"' in preview
     paperboy("send", "--date", dt.date.today().isoformat())
@@ -127,7 +148,9 @@ def test_landing_page_in_headless_chromium(served: str, tmp_path: Path, browser:
         assert page.locator("li.paper").count() == 30
         assert page.locator("li.paper h3").first.inner_text().strip()
         # The stylesheet loaded under the CSP and nothing overflows a phone's width.
-        assert page.evaluate("getComputedStyle(document.querySelector('.brand')).fontWeight") == "700"
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('.brand')).fontWeight") == "700"
+        )
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(tmp_path / f"landing-{name}.png"), full_page=False)
         page.close()
@@ -136,6 +159,13 @@ def test_landing_page_in_headless_chromium(served: str, tmp_path: Path, browser:
 
 def test_db_upgrade_creates_the_default_sqlite_folder(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
-    result = subprocess.run([*PAPERBOY, "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*PAPERBOY, "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "paperboy.db").is_file()

@@ -14,7 +14,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def readme_settings() -> dict[str, str]:
-    rows = re.findall(r"^\| `(PAPERBOY_[A-Z_]+)` \| (.+?) \| (.+?) \|$", README.read_text(), re.MULTILINE)
+    rows = re.findall(
+        r"^\| `(PAPERBOY_[A-Z_]+)` \| (.+?) \| (.+?) \|$", README.read_text(), re.MULTILINE
+    )
     return {name: meaning for name, _default, meaning in rows}
 
 
@@ -51,22 +53,31 @@ def test_placeholder_secret_is_refused_outside_development(monkeypatch: pytest.M
         ("PAPERBOY_SOURCES", "files,nope"),
     ],
 )
-def test_invalid_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_invalid_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         load_settings()
 
 
 def test_from_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("PAPERBOY_FROM=Digest <d@example.org>\nPAPERBOY_DEFAULT_HOUR=6\n")
+    (tmp_path / ".env").write_text(
+        "PAPERBOY_FROM=Digest <d@example.org>\nPAPERBOY_DEFAULT_HOUR=6\n"
+    )
     settings = load_settings()
     assert settings.from_address == "Digest <d@example.org>" and settings.default_hour == 6
 
 
 def test_list_unsubscribe_mailto_must_be_a_plain_address() -> None:
-    assert load_settings(list_unsubscribe_mailto="mailto:unsub@example.org").list_unsubscribe_mailto == "unsub@example.org"
+    assert (
+        load_settings(list_unsubscribe_mailto="mailto:unsub@example.org").list_unsubscribe_mailto
+        == "unsub@example.org"
+    )
     assert load_settings(list_unsubscribe_mailto="").list_unsubscribe_mailto is None
-    with pytest.raises(ConfigError, match="PAPERBOY_LIST_UNSUBSCRIBE_MAILTO|list_unsubscribe_mailto"):
+    with pytest.raises(
+        ConfigError, match="PAPERBOY_LIST_UNSUBSCRIBE_MAILTO|list_unsubscribe_mailto"
+    ):
         load_settings(list_unsubscribe_mailto="x@y.org>, <https://evil.example")
 
 

@@ -40,17 +40,24 @@ def status_of(runtime: Runtime, subscriber_id: int) -> str:
         return sub.status
 
 
-def test_landing_page_lists_the_latest_papers_escaped(runtime: Runtime, client: TestClient, tmp_path: Path) -> None:
+def test_landing_page_lists_the_latest_papers_escaped(
+    runtime: Runtime, client: TestClient, tmp_path: Path
+) -> None:
     empty = client.get("/")
     assert empty.status_code == 200 and "No papers yet" in empty.text
     ingest_file(runtime.factory, path=sample_listings_path(), source="sample", now=NOW)
     hostile = tmp_path / "hostile.jsonl"
     # Upvoted, so that it is among the 30 most upvoted papers the page lists.
-    hostile.write_text('{"title": "<script>alert(1)</script> Attention", "abstract": "x", "upvotes": 500}\n')
+    hostile.write_text(
+        '{"title": "<script>alert(1)</script> Attention", "abstract": "x", "upvotes": 500}\n'
+    )
     ingest_file(runtime.factory, path=hostile, now=NOW + dt.timedelta(hours=1))
     page = client.get("/")
     assert page.status_code == 200
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; Attention" in page.text and "<script>alert" not in page.text
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt; Attention" in page.text
+        and "<script>alert" not in page.text
+    )
     assert page.text.count('<li class="paper">') == 30
     assert "120 papers" in page.text
     assert page.headers["X-Content-Type-Options"] == "nosniff"
@@ -70,12 +77,20 @@ def test_unsubscribe_get_changes_nothing_post_is_one_click_and_idempotent(
     assert page.status_code == 200 and "<form" in page.text
     assert status_of(runtime, subscriber_id) == "active"
     for _ in range(2):  # RFC 8058: POST with the one-click body, no cookies, 200, idempotent
-        done = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
-        assert done.status_code == 200 and "set-cookie" not in done.headers and "location" not in done.headers
+        done = client.post(
+            f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}, follow_redirects=False
+        )
+        assert (
+            done.status_code == 200
+            and "set-cookie" not in done.headers
+            and "location" not in done.headers
+        )
     assert status_of(runtime, subscriber_id) == "unsubscribed"
 
 
-def test_forged_or_wrong_purpose_tokens_are_refused(runtime: Runtime, client: TestClient, subscriber_id: int) -> None:
+def test_forged_or_wrong_purpose_tokens_are_refused(
+    runtime: Runtime, client: TestClient, subscriber_id: int
+) -> None:
     manage_token = runtime.signer.make("manage", s=subscriber_id)
     assert client.post(f"/unsubscribe/{manage_token}").status_code == 400
     assert client.get("/unsubscribe/not-a-token").status_code == 400

@@ -339,7 +339,9 @@ def test_archive_and_atom_feed_list_the_sent_digests(
     assert archive.status_code == 200
     days = re.findall(r"<h2>([^<]+)</h2>", archive.text)
     assert days == ["Tuesday 19 August 2025", "Monday 18 August 2025"]
-    assert '<section class="card digest" id="2025-08-19">' in archive.text  # "view in browser" lands here
+    assert (
+        '<section class="card digest" id="2025-08-19">' in archive.text
+    )  # "view in browser" lands here
     assert archive.text.count("matches &#34;segmentation&#34;") == 5
     feed_path = re.search(r'href="(/feed/[^"]+\.atom)"', archive.text).group(1)  # type: ignore[union-attr]
 
@@ -424,7 +426,9 @@ def trending(runtime: Runtime, papers: None, tmp_path) -> None:  # type: ignore[
 
 
 def selected(page: str, name: str) -> str:
-    found = re.search(rf'<select id="{name}" name="{name}".*?<option value="([^"]*)" selected', page, re.S)
+    found = re.search(
+        rf'<select id="{name}" name="{name}".*?<option value="([^"]*)" selected', page, re.S
+    )
     assert found, f"no selected {name} option"
     return found.group(1)
 
@@ -437,7 +441,10 @@ def test_the_ranking_preferences_are_labelled_choices_saved_and_defaulted(
     assert '<label for="relevance_floor">How strict should topic matching be?</label>' in page
     assert '<label for="trending_share">Mix in what’s trending</label>' in page
     assert 'aria-describedby="relevance_floor-hint"' in page and 'id="trending_share-hint"' in page
-    assert (selected(page, "relevance_floor"), selected(page, "trending_share")) == ("default", "default")
+    assert (selected(page, "relevance_floor"), selected(page, "trending_share")) == (
+        "default",
+        "default",
+    )
 
     for floor, share, stored in (
         ("strict", "lot", (0.5, 0.4)),
@@ -446,23 +453,35 @@ def test_the_ranking_preferences_are_labelled_choices_saved_and_defaulted(
         ("strict", "default", (0.5, None)),
         ("default", "default", (None, None)),
     ):
-        saved = client.post(f"/manage/{token}", data=form_of(page, relevance_floor=floor, trending_share=share))
+        saved = client.post(
+            f"/manage/{token}", data=form_of(page, relevance_floor=floor, trending_share=share)
+        )
         assert saved.status_code == 200 and "Saved." in saved.text, saved.text[:2000]
         sub = load(runtime, sub_id)
         assert (sub.relevance_floor, sub.trending_share) == stored, (floor, share)
         # The page shows what is stored; other settings are untouched.
-        assert (selected(saved.text, "relevance_floor"), selected(saved.text, "trending_share")) == (floor, share)
+        assert (
+            selected(saved.text, "relevance_floor"),
+            selected(saved.text, "trending_share"),
+        ) == (floor, share)
         assert (sub.max_papers, sub.timezone, len(sub.topics)) == (5, "UTC", 2)
 
 
 def test_a_value_set_elsewhere_is_shown_and_kept_and_a_form_without_the_fields_keeps_them(
     runtime: Runtime, client: TestClient, sub_id: int
 ) -> None:
-    with session_scope(runtime.factory) as session:  # as `paperboy subscribers add --floor 0.35` would
-        store.set_ranking_preferences(session, subscriber_id=sub_id, relevance_floor=0.35, trending_share=0.1)
+    with session_scope(
+        runtime.factory
+    ) as session:  # as `paperboy subscribers add --floor 0.35` would
+        store.set_ranking_preferences(
+            session, subscriber_id=sub_id, relevance_floor=0.35, trending_share=0.1
+        )
     token = runtime.signer.make("manage", s=sub_id)
     page = client.get(f"/manage/{token}").text
-    assert (selected(page, "relevance_floor"), selected(page, "trending_share")) == ("0.35", "little")
+    assert (selected(page, "relevance_floor"), selected(page, "trending_share")) == (
+        "0.35",
+        "little",
+    )
     assert "Your own setting (0.35)" in page
     resaved = client.post(f"/manage/{token}", data=form_of(page, relevance_floor="0.35", trending_share="little",
                                                             max_papers="7"))  # fmt: skip
@@ -481,13 +500,25 @@ def test_a_bad_ranking_preference_is_named_and_nothing_is_saved(
     token = runtime.signer.make("manage", s=sub_id)
     page = client.get(f"/manage/{token}").text
     for changes, message in (
-        ({"relevance_floor": "very"}, "topic matching: &#39;very&#39; is not one of loose, default, strict"),
-        ({"relevance_floor": "1.5"}, "topic matching: &#39;1.5&#39; must be one of loose, default, strict or a number from 0 to 1"),
+        (
+            {"relevance_floor": "very"},
+            "topic matching: &#39;very&#39; is not one of loose, default, strict",
+        ),
+        (
+            {"relevance_floor": "1.5"},
+            "topic matching: &#39;1.5&#39; must be one of loose, default, strict or a number from 0 to 1",
+        ),
         ({"relevance_floor": "nan"}, "topic matching: &#39;nan&#39; must be"),
-        ({"trending_share": "heaps"}, "trending papers: &#39;heaps&#39; is not one of none, little, default, lot"),
+        (
+            {"trending_share": "heaps"},
+            "trending papers: &#39;heaps&#39; is not one of none, little, default, lot",
+        ),
         ({"trending_share": "-0.1"}, "trending papers: &#39;-0.1&#39; must be"),
     ):
-        data = form_of(page, **{"relevance_floor": "strict", "trending_share": "lot", "max_papers": "9", **changes})
+        data = form_of(
+            page,
+            **{"relevance_floor": "strict", "trending_share": "lot", "max_papers": "9", **changes},
+        )
         answer = client.post(f"/manage/{token}", data=data)
         assert answer.status_code == 400 and message in answer.text, (changes, answer.text[:3000])
         fragment = client.post(f"/manage/{token}", data={**data, "action": "preview"},
@@ -517,11 +548,15 @@ def test_the_preview_follows_the_unsaved_trending_share(
     none, none_html = preview("none")
     assert none and not TRENDING_TITLES & set(none) and "trending:" not in none_html
     default, _ = preview("default")  # 0.2 of 5 papers: one place
-    assert [t for t in default if t in TRENDING_TITLES] == ["A benchmark for protein structure prediction"]
+    assert [t for t in default if t in TRENDING_TITLES] == [
+        "A benchmark for protein structure prediction"
+    ]
     # 0.4 of 5 papers: two places, but the most upvoted papers are off the topic, and at most one
     # off-topic trending paper goes in, saying so; the other place goes back to a topic match.
     lot, lot_html = preview("lot")
-    assert [t for t in lot if t in TRENDING_TITLES] == ["A benchmark for protein structure prediction"]
+    assert [t for t in lot if t in TRENDING_TITLES] == [
+        "A benchmark for protein structure prediction"
+    ]
     assert "trending: 90 upvotes (+85 today), off your topics" in lot_html and len(lot) == 5
     assert lot[:3] == none[:3]  # the best topic matches keep their places
     sub = load(runtime, subscriber_id)  # a preview saves nothing

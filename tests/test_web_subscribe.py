@@ -71,7 +71,9 @@ def test_landing_page_has_the_form_suggestions_and_trending_papers(
         and 'tabindex="-1"' in page.text
     )
     suggestions = re.findall(r'<option value="([^"]+)"></option>', page.text)
-    assert {"language models", "category:cs.CL"} <= set(suggestions) and "you need" not in suggestions
+    assert {"language models", "category:cs.CL"} <= set(
+        suggestions
+    ) and "you need" not in suggestions
     assert "<option selected>UTC</option>" in page.text and "data-detect-timezone" in page.text
     # No inline script or style: the CSP forbids them.
     assert not re.search(r"<script(?![^>]*\bsrc=)", page.text) and " style=" not in page.text

@@ -33,7 +33,14 @@ from tests.smtp_sink import SmtpSink
 SUBSCRIBERS = 2000
 DATE = "2025-08-20"
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
-TOPICS = ["reinforcement learning", "diffusion", "language models", "video generation", "agents", "reasoning"]
+TOPICS = [
+    "reinforcement learning",
+    "diffusion",
+    "language models",
+    "video generation",
+    "agents",
+    "reasoning",
+]
 PAPERBOY = [sys.executable, "-m", "service"]
 
 
@@ -64,12 +71,16 @@ def env(postgres_server, tmp_path: Path) -> Iterator[dict[str, str]]:  # type: i
 
 
 def paperboy(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([*PAPERBOY, *args], env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [*PAPERBOY, *args], env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, f"paperboy {' '.join(args)}: {result.stderr}"
     return result.stdout
 
 
-def test_three_workers_one_killed_every_subscriber_gets_one_digest(env: dict[str, str], tmp_path: Path) -> None:
+def test_three_workers_one_killed_every_subscriber_gets_one_digest(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     sink = SmtpSink(record=False, latency=0.002).start()
     env["PAPERBOY_SMTP_URL"] = sink.url
     workers: list[subprocess.Popen[bytes]] = []
@@ -104,7 +115,9 @@ def test_three_workers_one_killed_every_subscriber_gets_one_digest(env: dict[str
                 subprocess.Popen([*PAPERBOY, "worker", "--concurrency", "2", "--name", f"w{n}"], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             )  # fmt: skip
-        wait_for(lambda: sum(sink.accepted.values()) >= SUBSCRIBERS // 4, 300, "a quarter of the digests")
+        wait_for(
+            lambda: sum(sink.accepted.values()) >= SUBSCRIBERS // 4, 300, "a quarter of the digests"
+        )
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait()
         killed_at = sum(sink.accepted.values())
@@ -137,11 +150,15 @@ def test_three_workers_one_killed_every_subscriber_gets_one_digest(env: dict[str
 
     assert counts() == {"sent": SUBSCRIBERS}
     assert len(sink.message_ids) == SUBSCRIBERS
-    assert all(len(ids) == 1 for ids in sink.message_ids.values()), "a subscriber got two different digests"
+    assert all(len(ids) == 1 for ids in sink.message_ids.values()), (
+        "a subscriber got two different digests"
+    )
     duplicates = sum(sink.accepted.values()) - SUBSCRIBERS
     # At most the killed worker's messages in flight: 2 jobs × (4 connections // 2) each.
     assert 0 <= duplicates <= 4, duplicates
-    assert all(w.returncode == 0 for w in workers[1:]), [w.returncode for w in workers]  # SIGTERM: clean exit
+    assert all(w.returncode == 0 for w in workers[1:]), [
+        w.returncode for w in workers
+    ]  # SIGTERM: clean exit
 
 
 def counts_of(runtime: Runtime) -> dict[str, int]:

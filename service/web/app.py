@@ -74,7 +74,9 @@ def relative_slash_redirect(request: Request, response: Response) -> None:
     response.headers["location"] = path + (f"?{target.query}" if target.query else "")
 
 
-def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[], dt.datetime] = utcnow) -> FastAPI:
+def create_app(
+    runtime: Runtime, *, scheduler: bool = False, clock: Callable[[], dt.datetime] = utcnow
+) -> FastAPI:
     """The web app; with ``scheduler`` it also runs the ingest and delivery jobs in-process."""
 
     @asynccontextmanager
@@ -97,8 +99,12 @@ def create_app(runtime: Runtime, *, scheduler: bool = False, clock: Callable[[],
     if not any(isinstance(f, RedactTokens) for f in access.filters):
         access.addFilter(RedactTokens())
 
-    app = FastAPI(title="Paperboy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.mount("/static", StaticFiles(directory=str(templates_dir() / "web" / "static")), name="static")
+    app = FastAPI(
+        title="Paperboy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.mount(
+        "/static", StaticFiles(directory=str(templates_dir() / "web" / "static")), name="static"
+    )
 
     headers = dict(SECURITY_HEADERS)
     if runtime.settings.env == "production":

@@ -64,8 +64,12 @@ def router(web: Web) -> APIRouter:
             max_papers=prefs.max_papers,
             now=web.clock(),
             # The form's choice, unsaved; its "default" is the service default, not the stored one.
-            floor=settings.relevance_floor if prefs.relevance_floor is None else prefs.relevance_floor,
-            trending_share=settings.trending_share if prefs.trending_share is None else prefs.trending_share,
+            floor=settings.relevance_floor
+            if prefs.relevance_floor is None
+            else prefs.relevance_floor,
+            trending_share=settings.trending_share
+            if prefs.trending_share is None
+            else prefs.trending_share,
         )
 
     def show(
@@ -84,7 +88,9 @@ def router(web: Web) -> APIRouter:
 
     def quiet_of(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """(kind, text) of the topics on the form that matched no paper lately."""
-        topics = [Topic(r["kind"], r["text"]) for r in rows if r["text"] and r["kind"] in TOPIC_KINDS]
+        topics = [
+            Topic(r["kind"], r["text"]) for r in rows if r["text"] and r["kind"] in TOPIC_KINDS
+        ]
         with session_scope(web.runtime.factory) as session:
             found = topic_check.quiet_topics(session, topics=topics, now=web.clock())
         return {(t.kind, t.text) for t in found}

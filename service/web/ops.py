@@ -76,7 +76,9 @@ def router(web: Web) -> APIRouter:
         if not token:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
             return JSONResponse(
                 {"detail": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )

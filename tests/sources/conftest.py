@@ -19,7 +19,10 @@ def data_dir(name: str) -> Path:
     """
     candidate = TEST_DATA / name
     if not candidate.is_dir():
-        need("test data", f"tests/data/{name} not found in {REPO_ROOT}: the recorded test inputs are part of the repository")
+        need(
+            "test data",
+            f"tests/data/{name} not found in {REPO_ROOT}: the recorded test inputs are part of the repository",
+        )
     return candidate
 
 
