@@ -215,7 +215,21 @@ def asgi_post(
     async def main() -> None:
         await app(scope, receive, send)
 
-    asyncio.run(main())
+    # In a thread of its own: Playwright's sync API (the session's browser) keeps an event loop
+    # running in this one, and asyncio.run refuses to start inside a running loop.
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported below, in the test's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
     return status[0], pulled
 
 
