@@ -128,6 +128,7 @@ class RelevanceIndex:
         self._exclude_cache: dict[str, np.ndarray] = {}
         self._similarity_cache: dict[int, np.ndarray] = {}
         self._sentence_cache: dict[tuple[int, str], str | None] = {}
+        self._outside_vectors: dict[int, np.ndarray | None] = {}
         self._tfidf: tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]] | None = None
         self._ids = np.asarray([c.paper_id for c in self.candidates], dtype=np.int64)
         self._first_seen = np.asarray(
@@ -244,7 +245,9 @@ class RelevanceIndex:
 
     def mask(self, paper_ids: Collection[int]) -> np.ndarray:
         """True for the papers of the index whose id is in ``paper_ids``."""
-        return np.isin(self._ids, np.fromiter(paper_ids, dtype=np.int64, count=len(paper_ids)))
+        found = np.zeros(len(self), dtype=bool)
+        found[[i for pid in paper_ids if (i := self.position.get(pid)) is not None]] = True
+        return found
 
     def seen_since(self, since: dt.datetime) -> np.ndarray:
         """True for the papers first seen at or after ``since``."""
@@ -321,8 +324,11 @@ class RelevanceIndex:
             i = self.position.get(paper.paper_id)
             if i is not None and self.semantic.has_vector[i]:
                 rows.append(self.semantic.matrix[i])
-            elif (vector := self.semantic.paper_vector(paper)) is not None:
-                rows.append(vector)
+            else:  # a paper from before this run: embedded (or found in memory) once per run
+                if paper.paper_id not in self._outside_vectors:
+                    self._outside_vectors[paper.paper_id] = self.semantic.paper_vector(paper)
+                if (vector := self._outside_vectors[paper.paper_id]) is not None:
+                    rows.append(vector)
         width = self.semantic.matrix.shape[1]
         return np.asarray(rows, dtype=np.float32).reshape(len(rows), width)
 
