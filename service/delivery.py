@@ -126,9 +126,13 @@ def digest_date_due(
     if local.hour < hour:
         return None
     today = local.date()
-    if cadence == "weekly" and last_digest is not None and (today - last_digest).days < 7:
-        return None
-    return today
+    return today if cadence_allows(day=today, cadence=cadence, last_digest=last_digest) else None
+
+
+def cadence_allows(*, day: dt.date, cadence: str, last_digest: dt.date | None) -> bool:
+    """Pure: whether a digest dated ``day`` keeps the cadence: a weekly subscriber gets no digest
+    within seven days of their previous one (either side: a forced earlier date counts too)."""
+    return cadence != "weekly" or last_digest is None or abs((day - last_digest).days) >= 7
 
 
 def due_at(*, digest_date: dt.date, timezone: str, hour: int) -> dt.datetime:
@@ -263,7 +267,7 @@ def send_due(
     First plans: for each due subscriber, the open delivery row is found or created (with its
     papers), or the digest is recorded missed or skipped. Then `send_deliveries` sends the
     ready rows through the pool. ``digest_date`` forces that date for everybody (ignoring the
-    delivery hour); ``only`` limits the run to one address; ``dry_run`` ranks and renders but
+    delivery hour, keeping the weekly cadence); ``only`` limits the run to one address; ``dry_run`` ranks and renders but
     writes and sends nothing. ``mailer`` may be an SmtpPool (parallel) or any Mailer (one
     connection).
     """
@@ -343,15 +347,7 @@ def _plan_chunk(
     with session_scope(pipeline.factory) as session:
         history = personal.histories(session, subscriber_ids=[s.id for s in chunk])
         dates: dict[int, dt.date | None] = {
-            s.id: forced_date
-            or digest_date_due(
-                now=now,
-                timezone=s.timezone,
-                hour=s.delivery_hour,
-                cadence=s.cadence,
-                last_digest=history[s.id][0],
-            )  # fmt: skip
-            for s in chunk
+            s.id: _planned_date(s, now, forced_date, history[s.id][0]) for s in chunk
         }
         existing = store.deliveries_for(
             session, keys=[(sid, d) for sid, d in dates.items() if d is not None]
@@ -375,6 +371,23 @@ def _plan_chunk(
                 new.append((subscriber, *planned))
         if new:
             _record_new(session, new, now, report, ready)
+
+
+def _planned_date(
+    subscriber: Subscriber, now: dt.datetime, forced: dt.date | None, last_digest: dt.date | None
+) -> dt.date | None:
+    """The digest date to plan: the due one, or the forced one (``send --date``, which ignores
+    the delivery hour) when it keeps the subscriber's cadence; None when nothing is due."""
+    if forced is not None:
+        allowed = cadence_allows(day=forced, cadence=subscriber.cadence, last_digest=last_digest)
+        return forced if allowed else None
+    return digest_date_due(
+        now=now,
+        timezone=subscriber.timezone,
+        hour=subscriber.delivery_hour,
+        cadence=subscriber.cadence,
+        last_digest=last_digest,
+    )
 
 
 def _record_new(

@@ -158,3 +158,26 @@ def test_a_chunk_whose_row_another_run_created_falls_back_to_one_at_a_time(
         assert len(ready) == 1 and ready[0] != taken.id
     with session_scope(runtime.factory) as session:
         assert store.count_deliveries_by_status(session) == {"pending": 2}
+
+
+def test_send_with_a_forced_date_keeps_the_weekly_cadence(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
+    setup(runtime, "ada@example.org")
+    with session_scope(runtime.factory) as session:
+        ada = store.get_subscriber(session, email="ada@example.org")
+        assert ada is not None
+        ada.cadence = "weekly"
+    outcomes = []
+    with SmtpMailer(smtp_sink.url) as mailer:
+        for day in range(7):  # `paperboy send --date D` on seven consecutive days
+            date = dt.date(2025, 8, 18) + dt.timedelta(days=day)
+            now = dt.datetime.combine(date, dt.time(9), tzinfo=dt.UTC)
+            report = send_due(runtime.pipeline, mailer=mailer, now=now, digest_date=date)
+            outcomes.append((report.sent, report.skipped))
+    assert outcomes == [(1, 0)] + [(0, 1)] * 6
+    assert len(smtp_sink.deliveries) == 1 and statuses(runtime) == {"sent": 1}
+    # A week after the first, the forced date is due again.
+    with SmtpMailer(smtp_sink.url) as mailer:
+        now = dt.datetime(2025, 8, 25, 9, tzinfo=dt.UTC)
+        assert send_due(runtime.pipeline, mailer=mailer, now=now, digest_date=now.date()).sent == 1
