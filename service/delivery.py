@@ -606,7 +606,7 @@ def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> 
             base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
             list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
             unsubscribe_mailto=settings.list_unsubscribe_mailto,
-            message_key=f"{date:%Y%m%d}.{delivery_id}.{subscriber.id}",
+            message_key=pipeline.signer.opaque_id("message-id", delivery_id),
         )  # fmt: skip
     except Exception as exc:  # rendering or building failed: keep the row, say why
         log.exception("delivery_build_failed delivery_id=%s", delivery_id)

@@ -181,3 +181,34 @@ def test_send_with_a_forced_date_keeps_the_weekly_cadence(
     with SmtpMailer(smtp_sink.url) as mailer:
         now = dt.datetime(2025, 8, 25, 9, tzinfo=dt.UTC)
         assert send_due(runtime.pipeline, mailer=mailer, now=now, digest_date=now.date()).sent == 1
+
+
+def test_message_ids_are_opaque_and_the_same_for_a_resent_delivery(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
+    import re
+
+    setup(runtime, "ada@example.org", "bob@example.org")
+    now = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
+    assert send(runtime, smtp_sink, now)["sent"] == 2
+    ids = {m["X-RcptTo"]: m["Message-ID"] for m in smtp_sink.messages}
+    with session_scope(runtime.factory) as session:
+        rows = {d.id: d for d in session.scalars(select(Delivery))}
+    for message_id in ids.values():
+        # Neither the date nor a sequential id: 128 bits of a keyed hash of the delivery.
+        assert re.fullmatch(r"<paperboy\.[0-9a-f]{32}@[a-z0-9.-]+>", message_id), message_id
+        assert "20250820" not in message_id
+        assert all(f".{i}." not in message_id for i in rows)
+    assert len(set(ids.values())) == 2
+    assert {d.message_id for d in rows.values()} == set(ids.values())
+    # A crash after the server's 250 and before our commit: the delivery is sent again, with the
+    # same Message-ID, so the receiver can tell it is the same message.
+    with session_scope(runtime.factory) as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == min(rows))
+            .values(status="sending", lease_until=now, message_id=None)
+        )
+    assert send(runtime, smtp_sink, now + dt.timedelta(minutes=20))["sent"] == 1
+    assert all(len(found) == 1 for found in smtp_sink.message_ids.values())
+    assert len(smtp_sink.deliveries) == 3
