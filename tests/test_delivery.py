@@ -212,3 +212,93 @@ def test_message_ids_are_opaque_and_the_same_for_a_resent_delivery(
     assert send(runtime, smtp_sink, now + dt.timedelta(minutes=20))["sent"] == 1
     assert all(len(found) == 1 for found in smtp_sink.message_ids.values())
     assert len(smtp_sink.deliveries) == 3
+
+
+def test_quiet_days_send_nothing_and_the_next_digest_says_so(
+    runtime: Runtime, smtp_sink: SmtpSink, tmp_path
+) -> None:
+    # arXiv and Daily Papers announce nothing for Saturday and Sunday: no "no new papers" email
+    # then, and Monday's digest mentions it. A weekday without arXiv papers gets a note naming it.
+    runtime.settings = runtime.settings.model_copy(update={"sources": "files,hf_daily,arxiv"})
+    runtime.pipeline.settings = runtime.settings
+    setup(runtime, "ada@example.org")
+    friday, saturday, sunday, monday = (
+        dt.date(2025, 8, 22) + dt.timedelta(days=d) for d in range(4)
+    )
+    at_nine = {d: dt.datetime.combine(d, dt.time(9), tzinfo=dt.UTC) for d in (friday, saturday, sunday, monday)}  # fmt: skip
+    report = send(runtime, smtp_sink, dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC))
+    assert report["sent"] == 1
+    smtp_sink.clear()
+    # Friday: arXiv should have announced, yet nothing new came at all.
+    assert send(runtime, smtp_sink, at_nine[friday])["sent"] == 1
+    [note] = smtp_sink.messages
+    text = " ".join(note.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    assert "No new papers were announced today" in text
+    assert "No new papers came from arXiv today" in text and "will catch up" in text
+    assert "Hugging Face Daily Papers" in text
+    smtp_sink.clear()
+    # The weekend: nothing is sent, no row is written, nothing is missed after the deadline.
+    for day in (saturday, sunday):
+        report = send(runtime, smtp_sink, at_nine[day])
+        assert report["sent"] == 0 and report["skipped"] == 1
+        assert send(runtime, smtp_sink, at_nine[day] + dt.timedelta(hours=8))["missed"] == 0
+    assert smtp_sink.deliveries == [] and statuses(runtime) == {"sent": 2}
+    # Monday: papers announced (arXiv) that match; the digest mentions the quiet weekend.
+    listing = tmp_path / "monday.jsonl"
+    listing.write_text(
+        json.dumps({"title": "Reasoning with small models", "abstract": "Reasoning is hard."})
+        + "\n"
+    )
+    ingest_file(
+        runtime.factory, path=listing, source="arxiv", now=at_nine[monday] - dt.timedelta(hours=4)
+    )
+    assert send(runtime, smtp_sink, at_nine[monday])["sent"] == 1
+    [digest] = smtp_sink.messages
+    text = " ".join(digest.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    html = digest.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Reasoning with small models" in text
+    for body in (text, html):
+        assert "Nothing was announced on Saturday and Sunday." in body
+    assert "came from" not in text  # arXiv had papers; Daily Papers is not named without a gap
+
+
+def test_a_quiet_day_with_papers_still_sends_and_skip_empty_still_skips(
+    runtime: Runtime, smtp_sink: SmtpSink, tmp_path
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"sources": "files,arxiv"})
+    runtime.pipeline.settings = runtime.settings
+    setup(runtime, "ada@example.org", "bob@example.org")
+    with session_scope(runtime.factory) as session:
+        bob = store.get_subscriber(session, email="bob@example.org")
+        assert bob is not None
+        bob.skip_empty = True
+        bob.topics[0].text = "xyzzy"
+
+    def outcomes(now: dt.datetime) -> dict[str, tuple[str, str]]:
+        with SmtpMailer(smtp_sink.url) as mailer:
+            report = send_due(runtime.pipeline, mailer=mailer, now=now)
+        return {o.email: (o.status, o.detail) for o in report.outcomes}
+
+    # Friday, a listing day: Ada's digest goes; Bob's topics match nothing and he skips empty days.
+    friday = outcomes(dt.datetime(2025, 8, 22, 9, tzinfo=dt.UTC))
+    assert friday["ada@example.org"][0] == "sent"
+    assert friday["bob@example.org"] == ("skipped", "no new papers match (skip empty days)")
+    # Saturday, a quiet day on the calendar, but a paper came in through the files source: sent.
+    listing = tmp_path / "saturday.jsonl"
+    listing.write_text(json.dumps({"title": "Reasoning on a Saturday", "abstract": "Reasoning."}))
+    ingest_file(runtime.factory, path=listing, now=dt.datetime(2025, 8, 23, 6, tzinfo=dt.UTC))
+    smtp_sink.clear()
+    saturday = outcomes(dt.datetime(2025, 8, 23, 9, tzinfo=dt.UTC))
+    assert saturday["ada@example.org"][0] == "sent" and saturday["bob@example.org"][0] == "skipped"
+    assert "Reasoning on a Saturday" in smtp_sink.messages[0]["Subject"]
+    # Monday, without skip_empty: papers came (the window since he subscribed holds the sample's)
+    # and none matched Bob's topics, which the note says, rather than "nothing was announced".
+    with session_scope(runtime.factory) as session:
+        bob = store.get_subscriber(session, email="bob@example.org")
+        assert bob is not None
+        bob.skip_empty = False
+    smtp_sink.clear()
+    assert outcomes(dt.datetime(2025, 8, 25, 9, tzinfo=dt.UTC))["bob@example.org"][0] == "sent"
+    [note] = [m for m in smtp_sink.messages if m["X-RcptTo"] == "bob@example.org"]
+    text = " ".join(note.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    assert "None of the" in text and "new papers today matched your topics" in text
