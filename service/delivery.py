@@ -261,11 +261,12 @@ def day_facts(
     notes: list[str] = []
     last_date = store.last_digest_date(session, subscriber_id=subscriber.id)
     if subscriber.cadence != "weekly" and last_date is not None:
-        skipped = [
-            last_date + dt.timedelta(days=d) for d in range(1, (digest_date - last_date).days)
-        ]
+        # The days since the previous digest without one, named if the calendars kept them quiet
+        # (within a week: older gaps are a pause, not a weekend).
+        gap = range(1, (digest_date - last_date).days)
+        skipped = [last_date + dt.timedelta(days=d) for d in gap] if len(gap) < 7 else []
         quiet = [d for d in skipped if calendar_quiet(settings, subscriber, d)]
-        if quiet and len(skipped) < 7:
+        if quiet:
             notes.append(f"Nothing was announced on {source_calendar.day_names(quiet)}.")
     if papers:
         return DayFacts(None, tuple(notes))
@@ -287,8 +288,8 @@ def day_facts(
     for source in expected:
         if not any(source in sources for sources in seen):
             notes.append(
-                f"No new papers came from {source_calendar.NAMES[source]} {when}, though it "
-                "announces some on such days: your next digest will catch up on them."
+                f"No new papers came from {source_calendar.NAMES[source]} {when}, though its "
+                "calendar expected some: your next digest will catch up on them."
             )
     return DayFacts(len(seen), tuple(notes))
 
@@ -333,9 +334,9 @@ def send_due(
     First plans: for each due subscriber, the open delivery row is found or created (with its
     papers), or the digest is recorded missed or skipped. Then `send_deliveries` sends the
     ready rows through the pool. ``digest_date`` forces that date for everybody (ignoring the
-    delivery hour, keeping the weekly cadence); ``only`` limits the run to one address; ``dry_run`` ranks and renders but
-    writes and sends nothing. ``mailer`` may be an SmtpPool (parallel) or any Mailer (one
-    connection).
+    delivery hour, keeping the weekly cadence); ``only`` limits the run to one address;
+    ``dry_run`` ranks and renders but writes and sends nothing. ``mailer`` may be an SmtpPool
+    (parallel) or any Mailer (one connection).
     """
     report = SendReport(dry_run=dry_run)
     started = time.monotonic()

@@ -363,7 +363,7 @@ def test_a_quiet_arxiv_day_says_so_in_the_digest(env: dict[str, str], tmp_path: 
         # and that the next digest catches up.
         (
             "2025-08-21",
-            "No new papers came from arXiv today, though it announces some on such days: your next digest will catch up on them.",
+            "No new papers came from arXiv today, though its calendar expected some: your next digest will catch up on them.",
         ),
     ]:
         out, eml = tmp_path / f"{day}.html", tmp_path / f"{day}.eml"
