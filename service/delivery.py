@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import personal, store
+from service import personal, source_calendar, store
 from service.arxiv_calendar import quiet_reason
 from service.bounces import BounceEvent, apply_events, classify_refusal
 from service.db import session_scope
@@ -126,9 +126,13 @@ def digest_date_due(
     if local.hour < hour:
         return None
     today = local.date()
-    if cadence == "weekly" and last_digest is not None and (today - last_digest).days < 7:
-        return None
-    return today
+    return today if cadence_allows(day=today, cadence=cadence, last_digest=last_digest) else None
+
+
+def cadence_allows(*, day: dt.date, cadence: str, last_digest: dt.date | None) -> bool:
+    """Pure: whether a digest dated ``day`` keeps the cadence: a weekly subscriber gets no digest
+    within seven days of their previous one (either side: a forced earlier date counts too)."""
+    return cadence != "weekly" or last_digest is None or abs((day - last_digest).days) >= 7
 
 
 def due_at(*, digest_date: dt.date, timezone: str, hour: int) -> dt.datetime:
@@ -203,25 +207,91 @@ def build_index(pipeline: Pipeline, session: Session, now: dt.datetime) -> Relev
 
 
 def make_digest(
-    pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date, papers: Sequence[ScoredPaper]
-) -> Digest:
+    pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date, papers: Sequence[ScoredPaper],
+    *, facts: DayFacts | None = None,
+) -> Digest:  # fmt: skip
+    facts = facts or DayFacts()
     return Digest(
         email=subscriber.email,
         digest_date=digest_date,
         papers=tuple(papers),
         links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers]),
         topics=tuple(personal.topics_of(subscriber)),
-        notes=() if papers else quiet_day_notes(pipeline.settings, digest_date),
+        notes=facts.notes,
         cadence=subscriber.cadence,
+        new_papers=facts.new_papers,
     )
 
 
-def quiet_day_notes(settings: Settings, digest_date: dt.date) -> tuple[str, ...]:
-    """Why the sources had nothing on ``digest_date``, for the quiet-day note (arXiv's calendar)."""
-    if "arxiv" not in settings.enabled_sources:
-        return ()
-    reason = quiet_reason(digest_date, settings.arxiv_holiday_dates)
-    return (f"No new arXiv papers today: {reason}.",) if reason else ()
+@dataclass(frozen=True, slots=True)
+class DayFacts:
+    """What a digest says about its days besides its papers: how many new papers its window had
+    (for an empty digest: none at all, or none that matched) and the notes on quiet days."""
+
+    new_papers: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+def window(subscriber: Subscriber, digest_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The time a digest covers: from the previous digest's due moment (a day, or a week for a
+    weekly subscriber) to its own."""
+    days = 7 if subscriber.cadence == "weekly" else 1
+    tz, hour = subscriber.timezone, subscriber.delivery_hour
+    until = due_at(digest_date=digest_date, timezone=tz, hour=hour)
+    since = due_at(digest_date=digest_date - dt.timedelta(days=days), timezone=tz, hour=hour)
+    return since, until
+
+
+def calendar_quiet(settings: Settings, subscriber: Subscriber, digest_date: dt.date) -> bool:
+    """True when every enabled source with a calendar is expected to announce nothing for this
+    digest (arXiv and Daily Papers on weekends, arXiv's holidays): no quiet-day note is sent."""
+    since, until = window(subscriber, digest_date)
+    return source_calendar.is_quiet(
+        settings.enabled_sources, since=since, until=until, holidays=settings.arxiv_holiday_dates
+    )
+
+
+def day_facts(
+    session: Session, settings: Settings, subscriber: Subscriber, digest_date: dt.date,
+    papers: Sequence[ScoredPaper], now: dt.datetime,
+) -> DayFacts:  # fmt: skip
+    """The new papers and notes of one digest: the calendar-quiet days since the subscriber's
+    previous digest ("Nothing was announced on Saturday and Sunday."), and for an empty digest
+    the number of new papers in its window and which expected source had none."""
+    notes: list[str] = []
+    last_date = store.last_digest_date(session, subscriber_id=subscriber.id)
+    if subscriber.cadence != "weekly" and last_date is not None:
+        # The days since the previous digest without one, named if the calendars kept them quiet
+        # (within a week: older gaps are a pause, not a weekend).
+        gap = range(1, (digest_date - last_date).days)
+        skipped = [last_date + dt.timedelta(days=d) for d in gap] if len(gap) < 7 else []
+        quiet = [d for d in skipped if calendar_quiet(settings, subscriber, d)]
+        if quiet:
+            notes.append(f"Nothing was announced on {source_calendar.day_names(quiet)}.")
+    if papers:
+        return DayFacts(None, tuple(notes))
+    last_sent = store.last_sent_at(session, subscriber_id=subscriber.id)
+    since = personal.candidate_since(
+        settings=settings, subscriber=subscriber, now=now, previous=last_sent
+    )
+    seen = store.sources_of_papers_seen(session, since=since, until=now)
+    when = "this week" if subscriber.cadence == "weekly" else "today"
+    window_since, window_until = window(subscriber, digest_date)
+    holidays = settings.arxiv_holiday_dates
+    expected = source_calendar.expected_sources(
+        settings.enabled_sources, since=window_since, until=window_until, holidays=holidays
+    )
+    if "arxiv" in settings.enabled_sources and "arxiv" not in expected:
+        reason = quiet_reason(source_calendar.listing_day("arxiv", window_until), holidays)
+        if reason:
+            notes.append(f"No new arXiv papers {when}: {reason}.")
+    for source in expected:
+        if not any(source in sources for sources in seen):
+            notes.append(
+                f"No new papers came from {source_calendar.NAMES[source]} {when}, though its "
+                "calendar expected some: your next digest will catch up on them."
+            )
+    return DayFacts(len(seen), tuple(notes))
 
 
 def preview(
@@ -234,8 +304,9 @@ def preview(
             raise PaperboyError(f"no subscriber {email!r}")
         index = build_index(pipeline, session, now)
         papers = choose_papers(pipeline, session, subscriber, index, now)
-        local_today = now.astimezone(zoneinfo.ZoneInfo(subscriber.timezone)).date()
-        digest = make_digest(pipeline, subscriber, digest_date or local_today, papers)
+        date = digest_date or now.astimezone(zoneinfo.ZoneInfo(subscriber.timezone)).date()
+        facts = day_facts(session, pipeline.settings, subscriber, date, papers, now)
+        digest = make_digest(pipeline, subscriber, date, papers, facts=facts)
     return digest, pipeline.renderer.render(digest)
 
 
@@ -263,9 +334,9 @@ def send_due(
     First plans: for each due subscriber, the open delivery row is found or created (with its
     papers), or the digest is recorded missed or skipped. Then `send_deliveries` sends the
     ready rows through the pool. ``digest_date`` forces that date for everybody (ignoring the
-    delivery hour); ``only`` limits the run to one address; ``dry_run`` ranks and renders but
-    writes and sends nothing. ``mailer`` may be an SmtpPool (parallel) or any Mailer (one
-    connection).
+    delivery hour, keeping the weekly cadence); ``only`` limits the run to one address;
+    ``dry_run`` ranks and renders but writes and sends nothing. ``mailer`` may be an SmtpPool
+    (parallel) or any Mailer (one connection).
     """
     report = SendReport(dry_run=dry_run)
     started = time.monotonic()
@@ -343,15 +414,7 @@ def _plan_chunk(
     with session_scope(pipeline.factory) as session:
         history = personal.histories(session, subscriber_ids=[s.id for s in chunk])
         dates: dict[int, dt.date | None] = {
-            s.id: forced_date
-            or digest_date_due(
-                now=now,
-                timezone=s.timezone,
-                hour=s.delivery_hour,
-                cadence=s.cadence,
-                last_digest=history[s.id][0],
-            )  # fmt: skip
-            for s in chunk
+            s.id: _planned_date(s, now, forced_date, history[s.id][0]) for s in chunk
         }
         existing = store.deliveries_for(
             session, keys=[(sid, d) for sid, d in dates.items() if d is not None]
@@ -375,6 +438,23 @@ def _plan_chunk(
                 new.append((subscriber, *planned))
         if new:
             _record_new(session, new, now, report, ready)
+
+
+def _planned_date(
+    subscriber: Subscriber, now: dt.datetime, forced: dt.date | None, last_digest: dt.date | None
+) -> dt.date | None:
+    """The digest date to plan: the due one, or the forced one (``send --date``, which ignores
+    the delivery hour) when it keeps the subscriber's cadence; None when nothing is due."""
+    if forced is not None:
+        allowed = cadence_allows(day=forced, cadence=subscriber.cadence, last_digest=last_digest)
+        return forced if allowed else None
+    return digest_date_due(
+        now=now,
+        timezone=subscriber.timezone,
+        hour=subscriber.delivery_hour,
+        cadence=subscriber.cadence,
+        last_digest=last_digest,
+    )
 
 
 def _record_new(
@@ -436,6 +516,10 @@ def _plan_one(
     deadline = due_at(
         digest_date=date, timezone=subscriber.timezone, hour=subscriber.delivery_hour
     ) + dt.timedelta(hours=pipeline.settings.delivery_deadline_hours)
+    if forced_date is None and now > deadline and existing is None:
+        if calendar_quiet(pipeline.settings, subscriber, date):
+            # The sources announce nothing for this digest: not a digest missed.
+            return Outcome(subscriber.email, "skipped", f"quiet day {date}: nothing announced")
     if forced_date is None and now > deadline:
         # A morning digest arriving in the afternoon is worse than none: record it as missed.
         if dry_run:
@@ -467,8 +551,13 @@ def _plan_one(
     if not papers and subscriber.skip_empty:
         # No row: papers ingested later that day can still make a digest.
         return Outcome(subscriber.email, "skipped", "no new papers match (skip empty days)")
+    if not papers and calendar_quiet(pipeline.settings, subscriber, date):
+        # No row and no note: the sources announce nothing for this digest (their calendars say
+        # so); the next digest mentions the quiet days.
+        return Outcome(subscriber.email, "skipped", f"quiet day {date}: nothing announced")
     if dry_run:
-        pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers))
+        facts = day_facts(session, pipeline.settings, subscriber, date, papers, now)
+        pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers, facts=facts))
         return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
     # A quiet day is a delivery too (no items): a short note, so silence never means "broken".
     return date, [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
@@ -586,14 +675,15 @@ def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> 
             )
         date = delivery.digest_date
         papers = _stored_papers(session, delivery_id)
+        facts = day_facts(session, settings, subscriber, date, papers, now)
     try:
-        digest = make_digest(pipeline, subscriber, date, papers)
+        digest = make_digest(pipeline, subscriber, date, papers, facts=facts)
         message = build_message(
             pipeline.renderer.render(digest), to=subscriber.email, from_addr=settings.from_address,
             base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
             list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
             unsubscribe_mailto=settings.list_unsubscribe_mailto,
-            message_key=f"{date:%Y%m%d}.{delivery_id}.{subscriber.id}",
+            message_key=pipeline.signer.opaque_id("message-id", delivery_id),
         )  # fmt: skip
     except Exception as exc:  # rendering or building failed: keep the row, say why
         log.exception("delivery_build_failed delivery_id=%s", delivery_id)

@@ -104,6 +104,17 @@ def candidates_since(session: Session, *, since: dt.datetime) -> list[Candidate]
     return [to_candidate(p) for p in rows]
 
 
+def sources_of_papers_seen(
+    session: Session, *, since: dt.datetime, until: dt.datetime
+) -> list[tuple[str, ...]]:
+    """The sources of each paper first seen in (since, until]: how many new papers came after
+    the previous digest, and from which source (one column, for the rare empty digest)."""
+    rows = session.scalars(
+        select(Paper.sources).where(Paper.first_seen > since, Paper.first_seen <= until)
+    )
+    return [tuple(sources or ()) for sources in rows]
+
+
 def papers_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Candidate]:
     wanted = sorted(set(ids))
     found: dict[int, Candidate] = {}

@@ -6,6 +6,8 @@ lifetime. Extra keys (``fallback_keys``) still verify tokens signed before a sec
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -48,6 +50,13 @@ class Signer:
         if purpose not in LIFETIME:
             raise ValueError(f"unknown token purpose {purpose!r}")
         return _serializer((*self.fallback_keys, self.secret_key), purpose)
+
+    def opaque_id(self, purpose: str, value: object) -> str:
+        """A stable, unguessable stand-in for an internal id (32 hex digits): a keyed HMAC of
+        ``value`` per purpose, so the same value always gives the same id and nothing outside
+        can count or guess the ids behind it. Changes when the secret key is rotated."""
+        data = f"paperboy.{purpose}:{value}".encode()
+        return hmac.new(self.secret_key.encode(), data, hashlib.sha256).hexdigest()[:32]
 
     def make(self, purpose: str, **payload: Any) -> str:
         return self._serializer(purpose).dumps(payload)

@@ -56,3 +56,37 @@ def test_next_and_latest_skip_the_weekend_and_holidays() -> None:
     assert latest_announcement(wednesday_night, {THANKSGIVING_2024}) == dt.datetime(
         2024, 11, 27, 1, 0, tzinfo=UTC
     )
+
+
+def test_digest_windows_are_quiet_when_no_calendared_source_announces() -> None:
+    from service.delivery import due_at
+    from service.source_calendar import day_names, expected_sources, is_quiet
+
+    def quiet(sources: list[str], day: dt.date, tz: str, hours: int = 24) -> bool:
+        until = due_at(digest_date=day, timezone=tz, hour=7)
+        return is_quiet(sources, since=until - dt.timedelta(hours=hours), until=until)
+
+    saturday, sunday, monday = dt.date(2025, 8, 23), dt.date(2025, 8, 24), dt.date(2025, 8, 25)
+    both = ["files", "hf_daily", "arxiv"]
+    # London: Saturday and Sunday are quiet; Monday has arXiv's Monday listing and Daily Papers.
+    assert [quiet(both, d, "Europe/London") for d in (saturday, sunday, monday)] == [
+        True,
+        True,
+        False,
+    ]
+    # Tokyo at 07:00: Monday's listing is announced at 09:00 there, so Sunday and Monday are quiet
+    # and Saturday (Friday's listing, announced Friday 09:00 JST) is not.
+    assert [quiet(["arxiv"], d, "Asia/Tokyo") for d in (saturday, sunday, monday)] == [
+        False,
+        True,
+        True,
+    ]
+    # Only sources with a calendar count, and without any there are no quiet days.
+    assert not quiet(["files"], saturday, "UTC")
+    # A holiday quiets arXiv only; Daily Papers still expected.
+    thursday = dt.datetime(2025, 12, 25, 7, tzinfo=UTC)
+    assert expected_sources(
+        both, since=thursday - dt.timedelta(days=1), until=thursday, holidays={thursday.date()}
+    ) == ("hf_daily",)
+    assert day_names([saturday, sunday]) == "Saturday and Sunday"
+    assert day_names([dt.date(2025, 8, 22), saturday, sunday]) == "Friday, Saturday and Sunday"
