@@ -30,6 +30,8 @@ def diverse_top(
     """
     if n <= 0 or not len(pool):
         return []
+    if len(pool) <= n:  # every candidate is taken: nothing to choose between
+        return [int(i) for i in pool]
     positions = np.asarray(pool, dtype=np.int64)
     relevance = lam * score[positions]
     closest = np.zeros(len(positions), dtype=np.float64)

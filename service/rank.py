@@ -40,7 +40,7 @@ import Stemmer
 from service import hybrid
 from service.diversity import diverse_top
 from service.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
-from service.reader_model import ADMIT_Z, reader_shift, reader_z
+from service.reader_model import ADMIT_Z, Centred, centred, reader_shift, reader_z
 from service.records import Candidate, Reason, ScoredPaper, Topic
 from service.trend import signals, trending_label
 
@@ -125,10 +125,12 @@ class RelevanceIndex:
         self._cache: dict[str, TopicMatch] = {}
         self._relevance_cache: dict[tuple[str, str], np.ndarray] = {}
         self._evidence_cache: dict[tuple[str, str, float], _Evidence] = {}
+        self._evidence_exact: dict[tuple[str, str, float], _Evidence] = {}
         self._exclude_cache: dict[str, np.ndarray] = {}
         self._similarity_cache: dict[int, np.ndarray] = {}
         self._sentence_cache: dict[tuple[int, str], str | None] = {}
         self._outside_vectors: dict[int, np.ndarray | None] = {}
+        self._centred: Centred | None = None
         self._tfidf: tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]] | None = None
         self._ids = np.asarray([c.paper_id for c in self.candidates], dtype=np.int64)
         self._first_seen = np.asarray(
@@ -159,9 +161,13 @@ class RelevanceIndex:
 
     def match(self, text: str) -> TopicMatch:
         """Lexical relevance of ``text`` to every paper (memoised: once per distinct text per run)."""
+        cached = self._cache.get(text)  # the text as given: no normalising on the hot path
+        if cached is not None:
+            return cached
         key = " ".join(text.casefold().split())
         cached = self._cache.get(key)
         if cached is not None:
+            self._cache[text] = cached
             return cached
         terms = self._query_terms(key)
         relevance = np.zeros(len(self.candidates), dtype=np.float64)
@@ -176,7 +182,7 @@ class RelevanceIndex:
                     covered[docs] += weight
             relevance = np.tanh(raw / (total / (1 + self._bm25.k1))) * (covered / total)
         result = TopicMatch(relevance, terms)
-        self._cache[key] = result
+        self._cache[key] = self._cache[text] = result
         return result
 
     def matched_words(self, match: TopicMatch, index: int) -> tuple[str, ...]:
@@ -186,9 +192,13 @@ class RelevanceIndex:
 
     def relevance(self, topic: Topic) -> np.ndarray:
         """Relevance (0..1) of one topic of any kind to every paper (memoised per kind and text)."""
+        cached = self._relevance_cache.get((topic.kind, topic.text))  # as given: the hot path
+        if cached is not None:
+            return cached
         key = (topic.kind, " ".join(topic.text.casefold().split()))
         cached = self._relevance_cache.get(key)
         if cached is not None:
+            self._relevance_cache[(topic.kind, topic.text)] = cached
             return cached
         if topic.kind == "category":
             hits = [key[1] in {c.casefold() for c in paper.categories} for paper in self.candidates]
@@ -204,11 +214,15 @@ class RelevanceIndex:
             if self.semantic is not None and len(self):
                 cosine = self.semantic.cosine(topic.text)
                 cached = hybrid.blend(cached, cosine, self.semantic.has_vector)
-        self._relevance_cache[key] = cached
+        self._relevance_cache[key] = self._relevance_cache[(topic.kind, topic.text)] = cached
         return cached
 
     def evidence(self, topic: Topic, floor: float) -> _Evidence:
         """Where ``topic`` counts at ``floor`` (category and author topics ignore it) and log(1 − rel)."""
+        exact = (topic.kind, topic.text, floor)  # the hot path: the text as stored, no normalising
+        cached = self._evidence_exact.get(exact)
+        if cached is not None:
+            return cached
         key = (topic.kind, " ".join(topic.text.casefold().split()), floor)
         cached = self._evidence_cache.get(key)
         if cached is None:
@@ -220,6 +234,7 @@ class RelevanceIndex:
             )
             log_miss = np.where(hit, np.log1p(-np.minimum(relevance, _NEAR_ONE)), 0.0)
             cached = self._evidence_cache[key] = _Evidence(hit, log_miss)
+        self._evidence_exact[exact] = cached
         return cached
 
     def raw_relevance(self, topics: Sequence[Topic]) -> np.ndarray:
@@ -336,8 +351,10 @@ class RelevanceIndex:
         """The reader's own classifier over the candidates (None: too few votes or no embeddings)."""
         if self.semantic is None or not len(self):
             return None
+        if self._centred is None:  # the run's vectors centred once, for every reader's classifier
+            self._centred = centred(self.semantic.matrix, self.semantic.has_vector)
         liked, disliked = self.paper_vectors(votes.liked), self.paper_vectors(votes.disliked)
-        return reader_z(self.semantic.matrix, self.semantic.has_vector, liked, disliked)
+        return reader_z(self._centred, self.semantic.has_vector, liked, disliked)
 
     def closest_sentence(self, i: int, text: str) -> str | None:
         """The sentence of paper ``i``'s abstract closest in meaning to ``text`` (memoised per run)."""

@@ -15,6 +15,8 @@ digest on that alone. The constants were chosen with bench/rank_eval.py's simula
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 MIN_VOTES = 3  # fewer votes than this: no classifier (Rocchio on words still applies)
@@ -24,22 +26,41 @@ READER_WEIGHT = 0.5  # weight in the score (relevance is 0..1)
 ADMIT_Z = 2.5  # standard deviations above the day's papers from which a paper is picked for it
 
 
+@dataclass(frozen=True, slots=True)
+class Centred:
+    """The run's candidate embeddings minus their mean (computed once per run)."""
+
+    matrix: np.ndarray  # float64, one row per candidate
+    centre: np.ndarray  # the mean of the rows with a vector
+
+
+def centred(candidates: np.ndarray, has_vector: np.ndarray) -> Centred:
+    """The run's embedding matrix centred on its candidates with a vector."""
+    centre = (
+        candidates[has_vector].mean(axis=0).astype(np.float64)
+        if has_vector.any()
+        else np.zeros(candidates.shape[1])
+    )
+    return Centred(candidates.astype(np.float64) - centre, centre)
+
+
 def reader_z(
-    candidates: np.ndarray, has_vector: np.ndarray, liked: np.ndarray, disliked: np.ndarray
+    run: Centred | np.ndarray, has_vector: np.ndarray, liked: np.ndarray, disliked: np.ndarray
 ) -> np.ndarray | None:
     """The classifier's score of each candidate in standard deviations (None: too few votes).
 
-    ``candidates`` is the run's embedding matrix (rows without a vector are ignored and score 0);
-    ``liked`` and ``disliked`` are the voted papers' embeddings, one per row.
+    ``run`` is the run's embedding matrix (or it centred once, see ``centred``); rows without a
+    vector are ignored and score 0. ``liked`` and ``disliked`` are the voted papers' embeddings.
     """
     if len(liked) == 0 or len(liked) + len(disliked) < MIN_VOTES or not has_vector.any():
         return None
-    centre = candidates[has_vector].mean(axis=0)
-    x = np.vstack([liked, disliked]).astype(np.float64) - centre
+    if not isinstance(run, Centred):
+        run = centred(run, has_vector)
+    x = np.vstack([liked, disliked]).astype(np.float64) - run.centre
     y = np.concatenate([np.ones(len(liked)), -np.ones(len(disliked))])
     alpha = np.linalg.solve(x @ x.T + RIDGE * np.eye(len(y)), y)
     weights = x.T @ alpha
-    raw = (candidates.astype(np.float64) - centre) @ weights
+    raw = run.matrix @ weights
     measured = raw[has_vector]
     spread = float(measured.std())
     if spread <= 1e-12:
