@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
             data.update({k: v for k, v in event_fields(message).items() if k not in data})
         data.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+            data["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(data, default=str)
 
 
@@ -81,9 +81,31 @@ def command_level(configured: str, *, verbose: bool, long_running: bool) -> str:
     return logging.getLevelName(number)
 
 
+# Anything shaped like an address (ASCII or not) in a log line: error texts that quote one, a
+# library's message, a traceback's repr.
+_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:@]+@[^\s<>()\[\]\"',;:@]+\.[^\s<>()\[\]\"',;:@]+")
+
+
+class MaskAddresses(logging.Filter):
+    """Masks every address in a record's message and exception text, whoever logged it, so logs
+    never hold a whole address (``a***@example.org``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _ADDRESS.sub(lambda m: mask_address(m.group()), message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _ADDRESS.sub(lambda m: mask_address(m.group()), record.exc_text)
+        return True
+
+
 def configure(level: str = "INFO", fmt: str = "text") -> None:
-    """Send logs to stderr (stdout is for command output) in the chosen format."""
+    """Send logs to stderr (stdout is for command output) in the chosen format, addresses masked."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(MaskAddresses())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
+from service import logs
 from service.logs import JsonFormatter, event_fields, mask_address
 
 
@@ -39,3 +42,24 @@ def test_the_json_formatter_writes_one_object_per_line_with_the_fields() -> None
 def test_addresses_are_masked() -> None:
     assert mask_address("ada@example.org") == "a***@example.org"
     assert mask_address("nonsense") == "***"
+
+
+def test_no_log_line_holds_a_whole_address(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logs.configure("INFO", "text")
+        log = logging.getLogger("service.delivery")
+        error = "smtp relay: in doubt: the message to reader0@example.org went out"
+        log.error("delivery id=%s status=in_doubt error=%r", 7, error)
+        try:
+            raise ValueError("cannot send to josé@bücher.example")
+        except ValueError:
+            log.exception("delivery_build_failed delivery_id=%s", 7)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "reader0@example.org" not in err and "josé@bücher.example" not in err
+    assert "r***@example.org" in err and "j***@bücher.example" in err
+    assert "delivery id=7 status=in_doubt" in err
