@@ -82,8 +82,13 @@ def command_level(configured: str, *, verbose: bool, long_running: bool) -> str:
 
 
 # Anything shaped like an address (ASCII or not) in a log line: error texts that quote one, a
-# library's message, a traceback's repr.
-_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:@]+@[^\s<>()\[\]\"',;:@]+\.[^\s<>()\[\]\"',;:@]+")
+# library's message, a traceback's repr. It starts after a space, bracket, quote, "=" or "/"
+# ("to=a@b" keeps "to="), and Paperboy's own opaque Message-IDs (paperboy.<hex>@domain, also in
+# outbox file names) stay whole: operators trace messages by them.
+_ADDRESS = re.compile(
+    r"(?<![^\s<>()\[\]\"',;:=/])(?![^\s@]*paperboy\.[0-9a-f]+@)"
+    r"[^\s<>()\[\]\"',;:@=/]+@[^\s<>()\[\]\"',;:@=/]+\.[^\s<>()\[\]\"',;:@=/]+"
+)
 
 
 class MaskAddresses(logging.Filter):

@@ -52,6 +52,7 @@ def test_no_log_line_holds_a_whole_address(capsys: pytest.CaptureFixture[str]) -
         log = logging.getLogger("service.delivery")
         error = "smtp relay: in doubt: the message to reader0@example.org went out"
         log.error("delivery id=%s status=in_doubt error=%r", 7, error)
+        log.info("smtp.sent to=%s message_id=<paperboy.0badc0de@paperboy.example.org>", "ann@x.org")
         try:
             raise ValueError("cannot send to josé@bücher.example")
         except ValueError:
@@ -63,3 +64,4 @@ def test_no_log_line_holds_a_whole_address(capsys: pytest.CaptureFixture[str]) -
     assert "reader0@example.org" not in err and "josé@bücher.example" not in err
     assert "r***@example.org" in err and "j***@bücher.example" in err
     assert "delivery id=7 status=in_doubt" in err
+    assert "smtp.sent to=a***@x.org message_id=<paperboy.0badc0de@paperboy.example.org>" in err
