@@ -250,6 +250,33 @@ def test_the_per_run_cap_leaves_the_rest_for_the_next_run(
     assert smtp_sink.accepted == Counter({address: 1 for address in READERS})
 
 
+def send_in_a_process(
+    env: dict[str, str], cwd: Path, smtp_sink: SmtpSink, *, until_accepted: int
+) -> subprocess.Popen[bytes]:
+    """`paperboy send` for today in its own process, returned once the relay has accepted
+    ``until_accepted`` messages (or the process ended, or a minute passed)."""
+    command = [
+        sys.executable,
+        "-m",
+        "service",
+        "send",
+        "--date",
+        dt.date.today().isoformat(),
+        "--json",
+    ]
+    process = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while (
+        sum(smtp_sink.accepted.values()) < until_accepted
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
+    return process
+
+
 def test_a_killed_send_is_finished_by_the_next_run_without_duplicates_beyond_the_in_flight(
     faulty: Runtime, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
@@ -261,25 +288,7 @@ def test_a_killed_send_is_finished_by_the_next_run_without_duplicates_beyond_the
         **os.environ, **cli_env(faulty, smtp_sink), "PAPERBOY_SMTP_CONNECTIONS": str(connections),
         "PAPERBOY_LEASE_SECONDS": "1", "PAPERBOY_SECRET_KEY": "test-secret-key-0123456789",
     }  # fmt: skip
-    command = [
-        sys.executable,
-        "-m",
-        "service",
-        "send",
-        "--date",
-        dt.date.today().isoformat(),
-        "--json",
-    ]
-    process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 60
-    while (
-        sum(smtp_sink.accepted.values()) < 12
-        and process.poll() is None
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.01)
+    process = send_in_a_process(env, tmp_path, smtp_sink, until_accepted=12)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     before = sum(smtp_sink.accepted.values())
@@ -308,25 +317,7 @@ def test_sigterm_finishes_the_messages_in_flight_and_leaves_the_rest_open(
         **os.environ, **cli_env(faulty, smtp_sink), "PAPERBOY_SMTP_CONNECTIONS": "4",
         "PAPERBOY_SECRET_KEY": "test-secret-key-0123456789",
     }  # fmt: skip
-    command = [
-        sys.executable,
-        "-m",
-        "service",
-        "send",
-        "--date",
-        dt.date.today().isoformat(),
-        "--json",
-    ]
-    process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 60
-    while (
-        sum(smtp_sink.accepted.values()) < 8
-        and process.poll() is None
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.01)
+    process = send_in_a_process(env, tmp_path, smtp_sink, until_accepted=8)
     process.send_signal(signal.SIGTERM)  # docker stop
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr.decode()
