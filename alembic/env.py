@@ -1,11 +1,10 @@
-"""Alembic environment: the URL comes from the config set by service.schema, else settings."""
+"""Alembic environment: the URL comes from the config set by service.storage.migrations, else settings."""
 
 from __future__ import annotations
 
 from alembic import context
-
-from service.db import make_engine
-from service.models import Base
+from service.storage.engine import make_engine
+from service.storage.models import Base
 
 config = context.config
 if not config.get_main_option("sqlalchemy.url"):
@@ -32,7 +31,9 @@ def run_migrations_online() -> None:
     connectable = make_engine(config.get_main_option("sqlalchemy.url"))
     with connectable.connect() as connection:
         # Batch mode lets later migrations alter SQLite tables (copy-and-move).
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True
+        )
         with context.begin_transaction():
             context.run_migrations()
     connectable.dispose()

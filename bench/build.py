@@ -33,14 +33,14 @@ from pathlib import Path
 from results import RESULTS, record_section  # bench/ is on sys.path when a script runs
 from seeds import seed_papers
 
-from service import render
-from service.mailer import build_message, header_value, wire_bytes
+from service.delivery.mailer import build_message, header_value, wire_bytes
+from service.digest import render
+from service.digest.render import Renderer
+from service.digest.samples import BASE_URL as BASE
+from service.digest.samples import sample_digest
 from service.records import Candidate, Digest, RenderedDigest, Topic
-from service.render import Renderer
 from service.resources import templates_dir
-from service.samples import BASE_URL as BASE
-from service.samples import sample_digest
-from service.tokens import Signer
+from service.subscribers.tokens import Signer
 
 SECTION = "## Building digest emails (`bench/build.py`)"
 FROM = "Paperboy <digest@paperboy.example.org>"

@@ -213,8 +213,8 @@ def run(command: list[str], env: dict[str, str], log: Path, what: str) -> Finish
 
 def populate(database_url: str, count: int) -> None:
     """Child process (`e2e.py populate URL N`): insert the generated subscribers."""
-    from service import store
-    from service.db import make_engine, make_session_factory, session_scope
+    from service.storage import store
+    from service.storage.engine import make_engine, make_session_factory, session_scope
 
     rows = subscriber_rows(count)
     factory = make_session_factory(make_engine(database_url))
@@ -261,9 +261,9 @@ class Cycle:
 
 
 def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
-    from service import store
-    from service.db import make_engine, make_session_factory, session_scope
     from service.sources.jsonl import dump_jsonl
+    from service.storage import store
+    from service.storage.engine import make_engine, make_session_factory, session_scope
 
     print(f"\n== {subscribers:,} subscribers, {workers} worker process(es) ==", flush=True)
     load_before = os.getloadavg()[0]

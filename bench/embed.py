@@ -25,11 +25,11 @@ from pathlib import Path
 from click.testing import CliRunner
 from results import RESULTS, record_section  # bench/ is on sys.path when a script runs
 
-from service import semantic
-from service.cli import cli
-from service.ingest import ingest_file
+from service.cli.main import cli
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
+from service.ranking import semantic
 from service.resources import sample_listings_path
-from service.runtime import Runtime
 from service.settings import load_settings
 
 SECTION = "## Embeddings (bench/embed.py)"

@@ -21,18 +21,18 @@ from pathlib import Path
 
 from seeds import seed_listings  # bench/ is on sys.path when a script runs
 
-from service.db import session_scope
-from service.delivery import Pipeline
-from service.ingest import ingest_file
-from service.mailer import build_message, wire_bytes
-from service.rank import RelevanceIndex, rank
+from service.delivery.mailer import build_message, wire_bytes
+from service.delivery.planning import Pipeline
+from service.delivery.runtime import Runtime
+from service.digest.render import Renderer
+from service.ledger.ingest import ingest_file
+from service.ranking.rank import RelevanceIndex, rank
 from service.records import Digest, Topic
-from service.render import Renderer
 from service.resources import templates_dir
-from service.runtime import Runtime
 from service.settings import load_settings
 from service.sources.jsonl import dump_jsonl
-from service.store import candidates_since
+from service.storage.engine import session_scope
+from service.storage.store import candidates_since
 
 TOPICS = [
     "reinforcement learning", "language models", "diffusion", "video generation", "reasoning",

@@ -23,8 +23,8 @@ import time
 
 from seeds import seed_listings  # bench/ is on sys.path when a script runs
 
-from service.feedback import Votes
-from service.rank import RelevanceIndex, rank
+from service.ranking.feedback import Votes
+from service.ranking.rank import RelevanceIndex, rank
 from service.records import Candidate, Topic
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
@@ -119,7 +119,7 @@ def main() -> None:
 
     scorer = None
     if not args.lexical:  # as a run does: the candidates' vectors are stored, here embedded first
-        from service.semantic import EmbeddingScorer
+        from service.ranking.semantic import EmbeddingScorer
 
         start = time.perf_counter()
         scorer = EmbeddingScorer.for_texts(papers)

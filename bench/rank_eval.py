@@ -21,7 +21,7 @@ at least one relevant paper that day:
 
 A method is a function from a day's candidates to a ``RelevanceIndex`` (see ``METHODS``):
 lexical (BM25 alone, ``PAPERBOY_SEMANTIC=off``), semantic (the bundled embedding model alone) and
-hybrid (the default install: both blended by service/hybrid.py). Feedback: the subscriber was shown the
+hybrid (the default install: both blended by service/ranking/hybrid.py). Feedback: the subscriber was shown the
 method's digest of each of the other two days and voted on N of those papers (the days' picks
 interleaved, best first), up on a relevant paper and down on any other; P@10 with N = 0, 5, 10
 and 20 votes (at most 20 papers were shown), default settings.
@@ -46,9 +46,9 @@ from pathlib import Path
 import numpy as np
 from results import record_section  # bench/ is on sys.path when a script runs
 
-from service.diff import title_key
-from service.feedback import Votes
-from service.rank import RelevanceIndex, TopicMatch, rank
+from service.ledger.diff import title_key
+from service.ranking.feedback import Votes
+from service.ranking.rank import RelevanceIndex, TopicMatch, rank
 from service.records import Candidate, Topic
 from service.settings import Settings
 from service.sources.page_text import parse_page_text
@@ -116,14 +116,14 @@ class _MeaningOnly(RelevanceIndex):
 
 
 def semantic(day: Day) -> RelevanceIndex:
-    from service.semantic import EmbeddingScorer
+    from service.ranking.semantic import EmbeddingScorer
 
     return _MeaningOnly(day.papers, now=day.now, semantic=EmbeddingScorer.for_texts(day.papers))
 
 
 def hybrid(day: Day) -> RelevanceIndex:
-    """The default install: words and embeddings blended (service/hybrid.py)."""
-    from service.semantic import EmbeddingScorer
+    """The default install: words and embeddings blended (service/ranking/hybrid.py)."""
+    from service.ranking.semantic import EmbeddingScorer
 
     return RelevanceIndex(day.papers, now=day.now, semantic=EmbeddingScorer.for_texts(day.papers))
 
@@ -140,7 +140,7 @@ def load_days(seeds: Path = SEEDS, *, seed: int = 7) -> list[Day]:
     """The seed pages' papers by listing day; a paper listed again later stays on its first day.
 
     The saved pages carry no upvotes, so each paper gets invented ones (seeded, heavy-tailed,
-    independent of any topic, as service/samples.py draws them): without a community signal the
+    independent of any topic, as service/digest/samples.py draws them): without a community signal the
     default trending share would have nothing to pick and equal trending share 0.
     """
     rng = random.Random(seed)
@@ -163,7 +163,7 @@ def load_days(seeds: Path = SEEDS, *, seed: int = 7) -> list[Day]:
             seen.add(key)
             upvotes = min(
                 int(rng.paretovariate(1.1) * 3), 950
-            )  # as service/samples.py invents them
+            )  # as service/digest/samples.py invents them
             papers.append(
                 Candidate(
                     paper_id=next(next_id),

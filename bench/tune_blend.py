@@ -1,4 +1,4 @@
-"""Chooses the lexical/embedding blend (service/hybrid.py) on the tuning half of the labelled set.
+"""Chooses the lexical/embedding blend (service/ranking/hybrid.py) on the tuning half of the labelled set.
 
     .venv/bin/python bench/tune_blend.py [--split tuning|held-out]
 
@@ -18,9 +18,9 @@ import statistics
 
 from rank_eval import DIGEST, PHRASINGS, load_days, load_labels, precision
 
-from service import hybrid
-from service.rank import RelevanceIndex, rank
-from service.semantic import EmbeddingScorer
+from service.ranking import hybrid
+from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.semantic import EmbeddingScorer
 from service.settings import Settings
 
 GRID = {

@@ -25,7 +25,7 @@ PY
 tries=0
 until python - <<'PY'
 from sqlalchemy import text
-from service.db import make_engine
+from service.storage.engine import make_engine
 from service.settings import get_settings
 with make_engine(get_settings().database_url).connect() as connection:
     connection.execute(text("SELECT 1"))

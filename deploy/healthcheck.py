@@ -46,8 +46,8 @@ def check(command: list[str], timeout: float = 4.0) -> str | None:
             return f"{url}: {exc}"
     from sqlalchemy import text
 
-    from service.db import make_engine
     from service.settings import get_settings
+    from service.storage.engine import make_engine
 
     try:
         with make_engine(get_settings().database_url).connect() as connection:

@@ -32,16 +32,29 @@ POSTGRES_PASSWORD=choose-a-database-password
 # Optional:
 # PAPERBOY_DATABASE_URL is set by docker-compose.yml from POSTGRES_PASSWORD.
 """
-REQUIRED = {"PAPERBOY_ENV", "PAPERBOY_SECRET_KEY", "PAPERBOY_BASE_URL", "PAPERBOY_FROM", "PAPERBOY_SMTP_URL", "PAPERBOY_DATABASE_URL"}
+REQUIRED = {
+    "PAPERBOY_ENV",
+    "PAPERBOY_SECRET_KEY",
+    "PAPERBOY_BASE_URL",
+    "PAPERBOY_FROM",
+    "PAPERBOY_SMTP_URL",
+    "PAPERBOY_DATABASE_URL",
+}
 
 
 def render() -> str:
     lines = [HEADER.rstrip("\n")]
     for name, info in Settings.model_fields.items():
-        env = info.validation_alias if isinstance(info.validation_alias, str) else f"PAPERBOY_{name.upper()}"
+        env = (
+            info.validation_alias
+            if isinstance(info.validation_alias, str)
+            else f"PAPERBOY_{name.upper()}"
+        )
         if env in REQUIRED:
             continue
-        lines += ["# " + line for line in textwrap.wrap((info.description or "").replace("`", ""), 96)]
+        lines += [
+            "# " + line for line in textwrap.wrap((info.description or "").replace("`", ""), 96)
+        ]
         lines.append(f"# {env}={'' if info.default is None else info.default}")
     return "\n".join(lines) + "\n"
 

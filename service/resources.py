@@ -40,3 +40,8 @@ def alembic_ini() -> Path:
 def sample_listings_path() -> Path:
     """The bundled sample listings file, service/data/sample_listings.jsonl."""
     return _PACKAGE_DIR / "data" / "sample_listings.jsonl"
+
+
+def embedding_model_dir() -> Path:
+    """The bundled int8 ONNX MiniLM model, service/data/minilm/."""
+    return _PACKAGE_DIR / "data" / "minilm"

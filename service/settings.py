@@ -331,7 +331,7 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from service.subscribers import check_timezone
+        from service.subscribers.validation import check_timezone
 
         try:
             return check_timezone(value)

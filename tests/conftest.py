@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from service import schema
-from service.runtime import Runtime
+from service.delivery.runtime import Runtime
 from service.settings import Settings, load_settings
+from service.storage import migrations
 from tests.requirements import need
 
 pytest_plugins = [
@@ -89,7 +89,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file at the latest migration, made once per session."""
     path = tmp_path_factory.mktemp("template") / "migrated.db"
-    schema.upgrade(f"sqlite:///{path}")
+    migrations.upgrade(f"sqlite:///{path}")
     return path
 
 

@@ -144,10 +144,10 @@ class PostgresServer:
     def _ensure_template(self) -> None:
         if self._template_ready:
             return
-        from service import schema
+        from service.storage import migrations
 
         self._execute(f'CREATE DATABASE "{TEMPLATE}"')
-        schema.upgrade(self.url(TEMPLATE))  # disposes its engine: nobody stays connected
+        migrations.upgrade(self.url(TEMPLATE))  # disposes its engine: nobody stays connected
         self._template_ready = True
 
 

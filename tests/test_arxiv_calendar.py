@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from service.arxiv_calendar import (
+from service.sources.arxiv_calendar import (
     announcement_time,
     is_listing_day,
     latest_announcement,
@@ -59,8 +59,8 @@ def test_next_and_latest_skip_the_weekend_and_holidays() -> None:
 
 
 def test_digest_windows_are_quiet_when_no_calendared_source_announces() -> None:
-    from service.delivery import due_at
-    from service.source_calendar import day_names, expected_sources, is_quiet
+    from service.delivery.planning import due_at
+    from service.sources.source_calendar import day_names, expected_sources, is_quiet
 
     def quiet(sources: list[str], day: dt.date, tz: str, hours: int = 24) -> bool:
         until = due_at(digest_date=day, timezone=tz, hour=7)

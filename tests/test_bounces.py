@@ -13,16 +13,16 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from service import store
-from service.bounces import classify_refusal, parse_report, read_messages
-from service.cli import cli
-from service.db import session_scope
-from service.delivery import send_due
+from service.cli.main import cli
+from service.delivery.bounces import classify_refusal, parse_report, read_messages
+from service.delivery.mailer import SmtpMailer
+from service.delivery.planning import send_due
+from service.delivery.runtime import Runtime
 from service.errors import PermanentSendError, TransientSendError
-from service.ingest import ingest_file
-from service.mailer import SmtpMailer
+from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path
-from service.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
 from service.web.app import create_app
 from tests.smtp_sink import SmtpSink
 

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from service.doctor import run_checks
-from service.runtime import Runtime
+from service.delivery.runtime import Runtime
+from service.ops.doctor import run_checks
 from service.settings import load_settings
 from service.web.app import create_app
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from service.db import make_engine, make_session_factory, session_scope
-from service.rank import RelevanceIndex, rank
+from service.ranking.rank import RelevanceIndex, rank
 from service.records import Topic
 from service.sources import arxiv
+from service.storage.engine import make_engine, make_session_factory, session_scope
 from tests.http_replay import FakeClock, ReplayServer, Reply, Request
 from tests.test_http_sources import Paperboy, arxiv_clock, env, hf_pages, ledger  # noqa: F401
 
@@ -85,7 +85,7 @@ def test_hf_ingest_fills_categories_and_asks_again_for_the_missing(
     # A category topic now finds Hugging Face papers.
     engine = make_engine(database_url)
     try:
-        from service import store
+        from service.storage import store
 
         with session_scope(make_session_factory(engine)) as session:
             pool = store.latest_papers(session, limit=50)

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from service import logs
-from service.cli import cli, version
+from service.cli.main import cli, version
 from tests.test_serve import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,14 +27,14 @@ PAPERBOY = [sys.executable, "-m", "service"]
 HEAVY = (
     "alembic", "apscheduler", "bm25s", "email_validator", "fastapi", "httpx", "jinja2", "numpy",
     "premailer", "pydantic", "pydantic_settings", "sqlalchemy", "starlette", "uvicorn",
-    "service.delivery", "service.rank", "service.render", "service.runtime", "service.settings",
-    "service.store", "service.web",
+    "service.delivery.planning", "service.ranking.rank", "service.digest.render", "service.delivery.runtime", "service.settings",
+    "service.storage.store", "service.web",
 )  # fmt: skip
 
 HELP_EVERYWHERE = f"""
 import json, sys
 sys.argv = ["paperboy", "--help"]
-from service.cli import cli, main
+from service.cli.main import cli, main
 try:
     main()  # the console script's entry point
 except SystemExit as exit:

@@ -8,15 +8,15 @@ import json
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from service import store
-from service.cli import cli
-from service.db import session_scope
-from service.delivery import due_at, send_due
-from service.ingest import ingest_file
-from service.mailer import SmtpMailer
-from service.models import Delivery
+from service.cli.main import cli
+from service.delivery.mailer import SmtpMailer
+from service.delivery.planning import due_at, send_due
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path
-from service.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
+from service.storage.models import Delivery
 from tests.smtp_sink import SmtpSink
 
 T0 = dt.datetime(2025, 8, 20, 5, tzinfo=dt.UTC)
@@ -135,7 +135,7 @@ def test_permanent_failures_are_not_retried_and_show_in_deliveries(
 def test_a_chunk_whose_row_another_run_created_falls_back_to_one_at_a_time(
     runtime: Runtime,
 ) -> None:
-    from service.delivery import SendReport, _record_new
+    from service.delivery.planning import SendReport, _record_new
 
     setup(runtime, "ada@example.org", "bob@example.org")
     date = dt.date(2025, 8, 20)

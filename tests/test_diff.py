@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.diff import canonical_key, diff, listing_state, normalise_title, title_key
+from service.ledger.diff import canonical_key, diff, listing_state, normalise_title, title_key
 from service.records import Listing
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from service.digest.render import Renderer
+from service.digest.samples import ranked_sample_digest, sample_digest
 from service.records import Digest
-from service.render import Renderer
 from service.resources import templates_dir
-from service.samples import ranked_sample_digest, sample_digest
 from tests.test_render import hostile_digest
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 from freezegun import freeze_time
 
-from service.cli import cli
+from service.cli.main import cli
 from tests.smtp_sink import SmtpSink
 
 

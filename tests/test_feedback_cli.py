@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from service import store
-from service.cli import cli
-from service.db import session_scope
-from service.ingest import ingest_file, utcnow
-from service.rank import RelevanceIndex
-from service.runtime import Runtime
+from service.cli.main import cli
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file, utcnow
+from service.ranking.rank import RelevanceIndex
 from service.settings import load_settings
+from service.storage import store
+from service.storage.engine import session_scope
 
 EMAIL = "reader@example.org"
 

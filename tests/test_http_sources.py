@@ -19,13 +19,13 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from service import store
-from service.cli import cli
-from service.db import make_engine, make_session_factory, session_scope
-from service.models import IngestRun, Paper, Sighting
-from service.source_runs import ingest_hf_day, ingest_sources
+from service.cli.main import cli
+from service.ledger.source_runs import ingest_hf_day, ingest_sources
 from service.sources import http
 from service.sources.http import Fetcher, Gate
+from service.storage import store
+from service.storage.engine import make_engine, make_session_factory, session_scope
+from service.storage.models import IngestRun, Paper, Sighting
 from tests.http_replay import FakeClock, ReplayServer, Reply, Request, sequence
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -382,7 +382,7 @@ def test_a_quiet_arxiv_day_says_so_in_the_digest(env: dict[str, str], tmp_path: 
 def test_scheduler_tick_runs_every_enabled_source(
     runtime: Any, replay_server: ReplayServer, recorded_dir: Path, arxiv_clock: FakeClock
 ) -> None:
-    from service.scheduler import ingest_tick
+    from service.delivery.scheduler import ingest_tick
 
     replay_server.routes["/api/daily_papers"] = hf_pages(
         (recorded_dir / "hf_daily_papers_2025-08-20.json").read_bytes()

@@ -1,11 +1,11 @@
-"""The lexical/embedding blend of one keyword topic (service/hybrid.py), on made-up similarities."""
+"""The lexical/embedding blend of one keyword topic (service/ranking/hybrid.py), on made-up similarities."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from service.hybrid import blend, semantic_relevance
+from service.ranking.hybrid import blend, semantic_relevance
 
 
 def spread(*values: float, n: int = 60, background: float = 0.2) -> np.ndarray:

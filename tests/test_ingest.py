@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from service import store
-from service.db import session_scope
-from service.ingest import ingest_file, ingest_folder
-from service.models import IngestRun, Paper, Sighting
-from service.runtime import Runtime
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file, ingest_folder
+from service.storage import store
+from service.storage.engine import session_scope
+from service.storage.models import IngestRun, Paper, Sighting
 
 T0 = dt.datetime(2025, 8, 18, 9, 0, tzinfo=dt.UTC)
 
@@ -171,7 +171,7 @@ def test_unseen_page_with_card_footers_stores_every_field(runtime: Runtime) -> N
 def test_tex_stored_before_conversion_becomes_unicode_and_matches_its_topic(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    from service.rank import RelevanceIndex, rank
+    from service.ranking.rank import RelevanceIndex, rank
     from service.records import Topic
 
     raw = {

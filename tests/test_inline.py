@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from service.inline import TemplateStyleError, inline_css, learn_styles, probe_marker
+from service.digest.inline import TemplateStyleError, inline_css, learn_styles, probe_marker
+from service.digest.render import Renderer
 from service.records import Digest, ScoredPaper
-from service.render import Renderer
 from service.resources import templates_dir
 from tests.test_render import digest, paper
 

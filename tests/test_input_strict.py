@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.cli import cli
-from service.db import session_scope
+from service.cli.main import cli
+from service.delivery.runtime import Runtime
 from service.errors import SourceError
-from service.models import Paper
-from service.runtime import Runtime
 from service.sources.listing_file import detect_format, parse_listing_file
+from service.storage.engine import session_scope
+from service.storage.models import Paper
 
 LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [

@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service import store
-from service.db import session_scope
-from service.delivery import send_due
+from service.delivery.mailer import SmtpMailer, build_message, wire_bytes
+from service.delivery.planning import send_due
+from service.delivery.runtime import Runtime
+from service.digest.render import RenderedDigest
 from service.errors import TransientSendError
-from service.ingest import ingest_file
-from service.mailer import SmtpMailer, build_message, wire_bytes
-from service.render import RenderedDigest
+from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path
-from service.runtime import Runtime
-from service.subscribers import normalise_email
+from service.storage import store
+from service.storage.engine import session_scope
+from service.subscribers.validation import normalise_email
 from tests.smtp_sink import SmtpSink, _Controller
 from tests.web_helpers import outbox, subscribe
 
@@ -125,7 +125,7 @@ def test_a_subscriber_outside_ascii_is_confirmed_and_sent_to(
 def test_a_bounce_report_naming_the_unicode_domain_suppresses_the_stored_address(
     runtime: Runtime,
 ) -> None:
-    from service.bounces import BounceEvent, apply_events
+    from service.delivery.bounces import BounceEvent, apply_events
 
     with session_scope(runtime.factory) as session:
         store.add_subscriber(

@@ -22,7 +22,13 @@ def test_event_lines_become_typed_fields() -> None:
 
 def test_the_json_formatter_writes_one_object_per_line_with_the_fields() -> None:
     record = logging.LogRecord(
-        "service.delivery", logging.INFO, __file__, 1, "plan subscribers=%d ready=%d", (5, 4), None
+        "service.delivery.planning",
+        logging.INFO,
+        __file__,
+        1,
+        "plan subscribers=%d ready=%d",
+        (5, 4),
+        None,
     )
     line = JsonFormatter().format(record)
     data = json.loads(line)
@@ -49,7 +55,7 @@ def test_no_log_line_holds_a_whole_address(capsys: pytest.CaptureFixture[str]) -
     saved = (root.handlers[:], root.level)
     try:
         logs.configure("INFO", "text")
-        log = logging.getLogger("service.delivery")
+        log = logging.getLogger("service.delivery.planning")
         error = "smtp relay: in doubt: the message to reader0@example.org went out"
         log.error("delivery id=%s status=in_doubt error=%r", 7, error)
         log.info("smtp.sent to=%s message_id=<paperboy.0badc0de@paperboy.example.org>", "ann@x.org")

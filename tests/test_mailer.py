@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import ConfigError, PermanentSendError, TransientSendError
-from service.mailer import (
+from service.delivery.mailer import (
     OutboxMailer,
     SmtpMailer,
     build_message,
@@ -26,6 +25,7 @@ from service.mailer import (
     mailer_from_settings,
     wire_bytes,
 )
+from service.errors import ConfigError, PermanentSendError, TransientSendError
 from service.records import RenderedDigest
 from tests.smtp_sink import SmtpSink
 
@@ -400,7 +400,7 @@ def test_wire_bytes_of_other_messages_fall_back_to_the_generator() -> None:
 
 
 def test_parts_round_trip_a_real_digest() -> None:
-    from service.render import Renderer
+    from service.digest.render import Renderer
     from service.resources import templates_dir
     from tests.test_render import digest, paper
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from service.cli import cli
+from service.cli.main import cli
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from service.rank import RelevanceIndex, author_matches, rank
+from service.ranking.rank import RelevanceIndex, author_matches, rank
 from service.records import Candidate, Topic
 
 NOW = dt.datetime(2025, 8, 20, tzinfo=dt.UTC)

@@ -6,10 +6,10 @@ import datetime as dt
 
 import numpy as np
 
-from service.feedback import Votes, feedback_scores
-from service.rank import RelevanceIndex, author_key, author_matches, rank
+from service.ranking.feedback import Votes, feedback_scores
+from service.ranking.rank import RelevanceIndex, author_key, author_matches, rank
+from service.ranking.trend import signals, trending_label
 from service.records import Candidate, Topic
-from service.trend import signals, trending_label
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
 

@@ -1,10 +1,10 @@
-"""The per-reader classifier on paper embeddings (service/reader_model.py), on made-up vectors."""
+"""The per-reader classifier on paper embeddings (service/ranking/reader_model.py), on made-up vectors."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from service.reader_model import MIN_VOTES, reader_shift, reader_z
+from service.ranking.reader_model import MIN_VOTES, reader_shift, reader_z
 
 RNG = np.random.default_rng(3)
 DIM = 16

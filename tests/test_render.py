@@ -13,6 +13,15 @@ import textwrap
 
 import pytest
 
+from service.digest.render import (
+    Renderer,
+    authors_line,
+    clean_text,
+    excerpt,
+    safe_url,
+    summary_line,
+    wrap_text,
+)
 from service.records import (
     Candidate,
     Digest,
@@ -21,15 +30,6 @@ from service.records import (
     RenderedDigest,
     ScoredPaper,
     Topic,
-)
-from service.render import (
-    Renderer,
-    authors_line,
-    clean_text,
-    excerpt,
-    safe_url,
-    summary_line,
-    wrap_text,
 )
 from service.resources import alembic_dir, alembic_ini, sample_listings_path, templates_dir
 from tests.requirements import need
@@ -416,7 +416,7 @@ def test_resource_paths_exist() -> None:
 
 
 def test_a_realistic_25_paper_digest_stays_under_100_kb(renderer: Renderer) -> None:
-    from service.samples import sample_digest, sample_papers
+    from service.digest.samples import sample_digest, sample_papers
 
     papers = sorted(sample_papers(), key=lambda p: -len(p.abstract))[:25]  # the wordiest
     html = renderer.render(sample_digest(papers)).html
@@ -426,7 +426,7 @@ def test_a_realistic_25_paper_digest_stays_under_100_kb(renderer: Renderer) -> N
 
 def test_shared_papers_never_carry_another_subscribers_links(renderer: Renderer) -> None:
     # Rows of shared papers are partly cached (once_per_paper): what is personal must not be.
-    from service.samples import sample_digest, sample_papers
+    from service.digest.samples import sample_digest, sample_papers
 
     papers = sample_papers()[:5]
     ada = sample_digest(
@@ -591,11 +591,11 @@ def test_view_in_browser_opens_the_archive(renderer: Renderer) -> None:
 
 def _messages(renderer: Renderer) -> dict[str, object]:
     """Every kind of message the service sends, as EmailMessage objects."""
-    from service.confirm_mail import ConfirmationMail
-    from service.mailer import build_message
+    from service.delivery.mailer import build_message
+    from service.digest.confirm_mail import ConfirmationMail
     from service.settings import Settings
-    from service.subscriptions import OpenConfirmation
-    from service.tokens import Signer
+    from service.subscribers.subscriptions import OpenConfirmation
+    from service.subscribers.tokens import Signer
 
     def digest_message(d: Digest) -> object:
         return build_message(
@@ -632,7 +632,7 @@ def test_every_message_parses_cleanly(renderer: Renderer) -> None:
 
     import html5lib
 
-    from service.mailer import wire_bytes
+    from service.delivery.mailer import wire_bytes
 
     for name, message in _messages(renderer).items():
         raw = wire_bytes(message)  # type: ignore[arg-type]
@@ -655,7 +655,7 @@ def test_confirmation_has_the_digests_look(renderer: Renderer) -> None:
 def test_spamassassin_scores_every_message_at_most_half_a_point(renderer: Renderer) -> None:
     if shutil.which("spamassassin") is None:
         need("spamassassin", "not installed (apt-get install spamassassin)")
-    from service.mailer import wire_bytes
+    from service.delivery.mailer import wire_bytes
 
     for name, message in _messages(renderer).items():
         checked = subprocess.run(

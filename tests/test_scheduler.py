@@ -8,12 +8,12 @@ from email import policy
 
 from freezegun import freeze_time
 
-from service import store
-from service.db import session_scope
-from service.delivery import digest_date_due
+from service.delivery.planning import digest_date_due
+from service.delivery.runtime import Runtime
+from service.delivery.scheduler import build_scheduler, delivery_tick, ingest_tick
 from service.resources import sample_listings_path
-from service.runtime import Runtime
-from service.scheduler import build_scheduler, delivery_tick, ingest_tick
+from service.storage import store
+from service.storage.engine import session_scope
 
 
 def test_jobs_coalesce_and_never_overlap(runtime: Runtime) -> None:

@@ -8,15 +8,16 @@ import logging
 import numpy as np
 import pytest
 
-from service import semantic, store
-from service.db import session_scope
-from service.ingest import ingest_file
-from service.personal import build_index, semantic_scorer
-from service.rank import RelevanceIndex, rank
+from service.delivery.ranking_inputs import build_index, semantic_scorer
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
+from service.ranking import semantic
+from service.ranking.rank import RelevanceIndex, rank
 from service.records import Candidate, Topic
 from service.resources import sample_listings_path
-from service.runtime import Runtime
 from service.settings import load_settings
+from service.storage import store
+from service.storage.engine import session_scope
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
 PAPERS = [
@@ -109,7 +110,7 @@ def test_bad_texts_and_a_failing_model_do_not_stop_ranking(
         return semantic.encoder().encode(text)
 
     papers = [*PAPERS, *bad]
-    with caplog.at_level(logging.WARNING, logger="service.semantic"):
+    with caplog.at_level(logging.WARNING, logger="service.ranking.semantic"):
         semantic._cache.clear()
         scorer = semantic.EmbeddingScorer(
             semantic.embed([semantic.text_of(p) for p in papers], encode=broken)

@@ -22,15 +22,15 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import Engine, event
 
-from service import store
-from service.cli import cli
-from service.db import session_scope
-from service.delivery import SendReport, send_due
-from service.ingest import ingest_file
-from service.mailer import SmtpMailer, build_message
+from service.cli.main import cli
+from service.delivery.mailer import SmtpMailer, build_message
+from service.delivery.planning import SendReport, send_due
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
 from service.records import RenderedDigest
 from service.resources import sample_listings_path
-from service.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
 
 T0 = dt.datetime(2025, 8, 20, 5, tzinfo=dt.UTC)
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)

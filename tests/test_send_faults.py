@@ -25,13 +25,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service import store
-from service.cli import cli
-from service.db import session_scope
-from service.delivery import SendReport, send_due
-from service.ingest import ingest_file, utcnow
+from service.cli.main import cli
+from service.delivery.planning import SendReport, send_due
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file, utcnow
 from service.resources import sample_listings_path
-from service.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
 from tests.smtp_sink import SmtpSink
 
 T0 = dt.datetime(2025, 8, 20, 5, tzinfo=dt.UTC)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from service import store
-from service.cli import cli
-from service.db import session_scope
-from service.ingest import ingest_file
+from service.cli.main import cli
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path
-from service.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
 
 T0 = dt.datetime(2025, 8, 20, 5, tzinfo=dt.UTC)
 

@@ -7,8 +7,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from service.mailer import SmtpMailer
-from service.smtp_pool import Job, RateLimiter, Result, SmtpPool, is_policy_refusal
+from service.delivery.mailer import SmtpMailer
+from service.delivery.smtp_pool import Job, RateLimiter, Result, SmtpPool, is_policy_refusal
 from tests.smtp_sink import SmtpSink
 
 
@@ -131,7 +131,9 @@ def test_the_cap_stops_a_run_and_pulls_no_more(smtp_sink: SmtpSink) -> None:
 def test_the_rate_limit_spaces_messages_evenly(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
     slept: list[float] = []
-    monkeypatch.setattr("service.smtp_pool.time.sleep", lambda s: slept.append(round(s, 6)))
+    monkeypatch.setattr(
+        "service.delivery.smtp_pool.time.sleep", lambda s: slept.append(round(s, 6))
+    )
     limiter = RateLimiter(4, clock=lambda: now[0])
     for _ in range(4):
         limiter.wait()

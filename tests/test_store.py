@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from service import store
-from service.db import session_scope
-from service.runtime import Runtime
+from service.delivery.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
 
 NOW = dt.datetime(2025, 8, 21, 9, 0, tzinfo=dt.UTC)
 

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from service import store
-from service.cli import cli
-from service.db import session_scope
-from service.runtime import Runtime
+from service.cli.main import cli
+from service.delivery.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
 from tests.web_helpers import NOW, csrf_of, form_token, link_path, mails_to, subscribe
 
 

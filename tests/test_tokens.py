@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from freezegun import freeze_time
 
-from service.tokens import Signer, TokenError
+from service.subscribers.tokens import Signer, TokenError
 
 
 def test_round_trip_and_purpose_separation() -> None:

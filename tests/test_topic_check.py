@@ -8,12 +8,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from service.cli import cli
-from service.db import session_scope
-from service.ingest import ingest_file
+from service.cli.main import cli
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
 from service.records import Topic
-from service.runtime import Runtime
-from service.topic_check import quiet_topics
+from service.storage.engine import session_scope
+from service.subscribers.topic_check import quiet_topics
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)
 RECENT = {

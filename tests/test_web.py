@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service import store
-from service.db import session_scope
-from service.ingest import ingest_file
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path
-from service.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
 from service.web.app import create_app
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)

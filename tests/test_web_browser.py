@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from service.ingest import ingest_file, utcnow
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file, utcnow
 from service.resources import sample_listings_path
-from service.runtime import Runtime
 from service.settings import load_settings
 from tests.test_serve import PAPERBOY, env_for, free_port, wait_until_serving
 

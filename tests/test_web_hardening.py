@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from service import store
-from service.cli import cli
-from service.db import session_scope
+from service.cli.main import cli
+from service.delivery.runtime import Runtime
 from service.errors import ConfigError, PermanentSendError
-from service.runtime import Runtime
 from service.settings import load_settings
+from service.storage import store
+from service.storage.engine import session_scope
 from service.web.app import create_app
 from tests.web_helpers import NOW, Clock, form_token, subscribe
 
@@ -300,8 +300,8 @@ def test_javascript_paper_links_are_dropped_on_the_landing_and_archive_pages(
 ) -> None:
     from sqlalchemy import update
 
-    from service.ingest import ingest_file
-    from service.models import Paper
+    from service.ledger.ingest import ingest_file
+    from service.storage.models import Paper
 
     listing = tmp_path / "papers.jsonl"
     listing.write_text(
@@ -333,7 +333,7 @@ def test_the_mailer_logs_no_whole_address(smtp_sink, caplog: pytest.LogCaptureFi
     import logging
     from email.message import EmailMessage
 
-    from service.mailer import SmtpMailer
+    from service.delivery.mailer import SmtpMailer
 
     caplog.set_level(logging.DEBUG)
 

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from freezegun import freeze_time
 
-from service import store
-from service.db import session_scope
+from service.delivery.runtime import Runtime
 from service.errors import SourceError
-from service.ingest import ingest_file
-from service.runtime import Runtime
+from service.ledger.ingest import ingest_file
+from service.storage import store
+from service.storage.engine import session_scope
 from tests.test_feedback_cli import TRENDING, hf_file
 from tests.web_helpers import (
     NOW,

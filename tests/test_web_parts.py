@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from service.suggest import suggest_topics, title_phrases
-from service.tokens import Signer
+from service.subscribers.suggest import suggest_topics, title_phrases
+from service.subscribers.tokens import Signer
 from service.web.context import redact_paths
 from service.web.csrf import COOKIE, Csrf
 

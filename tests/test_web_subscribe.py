@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from freezegun import freeze_time
 
-from service import store
-from service.db import session_scope
-from service.delivery import next_digest_for, send_due
-from service.runtime import Runtime
+from service.delivery.planning import next_digest_for, send_due
+from service.delivery.runtime import Runtime
 from service.settings import Settings
+from service.storage import store
+from service.storage.engine import session_scope
 from service.web.app import create_app
 from tests.web_helpers import (
     NOW,

@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from service import queue, store
-from service.db import session_scope
-from service.models import Delivery
-from service.runtime import Runtime
+from service.delivery import queue
+from service.delivery.runtime import Runtime
 from service.settings import load_settings
+from service.storage import store
+from service.storage.engine import session_scope
+from service.storage.models import Delivery
 from tests.smtp_sink import SmtpSink
 
 SUBSCRIBERS = 2000

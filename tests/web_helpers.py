@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.ingest import ingest_file
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path
-from service.runtime import Runtime
 from service.web.app import create_app
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)

@@ -8,6 +8,7 @@ Create Date: 2026-11-22
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "0007"
@@ -18,7 +19,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("soft_bounces", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("soft_bounces", sa.Integer(), nullable=False, server_default="0")
+        )
         batch_op.add_column(sa.Column("suppressed_reason", sa.Text(), nullable=True))
 
 

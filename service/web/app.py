@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from service.delivery.runtime import Runtime
 from service.resources import templates_dir
-from service.runtime import Runtime
 from service.web import archive, confirm, feedback, landing, manage, ops, unsubscribe
 from service.web.bounces import bounce_routes
 from service.web.context import Web, redact_paths, utcnow
@@ -83,7 +83,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         jobs = None
         if scheduler:
-            from service.scheduler import build_scheduler
+            from service.delivery.scheduler import build_scheduler
 
             jobs = build_scheduler(runtime)
             jobs.start()

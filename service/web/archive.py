@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 from markupsafe import escape
 
-from service import store
-from service.db import session_scope
-from service.render import safe_url
-from service.tokens import TokenError
+from service.digest.render import safe_url
+from service.storage import store
+from service.storage.engine import session_scope
+from service.subscribers.tokens import TokenError
 from service.web.context import Web, id_in
 
 LIMIT = 60

@@ -23,9 +23,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from service.bounces import BounceEvent, apply_events
-from service.db import session_scope
-from service.runtime import Runtime
+from service.delivery.bounces import BounceEvent, apply_events
+from service.delivery.runtime import Runtime
+from service.storage.engine import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from service import store
-from service.confirm_mail import describe
-from service.db import session_scope
-from service.delivery import next_digest_for
-from service.tokens import TokenError
+from service.delivery.planning import next_digest_for
+from service.digest.confirm_mail import describe
+from service.storage import store
+from service.storage.engine import session_scope
+from service.subscribers.tokens import TokenError
 from service.web.context import Web, client_ip, id_in
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from service.render import safe_url
+from service.delivery.runtime import Runtime
+from service.digest.render import safe_url
 from service.resources import templates_dir
-from service.runtime import Runtime
-from service.tokens import TokenError
+from service.subscribers.tokens import TokenError
 from service.web.csrf import Csrf
 from service.web.ratelimit import DatabaseWindow
 

@@ -13,7 +13,7 @@ import secrets
 from fastapi import Request
 from fastapi.responses import Response
 
-from service.tokens import Signer, TokenError
+from service.subscribers.tokens import Signer, TokenError
 
 COOKIE = "paperboy_csrf"
 FIELD = "csrf_token"

@@ -13,9 +13,9 @@ import logging
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from service import store
-from service.db import session_scope
-from service.tokens import TokenError
+from service.storage import store
+from service.storage.engine import session_scope
+from service.subscribers.tokens import TokenError
 from service.web.context import Web, id_in
 
 log = logging.getLogger(__name__)

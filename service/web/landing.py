@@ -11,19 +11,19 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from service import store
-from service.confirm_mail import ConfirmationMail
-from service.db import session_scope
+from service.digest.confirm_mail import ConfirmationMail
 from service.errors import InputError
 from service.resources import templates_dir
-from service.subscriptions import (
+from service.storage import store
+from service.storage.engine import session_scope
+from service.subscribers.subscriptions import (
     MAX_TOPICS,
     OpenConfirmation,
     parse_subscribe_form,
     request_subscription,
 )
-from service.suggest import suggest_topics
-from service.tokens import LIFETIME, TokenError
+from service.subscribers.suggest import suggest_topics
+from service.subscribers.tokens import LIFETIME, TokenError
 from service.web.context import Web, client_ip
 
 log = logging.getLogger(__name__)

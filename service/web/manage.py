@@ -11,15 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service import store, topic_check
-from service.db import session_scope
-from service.delivery import preview, preview_papers
+from service.delivery.planning import preview, preview_papers
 from service.errors import InputError
-from service.ranking_levels import RELEVANCE_FLOOR, TRENDING_SHARE
 from service.records import Topic
-from service.subscribers import TOPIC_KINDS
-from service.subscriptions import Preferences, parse_preferences
-from service.tokens import TokenError
+from service.storage import store
+from service.storage.engine import session_scope
+from service.subscribers import topic_check
+from service.subscribers.ranking_levels import RELEVANCE_FLOOR, TRENDING_SHARE
+from service.subscribers.subscriptions import Preferences, parse_preferences
+from service.subscribers.tokens import TokenError
+from service.subscribers.validation import TOPIC_KINDS
 from service.web.context import Web, id_in
 from service.web.landing import timezones
 

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from service import store
-from service.db import session_scope
 from service.statuses import DELIVERY_STATUSES, SUBSCRIBER_STATUSES
+from service.storage import store
+from service.storage.engine import session_scope
 from service.web.context import Web
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import hmac
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import store
-from service.db import session_scope
+from service.storage import store
+from service.storage.engine import session_scope
 
 
 class DatabaseWindow:

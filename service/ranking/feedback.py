@@ -28,7 +28,7 @@ import numpy as np
 from service.records import Candidate
 
 if TYPE_CHECKING:
-    from service.rank import RelevanceIndex
+    from service.ranking.rank import RelevanceIndex
 
 ALPHA = 1.0  # weight of the liked papers' centroid
 BETA = 1.0  # weight of the disliked papers' centroid: an explicit "less like this" counts as much

@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import store
-from service.db import session_scope
 from service.errors import FetchError, SourceError
 from service.sources import arxiv
 from service.sources.http import Fetcher
+from service.storage import store
+from service.storage.engine import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service import store
 from service.errors import InputError
-from service.ranking_levels import DEFAULT, RELEVANCE_FLOOR, TRENDING_SHARE
-from service.subscribers import (
+from service.storage import store
+from service.subscribers.ranking_levels import DEFAULT, RELEVANCE_FLOOR, TRENDING_SHARE
+from service.subscribers.validation import (
     check_cadence,
     check_hour,
     check_timezone,

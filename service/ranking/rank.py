@@ -7,13 +7,13 @@ docs/ranking.md explains every component and the blend; in short:
   of average length (Σ IDF / (1 + k1)): r. Relevance = tanh(r) × coverage, coverage being the share
   of the topic's IDF mass the paper contains: 0.76 for that paper, near 1 for heavy use, small for a
   paper sharing one common word. With semantic matching (default) it is blended with the
-  embedding similarity (service/hybrid.py). A category topic is worth ``CATEGORY_RELEVANCE``, an author
+  embedding similarity (service/ranking/hybrid.py). A category topic is worth ``CATEGORY_RELEVANCE``, an author
   topic ``AUTHOR_RELEVANCE`` (name match tolerant of initials and accents).
 * A topic counts when its relevance passes the subscriber's floor; the topics combine as a
   weighted noisy-or, R = 1 − Π (1 − rel_t) ** weight_t, which stays in 0..1.
 * Score = (1 − s)·R + s·T + 0.1·recency + feedback, s being the subscriber's trending share and T
-  the community signal normalised over the candidates (service/trend.py); feedback is the Rocchio
-  score of their votes (service/feedback.py).
+  the community signal normalised over the candidates (service/ranking/trend.py); feedback is the Rocchio
+  score of their votes (service/ranking/feedback.py).
 * ⌊s × max papers⌋ slots go to the most trending papers that did not make it on relevance; a
   subscriber without topics gets trending papers only. Exclude topics and already sent papers
   never appear.
@@ -37,12 +37,12 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from service import hybrid
-from service.diversity import diverse_top
-from service.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
-from service.reader_model import ADMIT_Z, Centred, centred, reader_shift, reader_z
+from service.ranking import hybrid
+from service.ranking.diversity import diverse_top
+from service.ranking.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
+from service.ranking.reader_model import ADMIT_Z, Centred, centred, reader_shift, reader_z
+from service.ranking.trend import signals, trending_label
 from service.records import Candidate, Reason, ScoredPaper, Topic
-from service.trend import signals, trending_label
 
 # Being in a wanted category is evidence, but weaker than a good keyword match (0.76);
 # a paper by a named author is what the subscriber asked for almost by definition.

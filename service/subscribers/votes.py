@@ -11,9 +11,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from service import store
 from service.errors import InputError
 from service.sources.arxiv_ids import parse_arxiv_id
+from service.storage import store
 
 VOTE_WORDS = {"up": 1, "+1": 1, "1": 1, "down": -1, "-1": -1}
 

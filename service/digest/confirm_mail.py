@@ -9,10 +9,10 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from service.mailer import MESSAGE_POLICY, header_value, recipient_address
+from service.delivery.mailer import MESSAGE_POLICY, header_value, recipient_address
 from service.settings import Settings
-from service.subscriptions import OpenConfirmation
-from service.tokens import Signer
+from service.subscribers.subscriptions import OpenConfirmation
+from service.subscribers.tokens import Signer
 
 SITE_NAME = "Paperboy"  # the brand the digest shows (service/render.Renderer's default)
 

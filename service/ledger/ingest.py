@@ -14,12 +14,12 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import store
-from service.db import session_scope
-from service.diff import Change, diff, title_key
 from service.errors import SourceError
+from service.ledger.diff import Change, diff, title_key
 from service.records import IngestReport, ParseResult
 from service.sources.listing_file import read_listing_file
+from service.storage import store
+from service.storage.engine import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def run_ingest(
             raise
         raise SourceError(f"{input_name}: {exc}") from exc
     if embed and report.changed_ids:
-        from service import semantic
+        from service.ranking import semantic
 
         report.embedded = semantic.embed_papers(factory, paper_ids=report.changed_ids)
     log.info(

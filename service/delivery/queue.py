@@ -23,10 +23,10 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
+from service.delivery.mailer import Mailer
+from service.delivery.runtime import Runtime
 from service.errors import StoreWriteError
-from service.ingest import utcnow
-from service.mailer import Mailer
-from service.runtime import Runtime
+from service.ledger.ingest import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class Interrupted(Exception):
 )
 def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
     """Send these deliveries (those still open); safe to run more than once."""
-    from service.delivery import send_deliveries
+    from service.delivery.planning import send_deliveries
 
     if _runtime is None or _pool is None:
         raise RuntimeError("send_batch runs in a `paperboy worker` process")

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from service import store
-from service.feedback import Votes
-from service.models import Subscriber
-from service.rank import RelevanceIndex, SemanticScorer, rank
+from service.ranking.feedback import Votes
+from service.ranking.rank import RelevanceIndex, SemanticScorer, rank
+from service.ranking.trend import VELOCITY_WINDOW
 from service.records import Candidate, ScoredPaper, Topic
 from service.settings import Settings
-from service.trend import VELOCITY_WINDOW
+from service.storage import store
+from service.storage.models import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def semantic_scorer(
     """
     if settings.semantic == "off" or not candidates:
         return None
-    from service import semantic
+    from service.ranking import semantic
 
     if session is None:
         return semantic.EmbeddingScorer.for_texts(candidates)

@@ -27,8 +27,8 @@ import bm25s
 import Stemmer
 from sqlalchemy.orm import Session
 
-from service import store
 from service.records import Topic
+from service.storage import store
 
 WINDOW = dt.timedelta(days=14)
 _STEMMER = Stemmer.Stemmer("english")

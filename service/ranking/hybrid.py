@@ -1,6 +1,6 @@
 """Pure: one keyword topic's relevance from its lexical match and its embedding similarity.
 
-Inputs per candidate: the lexical relevance (BM25-based, 0..1, service/rank.py) and the cosine
+Inputs per candidate: the lexical relevance (BM25-based, 0..1, service/ranking/rank.py) and the cosine
 similarity of the topic's and the paper's embeddings. Cosine is read two ways, because its scale
 moves with the query (a long plain-words topic is 0.1 closer to everything than a two-word one):
 

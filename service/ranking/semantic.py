@@ -10,7 +10,7 @@ it and a revised abstract is embedded again. Topic texts are embedded once per p
 Each text is run on its own (batch of one): its vector depends on nothing but its text, so the
 same paper gets the same vector on every deployment, whatever else was ingested with it.
 
-The scorer gives cosine similarities; service/hybrid.py turns them into relevance blended with the
+The scorer gives cosine similarities; service/ranking/hybrid.py turns them into relevance blended with the
 lexical match. A paper whose text could not be embedded has no vector and ranks on words alone.
 For the reason of a paper picked for its meaning, the abstract's sentence closest to the topic is
 found the same way (sentences embedded once per process).
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from service.records import Candidate
+from service.resources import embedding_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ MODEL = "all-MiniLM-L6-v2/int8-onnx/128"  # stored with each vector: a new model
 DIM = 384
 MAX_TOKENS = 128  # 2.2x faster than sentence-transformers' 256 and as good here (docs/ranking.md)
 MAX_CHARS = 4_000  # ample for 128 tokens; keeps the tokenizer's work bounded on huge abstracts
-MODEL_DIR = Path(__file__).with_name("data") / "minilm"
+MODEL_DIR = embedding_model_dir()
 
 _lock = threading.Lock()
 _CACHE_SIZE = 50_000  # vectors kept in memory by text hash (about 75 MB at most)
@@ -179,7 +180,7 @@ def paper_vectors(
 
     The caller commits. A paper the model fails on gets None and ranks on words alone.
     """
-    from service import store
+    from service.storage import store
 
     texts = [text_of(p) for p in papers]
     hashes = [text_hash(t) for t in texts]
@@ -213,8 +214,8 @@ def embed_papers(factory: Any, *, paper_ids: Sequence[int], batch: int = 256) ->
     Runs after an ingest commits; a failure is logged and never undoes the ingest. Returns how
     many papers have a vector now.
     """
-    from service import store
-    from service.db import session_scope
+    from service.storage import store
+    from service.storage.engine import session_scope
 
     done = 0
     for start in range(0, len(paper_ids), batch):

@@ -10,7 +10,8 @@ from sqlalchemy import Text, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from service.models import (
+from service.records import Candidate
+from service.storage.models import (
     Delivery,
     DeliveryItem,
     Feedback,
@@ -23,7 +24,6 @@ from service.models import (
     Subscriber,
     Topic,
 )
-from service.records import Candidate
 
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
 OPEN_DELIVERY = ("pending", "deferred")

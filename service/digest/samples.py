@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from service.rank import RelevanceIndex, rank
+from service.ranking.rank import RelevanceIndex, rank
 from service.records import Candidate, Digest, DigestLinks, Reason, ScoredPaper, Topic
 from service.resources import sample_listings_path
 from service.sources.listing_file import read_listing_file
-from service.tokens import Signer
+from service.subscribers.tokens import Signer
 
 BASE_URL = "https://paperboy.example.org"
 DIGEST_DATE = dt.date(2025, 11, 21)

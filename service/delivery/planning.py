@@ -20,19 +20,21 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import personal, source_calendar, store
-from service.arxiv_calendar import quiet_reason
-from service.bounces import BounceEvent, apply_events, classify_refusal
-from service.db import session_scope
+from service.delivery import ranking_inputs
+from service.delivery.bounces import BounceEvent, apply_events, classify_refusal
+from service.delivery.mailer import Mailer, build_message
+from service.delivery.smtp_pool import Job, Result, SmtpPool
+from service.digest.render import Renderer
 from service.errors import PaperboyError, StoreWriteError
-from service.mailer import Mailer, build_message
-from service.models import Delivery, Subscriber
-from service.rank import RelevanceIndex
+from service.ranking.rank import RelevanceIndex
 from service.records import Digest, DigestLinks, Reason, RenderedDigest, ScoredPaper, Topic
-from service.render import Renderer
 from service.settings import Settings
-from service.smtp_pool import Job, Result, SmtpPool
-from service.tokens import Signer
+from service.sources import source_calendar
+from service.sources.arxiv_calendar import quiet_reason
+from service.storage import store
+from service.storage.engine import session_scope
+from service.storage.models import Delivery, Subscriber
+from service.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
 
@@ -195,15 +197,15 @@ def choose_papers(
     index: RelevanceIndex,
     now: dt.datetime,
 ) -> list[ScoredPaper]:
-    """Topics, floor, trending share, history and votes → ranked papers (service/personal.py)."""
-    return personal.rank_for_subscriber(
+    """Topics, floor, trending share, history and votes → ranked papers (service/delivery/ranking_inputs.py)."""
+    return ranking_inputs.rank_for_subscriber(
         session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now
     )
 
 
 def build_index(pipeline: Pipeline, session: Session, now: dt.datetime) -> RelevanceIndex:
     """One index per run over the widest candidate window any subscriber can have."""
-    return personal.build_index(session, settings=pipeline.settings, now=now)
+    return ranking_inputs.build_index(session, settings=pipeline.settings, now=now)
 
 
 def make_digest(
@@ -216,7 +218,7 @@ def make_digest(
         digest_date=digest_date,
         papers=tuple(papers),
         links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers]),
-        topics=tuple(personal.topics_of(subscriber)),
+        topics=tuple(ranking_inputs.topics_of(subscriber)),
         notes=facts.notes,
         cadence=subscriber.cadence,
         new_papers=facts.new_papers,
@@ -271,7 +273,7 @@ def day_facts(
     if papers:
         return DayFacts(None, tuple(notes))
     last_sent = store.last_sent_at(session, subscriber_id=subscriber.id)
-    since = personal.candidate_since(
+    since = ranking_inputs.candidate_since(
         settings=settings, subscriber=subscriber, now=now, previous=last_sent
     )
     seen = store.sources_of_papers_seen(session, since=since, until=now)
@@ -327,7 +329,7 @@ def send_due(
 ) -> SendReport:
     """Build and deliver every due digest; one subscriber's failure never stops the others.
 
-    With ``enqueue`` (the procrastinate fan-out, service/queue.py) the ready rows are handed to
+    With ``enqueue`` (the procrastinate fan-out, service/delivery/queue.py) the ready rows are handed to
     workers in batches instead of being sent here; ``stop`` set (SIGTERM) ends the run after the
     messages in flight.
 
@@ -412,7 +414,7 @@ def _plan_chunk(
     """Plan a chunk of subscribers in one transaction: their history in a few queries, then each
     subscriber in a savepoint, so one subscriber's bad data rolls back only their own row."""
     with session_scope(pipeline.factory) as session:
-        history = personal.histories(session, subscriber_ids=[s.id for s in chunk])
+        history = ranking_inputs.histories(session, subscriber_ids=[s.id for s in chunk])
         dates: dict[int, dt.date | None] = {
             s.id: _planned_date(s, now, forced_date, history[s.id][0]) for s in chunk
         }
@@ -497,7 +499,7 @@ def _plan_one(
     dry_run: bool,
     date: dt.date | None,
     existing: Delivery | None,
-    history: personal.History,
+    history: ranking_inputs.History,
 ) -> Outcome | int | tuple[dt.date, list[tuple[int, float, list[str]]]]:
     """The id of the subscriber's existing delivery row ready to send, the (date, items) of a new
     one for the caller to insert with the rest of the chunk, or the Outcome that ends it here."""
@@ -540,7 +542,7 @@ def _plan_one(
             papers = _stored_papers(session, existing.id)
             return Outcome(subscriber.email, "would_send", f"resume digest for {date}", len(papers))
         return existing.id
-    papers = personal.rank_for_subscriber(
+    papers = ranking_inputs.rank_for_subscriber(
         session,
         settings=pipeline.settings,
         subscriber=subscriber,
@@ -785,7 +787,7 @@ def preview_papers(
         if subscriber is None:
             raise PaperboyError(f"no subscriber #{subscriber_id}")
         index = build_index(pipeline, session, now)
-        return personal.rank_for_subscriber(
+        return ranking_inputs.rank_for_subscriber(
             session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now,
             topics=topics, max_papers=max_papers, floor=floor, trending_share=trending_share,
         )  # fmt: skip

@@ -32,10 +32,10 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from service import store
+from service.delivery.mailer import recipient_address
+from service.delivery.smtp_pool import is_policy_refusal
 from service.errors import InputError, SendError
-from service.mailer import recipient_address
-from service.smtp_pool import is_policy_refusal
+from service.storage import store
 
 log = logging.getLogger(__name__)
 

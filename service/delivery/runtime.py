@@ -11,15 +11,15 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import schema
-from service.db import make_engine, make_session_factory
-from service.delivery import Pipeline
-from service.mailer import Mailer, SmtpMailer, mailer_from_settings
-from service.render import Renderer
+from service.delivery.mailer import Mailer, SmtpMailer, mailer_from_settings
+from service.delivery.planning import Pipeline
+from service.delivery.smtp_pool import SmtpPool
+from service.digest.render import Renderer
 from service.resources import templates_dir
 from service.settings import Settings
-from service.smtp_pool import SmtpPool
-from service.tokens import Signer
+from service.storage import migrations
+from service.storage.engine import make_engine, make_session_factory
+from service.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Runtime:
         """The delivery fan-out when PAPERBOY_DELIVERY_QUEUE=procrastinate, else None (send inline)."""
         if self.settings.delivery_queue != "procrastinate":
             return None
-        from service import queue
+        from service.delivery import queue
 
         return lambda ids: queue.enqueue(self, ids)
 
@@ -88,7 +88,7 @@ class Runtime:
         return pool
 
     def require_current_schema(self) -> None:
-        schema.require_current(self.engine, self.settings.database_url)
+        migrations.require_current(self.engine, self.settings.database_url)
 
     def migrate(self) -> None:
-        schema.upgrade(self.settings.database_url)
+        migrations.upgrade(self.settings.database_url)

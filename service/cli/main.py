@@ -28,7 +28,7 @@ from service.statuses import SUBSCRIBER_STATUSES
 from service.words import counted
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.delivery.runtime import Runtime
     from service.settings import Settings
 
 # Commands that run until stopped: their logs are the operator's record, so they keep INFO.
@@ -75,7 +75,7 @@ class Invocation:
     def runtime(self, settings: Settings | None = None) -> Runtime:
         """The process's runtime, built from ``settings`` (default: the loaded ones) on first use."""
         if self._runtime is None:
-            from service.runtime import Runtime
+            from service.delivery.runtime import Runtime
 
             self._runtime = Runtime(settings or self.settings())
         return self._runtime
@@ -100,7 +100,7 @@ def version() -> str:
     names += [
         ep.dist.name
         for ep in metadata.entry_points(group="console_scripts")
-        if ep.value == "service.cli:main" and ep.dist is not None
+        if ep.value == "service.cli.main:main" and ep.dist is not None
     ]
     for name in dict.fromkeys(names):
         try:
@@ -154,27 +154,27 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply migrations up to the latest revision."""
-    from service import schema
+    from service.storage import migrations
 
     runtime = runtime_from(ctx, check_schema=False)
-    schema.upgrade(runtime.settings.database_url, revision)
+    migrations.upgrade(runtime.settings.database_url, revision)
     if runtime.settings.database_url.startswith("postgresql"):
-        from service.queue import apply_schema
+        from service.delivery.queue import apply_schema
 
         if apply_schema(runtime.settings.database_url):
             click.echo("installed the delivery queue's tables (procrastinate)")
-    click.echo(f"database at {schema.current_revision(runtime.engine)}")
+    click.echo(f"database at {migrations.current_revision(runtime.engine)}")
 
 
 @db.command("status")
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Show the database's revision and the code's."""
-    from service import schema
+    from service.storage import migrations
 
     runtime = runtime_from(ctx, check_schema=False)
-    current = schema.current_revision(runtime.engine)
-    head = schema.head_revision(runtime.settings.database_url)
+    current = migrations.current_revision(runtime.engine)
+    head = migrations.head_revision(runtime.settings.database_url)
     click.echo(
         f"database {current or '(empty)'}, code {head}: {'up to date' if current == head else 'upgrade needed'}"
     )
@@ -232,13 +232,14 @@ def ingest(
     fill_categories: bool = False,
 ) -> None:  # fmt: skip
     """Fetch or read listings and merge them into the paper ledger."""
-    from service import source_runs, store
-    from service.db import session_scope
-    from service.ingest import ingest_file, utcnow
+    from service.ledger import source_runs
+    from service.ledger.ingest import ingest_file, utcnow
     from service.records import IngestReport
     from service.resources import sample_listings_path
     from service.settings import KNOWN_SOURCES
     from service.sources.arxiv_ids import parse_arxiv_id
+    from service.storage import store
+    from service.storage.engine import session_scope
 
     runtime = runtime_from(ctx)
     settings = runtime.settings
@@ -350,7 +351,7 @@ def ingest(
 
 def _fill_categories(runtime: Any, as_json: bool) -> None:
     """`paperboy ingest --source arxiv --fill-categories`: every stored paper without categories."""
-    from service import categories, source_runs
+    from service.ledger import categories, source_runs
 
     bar = _ProgressBar("arxiv categories", enabled=not as_json and sys.stderr.isatty())
     try:
@@ -393,8 +394,8 @@ def send(
     ctx: click.Context, dry_run: bool, only: str | None, date_text: str | None, as_json: bool
 ) -> None:
     """Build and deliver every due digest."""
-    from service.delivery import send_due
-    from service.ingest import utcnow
+    from service.delivery.planning import send_due
+    from service.ledger.ingest import utcnow
 
     runtime = runtime_from(ctx)
     only_email = _email(only) if only else None
@@ -488,8 +489,8 @@ class _ProgressBar:
 @click.pass_context
 def deliveries(ctx: click.Context, date_text: str | None, as_json: bool) -> None:
     """Count deliveries per status and show the latest errors."""
-    from service import store
-    from service.db import session_scope
+    from service.storage import store
+    from service.storage.engine import session_scope
 
     runtime = runtime_from(ctx)
     digest_date = _date(date_text)
@@ -538,9 +539,9 @@ def preview(
     as_json: bool,
 ) -> None:
     """Render EMAIL's next digest without sending it."""
-    from service.delivery import preview as build_preview
-    from service.ingest import utcnow
-    from service.mailer import build_message, wire_bytes
+    from service.delivery.mailer import build_message, wire_bytes
+    from service.delivery.planning import preview as build_preview
+    from service.ledger.ingest import utcnow
 
     if out is not None and out.suffix.lower() == ".eml":  # the older spelling of --eml
         if eml is not None:
@@ -608,7 +609,7 @@ def preview(
 
 
 def _email(address: str) -> str:
-    from service.subscribers import normalise_email
+    from service.subscribers.validation import normalise_email
 
     try:
         return normalise_email(address)
@@ -674,10 +675,10 @@ def subscribers_add(
     """Add a subscriber with topics."""
     from sqlalchemy.exc import IntegrityError
 
-    from service import store
-    from service.db import session_scope
-    from service.ingest import utcnow
-    from service.subscribers import (
+    from service.ledger.ingest import utcnow
+    from service.storage import store
+    from service.storage.engine import session_scope
+    from service.subscribers.validation import (
         check_cadence,
         check_hour,
         check_share,
@@ -737,10 +738,10 @@ def subscribers_add(
 
 def _warn_quiet_topics(runtime: Any, topics: list[tuple[str, str, float]]) -> None:
     """A warning on stderr for each topic that matched no recent paper (a typo, an unfilled category)."""
-    from service import topic_check
-    from service.db import session_scope
-    from service.ingest import utcnow
+    from service.ledger.ingest import utcnow
     from service.records import Topic
+    from service.storage.engine import session_scope
+    from service.subscribers import topic_check
 
     with session_scope(runtime.factory) as session:
         quiet = topic_check.quiet_topics(session, topics=[Topic(*t) for t in topics], now=utcnow())
@@ -774,9 +775,9 @@ def _subscriber_dict(subscriber: Any) -> dict[str, Any]:
 @click.pass_context
 def subscribers_list(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """List subscribers and their topics."""
-    from service import store
-    from service.db import session_scope
-    from service.subscribers import topic_label
+    from service.storage import store
+    from service.storage.engine import session_scope
+    from service.subscribers.validation import topic_label
 
     runtime = runtime_from(ctx)
     with session_scope(runtime.factory) as session:
@@ -802,8 +803,8 @@ def subscribers_list(ctx: click.Context, status: str | None, as_json: bool) -> N
 @click.pass_context
 def subscribers_remove(ctx: click.Context, email: str, purge: bool) -> None:
     """Unsubscribe EMAIL (or delete everything about them with --purge)."""
-    from service import store
-    from service.db import session_scope
+    from service.storage import store
+    from service.storage.engine import session_scope
 
     runtime = runtime_from(ctx)
     address = _email(email)
@@ -839,8 +840,8 @@ def subscribers_unsuppress(ctx: click.Context, email: str) -> None:
     """
     import logging
 
-    from service import store
-    from service.db import session_scope
+    from service.storage import store
+    from service.storage.engine import session_scope
 
     runtime = runtime_from(ctx)
     address = _email(email)
@@ -873,9 +874,9 @@ def subscribers_unsuppress(ctx: click.Context, email: str) -> None:
 @click.pass_context
 def feedback(ctx: click.Context, email: str, paper: str, vote: str, as_json: bool) -> None:
     """Record EMAIL's vote (up or down) on PAPER (an arXiv id or an internal id from preview --json)."""
-    from service.db import session_scope
-    from service.ingest import utcnow
-    from service.votes import cast_vote
+    from service.ledger.ingest import utcnow
+    from service.storage.engine import session_scope
+    from service.subscribers.votes import cast_vote
 
     runtime = runtime_from(ctx)
     address = _email(email)
@@ -914,8 +915,8 @@ def bounces_import(ctx: click.Context, path: Path, as_json: bool) -> None:
     """Read DSN bounces (RFC 3464) and feedback reports (RFC 5965) from PATH (.eml, mbox or folder)."""
     from collections import Counter
 
-    from service.bounces import apply_events, parse_report, read_messages
-    from service.db import session_scope
+    from service.delivery.bounces import apply_events, parse_report, read_messages
+    from service.storage.engine import session_scope
 
     runtime = runtime_from(ctx)
     counts: Counter[str] = Counter()
@@ -1014,7 +1015,7 @@ def scheduler_command(ctx: click.Context) -> None:
     import signal
     import threading
 
-    from service.scheduler import build_scheduler
+    from service.delivery.scheduler import build_scheduler
 
     runtime = runtime_from(ctx)
     stop = threading.Event()
@@ -1053,7 +1054,7 @@ def worker_command(
             "paperboy worker needs PostgreSQL (PAPERBOY_DATABASE_URL=postgresql+psycopg://…); on SQLite the scheduler sends itself",
             2,
         )
-    from service.queue import run_worker
+    from service.delivery.queue import run_worker
 
     run_worker(
         runtime,
@@ -1071,8 +1072,8 @@ def worker_command(
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check settings, database, schema, SMTP and sources; exit 1 if anything fails."""
-    from service.doctor import fail as failed
-    from service.doctor import run_checks
+    from service.ops.doctor import fail as failed
+    from service.ops.doctor import run_checks
 
     invocation = ctx.find_object(Invocation)
     try:
@@ -1095,7 +1096,7 @@ def _database_failure(exc: BaseException) -> str | None:
     """One line for a failure of the database itself (unreachable, damaged), naming it."""
     if "sqlalchemy" not in sys.modules:
         return None
-    from service.db import database_failure
+    from service.storage.engine import database_failure
 
     invocation = _RUN.get("invocation")
     settings = invocation._settings if invocation is not None else None

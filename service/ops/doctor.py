@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import schema, store
-from service.db import session_scope
+from service.delivery.mailer import SmtpMailer
+from service.delivery.runtime import Runtime
 from service.errors import PaperboyError
-from service.mailer import SmtpMailer
-from service.runtime import Runtime
 from service.settings import PLACEHOLDER_SECRET, Settings
+from service.storage import migrations, store
+from service.storage.engine import session_scope
 from service.words import counted
 
 
@@ -86,8 +86,8 @@ def check_database(runtime: Runtime) -> Iterator[Check]:
         yield integrity
         if integrity.status == "fail":
             return
-    current = schema.current_revision(runtime.engine)
-    head = schema.head_revision(runtime.settings.database_url)
+    current = migrations.current_revision(runtime.engine)
+    head = migrations.head_revision(runtime.settings.database_url)
     if current == head:
         yield ok("schema", f"at {head}")
     else:

@@ -11,10 +11,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from service.delivery import send_due
-from service.ingest import utcnow
-from service.runtime import Runtime
-from service.source_runs import ingest_sources
+from service.delivery.planning import send_due
+from service.delivery.runtime import Runtime
+from service.ledger.ingest import utcnow
+from service.ledger.source_runs import ingest_sources
 
 log = logging.getLogger(__name__)
 

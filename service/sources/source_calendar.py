@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from service.arxiv_calendar import is_listing_day, listing_day_at
+from service.sources.arxiv_calendar import is_listing_day, listing_day_at
 
 NAMES = {"arxiv": "arXiv", "hf_daily": "Hugging Face Daily Papers"}  # the sources with a calendar
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

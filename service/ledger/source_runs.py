@@ -20,16 +20,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import categories, store
-from service.arxiv_calendar import listing_day_at, quiet_reason
-from service.db import session_scope
 from service.errors import PaperboyError, SourceError
-from service.ingest import ingest_folder, run_ingest, utcnow
+from service.ledger import categories
+from service.ledger.ingest import ingest_folder, run_ingest, utcnow
 from service.records import IngestReport, ParseResult
 from service.sources import arxiv, hf_daily
+from service.sources.arxiv_calendar import listing_day_at, quiet_reason
 from service.sources.arxiv_feed import ArxivDocument, parse_arxiv_feed
 from service.sources.hf_json import parse_hf_daily
 from service.sources.http import Fetcher
+from service.storage import store
+from service.storage.engine import session_scope
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ paper in Python (excerpt, author list, links vetted by `safe_url`) and the templ
 templates/email/ only lay it out. Paper data is untrusted: the HTML template autoescapes it,
 only http(s) URLs reach an href, and control characters never reach the subject or text.
 
-The CSS is inlined once per Renderer, not once per digest: service/inline.py learns from
+The CSS is inlined once per Renderer, not once per digest: service/digest/inline.py learns from
 premailer which attributes each styled element of the templates gets and compiles them into the
 templates, so `render()` is plain Jinja. `render_reference()` is the slow path it must match
 (premailer over the whole document); a test compares the two element by element.
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from service.inline import (
+from service.digest.inline import (
     LearnedStyles,
     MarkerLoader,
     inline_css,
@@ -607,7 +607,7 @@ class Renderer:
     """Renders digests with the email templates; build once per run, call render() per digest.
 
     Construction compiles the stylesheet into the templates (a few premailer runs over the
-    specimen digests) and raises service.inline.TemplateStyleError when that cannot be exact.
+    specimen digests) and raises service.digest.inline.TemplateStyleError when that cannot be exact.
     """
 
     def __init__(self, templates_dir: Path, *, site_name: str = "Paperboy") -> None:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+from service.delivery.mailer import Mailer
 from service.errors import InDoubtSendError, PermanentSendError, SendError, TransientSendError
-from service.mailer import Mailer
 
 log = logging.getLogger(__name__)
 
