@@ -34,10 +34,11 @@ from results import RESULTS, record_section  # bench/ is on sys.path when a scri
 from seeds import seed_papers
 
 from service.delivery.mailer import build_message, header_value, wire_bytes
-from service.digest import render
+from service.digest import paper_view
 from service.digest.render import Renderer
 from service.digest.samples import BASE_URL as BASE
 from service.digest.samples import sample_digest
+from service.digest.text import wrap_text
 from service.records import Candidate, Digest, RenderedDigest, Topic
 from service.resources import templates_dir
 from service.subscribers.tokens import Signer
@@ -104,9 +105,9 @@ def paperboy(renderer: Renderer, digest: Digest) -> bytes:
 
 def forget_caches() -> None:
     """Start each run cold: the per-paper caches fill during the run, as in a real one."""
-    render._paper_facts.cache_clear()
-    render._reason_labels.cache_clear()
-    render.wrap_text.cache_clear()
+    paper_view._paper_facts.cache_clear()
+    paper_view._reason_labels.cache_clear()
+    wrap_text.cache_clear()
 
 
 def rate(

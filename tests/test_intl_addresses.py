@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from service.delivery.mailer import SmtpMailer, build_message, wire_bytes
 from service.delivery.planning import send_due
 from service.delivery.runtime import Runtime
-from service.digest.render import RenderedDigest
 from service.errors import TransientSendError
 from service.ledger.ingest import ingest_file
+from service.records import RenderedDigest
 from service.resources import sample_listings_path
 from service.storage import store
 from service.storage.engine import session_scope

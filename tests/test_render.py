@@ -13,15 +13,9 @@ import textwrap
 
 import pytest
 
-from service.digest.render import (
-    Renderer,
-    authors_line,
-    clean_text,
-    excerpt,
-    safe_url,
-    summary_line,
-    wrap_text,
-)
+from service.digest.paper_view import authors_line, excerpt
+from service.digest.render import Renderer, summary_line
+from service.digest.text import clean_text, safe_url, wrap_text
 from service.records import (
     Candidate,
     Digest,

@@ -14,7 +14,7 @@ from service.settings import Settings
 from service.subscribers.subscriptions import OpenConfirmation
 from service.subscribers.tokens import Signer
 
-SITE_NAME = "Paperboy"  # the brand the digest shows (service/render.Renderer's default)
+SITE_NAME = "Paperboy"  # the brand the digest shows (service/digest/render.Renderer's default)
 
 
 def describe(requested: dict[str, object]) -> dict[str, object]:

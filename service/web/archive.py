@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 from markupsafe import escape
 
-from service.digest.render import safe_url
+from service.digest.text import safe_url
 from service.storage import store
 from service.storage.engine import session_scope
 from service.subscribers.tokens import TokenError

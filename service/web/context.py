@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from service.delivery.runtime import Runtime
-from service.digest.render import safe_url
+from service.digest.text import safe_url
 from service.resources import templates_dir
 from service.subscribers.tokens import TokenError
 from service.web.csrf import Csrf

@@ -1,0 +1,284 @@
+"""One paper as the email templates see it: cleaned display strings and vetted links.
+
+`paper_view` builds a PaperView per paper and digest; the parts that depend on the paper alone
+(title, authors, meta line, excerpt, links) are PaperFacts, built once per paper and process.
+The excerpt's topic words are marked from the ranker's reasons (`matched_words`, `highlight`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from service.digest.text import (
+    clean_text,
+    links_lines,
+    paper_date,
+    plural,
+    safe_url,
+    truncate,
+)
+from service.records import Candidate, DigestLinks, Reason, ScoredPaper
+
+EXCERPT_CHARS = 400
+EXCERPT_SENTENCES = 3
+MAX_AUTHORS = 3
+
+_SOURCE_NAMES = {
+    "arxiv": "arXiv",
+    "hf": "Hugging Face",
+    "huggingface": "Hugging Face",
+    "hf_daily": "Hugging Face",
+    "pwc": "Papers with Code",
+    "paperswithcode": "Papers with Code",
+    "file": "",  # the default for a hand-fed listing file: tells the reader nothing
+}
+
+# A sentence ends at . ! or ? followed by space and something that starts a new sentence.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# A reason that names words: 'matches "topic"' or 'partly matches "topic" (word, word)'.
+# Meaning matches ('close in meaning to "topic": “sentence”') and the rest name no words.
+_WORD_REASON = re.compile(r'^(?:partly )?matches "(?P<topic>[^"]+)"(?: \((?P<words>[^)]*)\))?$')
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from in into is it its of on or the to via vs with".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A labelled, already vetted http(s) link."""
+
+    label: str
+    url: str
+
+
+# eq=False: identity equality and hashing, so the fragment cache's lookups cost nothing; the
+# lru_cache below hands out one PaperFacts per paper.
+@dataclass(frozen=True, slots=True, eq=False)
+class PaperFacts:
+    """The parts of a PaperView that depend on the paper alone, not on who receives it."""
+
+    title: str
+    url: str
+    authors: str
+    meta: tuple[str, ...]
+    meta_line: str
+    excerpt: str
+    links: tuple[Link, ...]
+    text_links: tuple[Link, ...]
+    arxiv_id: str  # "2511.00001" ("" when not an arXiv paper)
+    category: str  # the primary category, "cs.LG" ("" when none)
+    compact_line: str  # the one line under the title in the compact layout
+    compact_links: tuple[Link, ...]  # the PDF only (or the first link): the compact layout's
+
+
+@dataclass(frozen=True, slots=True)
+class PaperView:
+    """One paper as the templates see it: display strings, vetted URLs ("" when none)."""
+
+    number: int
+    marker: str  # "1.  ", the text part's hanging-indent prefix
+    title: str
+    url: str  # where the title links: abstract, else PDF, code or project page
+    authors: str
+    meta: tuple[str, ...]  # sources, date, author count, upvotes, stars
+    meta_line: str  # the same joined with " · "
+    excerpt: str
+    excerpt_parts: tuple[tuple[str, bool], ...]  # (text, matched a topic word) in order
+    reasons: tuple[str, ...]
+    why: str  # the reasons joined with "; "
+    links: tuple[Link, ...]  # PDF / code / project page, shown under the paper
+    text_links: tuple[Link, ...]  # the same plus the abstract, spelled out in the text part
+    feedback_up: str
+    feedback_down: str
+    facts: PaperFacts  # what every subscriber sees the same: once_per_paper() fragments
+    scored: ScoredPaper  # the raw record, for templates that want more
+    compact: bool = False  # past FULL_PAPERS: title, one line and links only
+    text_line: str = ""  # the text part's links: 'Abstract: URL · PDF: URL · More like this: URL'
+
+
+def excerpt(paper: Candidate, limit: int = EXCERPT_CHARS) -> str:
+    """The AI summary if there is one, else the abstract's first sentences; at most `limit`."""
+    summary = clean_text(paper.ai_summary)
+    if summary:
+        return truncate(summary, limit)
+    # Only the first `limit` characters can be kept, so split no further than twice that:
+    # a piece cut short there ends past `limit` and is never taken.
+    sentences = _SENTENCE_BREAK.split(clean_text(paper.abstract)[: 2 * limit])
+    taken = sentences[0]
+    for sentence in sentences[1:EXCERPT_SENTENCES]:
+        if len(taken) + 1 + len(sentence) > limit:
+            break
+        taken = f"{taken} {sentence}"
+    return truncate(taken, limit)
+
+
+def authors_line(paper: Candidate) -> str:
+    """'A, B, C et al.' past three names (or when the list is known to be partial)."""
+    names = [name for name in map(clean_text, paper.authors) if name]
+    if not names:
+        return ""
+    total = max(len(names), paper.author_count or 0)
+    if total > len(names[:MAX_AUTHORS]):
+        return ", ".join(names[:MAX_AUTHORS]) + " et al."
+    return ", ".join(names)
+
+
+def source_name(source: str) -> str:
+    """Display name of a source key: 'arxiv' -> 'arXiv', 'file' -> '' (hidden), others as given."""
+    text = clean_text(source)
+    return _SOURCE_NAMES.get(text.casefold(), text)
+
+
+def arxiv_id(paper: Candidate) -> str:
+    """The paper's arXiv id, from its field or its 'arxiv:' key; "" when it has none."""
+    value = clean_text(paper.arxiv_id)
+    if not value and paper.key.startswith("arxiv:"):
+        value = clean_text(paper.key.removeprefix("arxiv:"))
+    return value
+
+
+def meta_items(paper: Candidate) -> tuple[str, ...]:
+    """arXiv id, primary category, sources, publication date, author count (when names are
+    unknown), upvotes, stars."""
+    items: list[str] = []
+    identifier = arxiv_id(paper)
+    if identifier:
+        items.append(f"arXiv:{identifier}")
+    category = clean_text(paper.categories[0]) if paper.categories else ""
+    if category:
+        items.append(category)
+    sources = list(dict.fromkeys(name for name in map(source_name, paper.sources) if name))
+    if sources:
+        items.append(", ".join(sources))
+    if paper.published:
+        items.append(paper_date(paper.published))
+    if not any(map(clean_text, paper.authors)) and paper.author_count:
+        items.append(plural(paper.author_count, "author"))
+    if paper.upvotes is not None:
+        items.append(plural(paper.upvotes, "upvote"))
+    if paper.stars is not None:
+        items.append(plural(paper.stars, "star"))
+    return tuple(items)
+
+
+# A day's digests draw on a few hundred candidate papers, each sent to many subscribers: clean
+# and vet each paper once per process rather than once per digest. Keyed by the whole (frozen)
+# Candidate, so an updated paper is a new entry; bounded so a long-running server stays small.
+@functools.lru_cache(maxsize=4096)
+def _paper_facts(paper: Candidate) -> PaperFacts:
+    abstract = safe_url(paper.abstract_url)
+    extra = tuple(
+        Link(label, url)
+        for label, url in (
+            ("PDF", safe_url(paper.pdf_url)),
+            ("Code", safe_url(paper.code_url)),
+            ("Project page", safe_url(paper.project_url)),
+        )
+        if url
+    )
+    meta = meta_items(paper)
+    authors = authors_line(paper)
+    category = clean_text(paper.categories[0]) if paper.categories else ""
+    identifier = arxiv_id(paper)
+    short = [f"arXiv:{identifier}"] if identifier else []
+    short += [category] if category else []
+    return PaperFacts(
+        title=clean_text(paper.title) or "(untitled)",
+        url=abstract or next((link.url for link in extra), ""),
+        authors=authors,
+        meta=meta,
+        meta_line=" · ".join(meta),
+        excerpt=excerpt(paper),
+        links=extra,
+        text_links=((Link("Abstract", abstract),) if abstract else ()) + extra,
+        arxiv_id=identifier,
+        category=category,
+        compact_line=" · ".join([*short, *([truncate(authors, 60)] if authors else [])]),
+        compact_links=extra[:1],
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _reason_labels(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(label for label in (clean_text(r.label) for r in reasons) if label))
+
+
+@functools.lru_cache(maxsize=4096)
+def matched_words(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
+    """The topic words the reasons say the paper matched (casefolded, stopwords dropped).
+
+    A stored reason keeps only its label, so the words come from the label when the terms are
+    gone. Meaning matches, categories, authors and trending name no words in the excerpt.
+    """
+    words: list[str] = []
+    for reason in reasons:
+        found = _WORD_REASON.match(clean_text(reason.label))
+        if found is None:
+            continue
+        if reason.terms:
+            words.extend(reason.terms)
+        elif found.group("words"):
+            words.extend(found.group("words").split(","))
+        else:
+            words.extend(found.group("topic").split())
+    cleaned = (word.strip(" \"'“”‘’()[]{}.,;:!?").casefold() for word in words)
+    return tuple(dict.fromkeys(w for w in cleaned if len(w) > 2 and w not in _STOPWORDS))
+
+
+@functools.lru_cache(maxsize=16384)
+def highlight(text: str, words: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """`text` cut into (piece, is a matched word) parts: each word that starts with one of
+    `words` (so "model" also marks "models"), case-insensitively."""
+    if not text or not words:
+        return ((text, False),) if text else ()
+    alternatives = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})[\w-]*", re.IGNORECASE)
+    parts: list[tuple[str, bool]] = []
+    position = 0
+    for found in pattern.finditer(text):
+        if found.start() > position:
+            parts.append((text[position : found.start()], False))
+        parts.append((found.group(), True))
+        position = found.end()
+    if position < len(text):
+        parts.append((text[position:], False))
+    return tuple(parts)
+
+
+def paper_view(
+    number: int, scored: ScoredPaper, links: DigestLinks, *, compact: bool = False
+) -> PaperView:
+    """Everything the templates show for one paper, with untrusted fields cleaned and vetted."""
+    facts = _paper_facts(scored.paper)
+    up, down = links.feedback.get(scored.paper.paper_id, ("", ""))
+    up, down = safe_url(up), safe_url(down)
+    reasons = _reason_labels(scored.reasons)
+    return PaperView(
+        number=number,
+        marker=f"{number}.".ljust(4),
+        title=facts.title,
+        url=facts.url,
+        authors=facts.authors,
+        meta=facts.meta,
+        meta_line=facts.meta_line,
+        excerpt=facts.excerpt,
+        excerpt_parts=() if compact else highlight(facts.excerpt, matched_words(scored.reasons)),
+        reasons=reasons,
+        why="; ".join(reasons),
+        links=facts.links,
+        text_links=facts.text_links,
+        feedback_up=up,
+        feedback_down=down,
+        facts=facts,
+        scored=scored,
+        compact=compact,
+        text_line=links_lines(
+            [
+                *((link.label, link.url) for link in facts.text_links),
+                *((("More like this", up),) if up else ()),
+                *((("Less like this", down),) if down else ()),
+            ]
+        ),
+    )
