@@ -682,10 +682,10 @@ def subscribers_add(
         check_cadence,
         check_hour,
         check_share,
-        check_timezone,
         normalise_email,
         parse_topic,
     )
+    from service.timezones import check_timezone
 
     runtime = runtime_from(ctx)
     settings = runtime.settings

@@ -22,10 +22,10 @@ from service.subscribers.ranking_levels import DEFAULT, RELEVANCE_FLOOR, TRENDIN
 from service.subscribers.validation import (
     check_cadence,
     check_hour,
-    check_timezone,
     normalise_email,
     parse_topic,
 )
+from service.timezones import check_timezone
 
 MAX_TOPICS = 20
 EMAIL_HINT = "Please enter a full email address, like name@example.org"

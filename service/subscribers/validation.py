@@ -1,9 +1,9 @@
-"""Validation of what people type about themselves: address, time zone, hour, topics."""
+"""Validation of what people type about themselves: address, hour, cadence, topics (the time
+zone check is the core module ``service.timezones``, which settings share)."""
 
 from __future__ import annotations
 
 import re
-import zoneinfo
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -24,27 +24,6 @@ def normalise_email(address: str) -> str:
     except EmailNotValidError as exc:
         raise InputError(f"invalid email address {address!r}: {exc}") from None
     return f"{result.local_part}@{result.ascii_domain}".lower()
-
-
-MAX_TIMEZONE_LENGTH = 64  # the column's width; the longest IANA name has 32 characters
-
-
-def check_timezone(name: str) -> str:
-    """An IANA time zone name as given; InputError for anything else.
-
-    ``zoneinfo`` raises OSError for a tzdata folder (``Europe``) or a name too long for a file
-    name: those are unknown names too, not server errors.
-    """
-    shown = name if len(name) <= 40 else name[:40] + "…"
-    try:
-        if not name or len(name) > MAX_TIMEZONE_LENGTH:
-            raise ValueError(name)
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise InputError(
-            f"unknown time zone {shown!r} (use an IANA name such as Europe/Berlin)"
-        ) from None
-    return name
 
 
 def check_hour(hour: int) -> int:
