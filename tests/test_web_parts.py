@@ -6,8 +6,8 @@ from starlette.requests import Request
 
 from service.subscribers.suggest import suggest_topics, title_phrases
 from service.subscribers.tokens import Signer
-from service.web.context import redact_paths
 from service.web.csrf import COOKIE, Csrf
+from service.web.links import redact_paths
 
 
 def test_suggestions_put_what_recurs_first_then_single_keywords() -> None:

@@ -1,7 +1,8 @@
 """The FastAPI application: assembles the route modules of ``service/web/``.
 
-Each module has ``router(web) -> APIRouter``; ``web`` (context.Web) carries the runtime, the
-templates, CSRF and the clock. Every response carries the security headers below.
+Each module has a module-level ``router`` (an ``APIRouter``); its handlers get the runtime,
+settings, pages, clock and a database session through the dependencies of ``deps.py``, which read
+what ``create_app`` put on ``app.state``. Every response carries the security headers below.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from starlette.exceptions import HTTPException
 
 from service.delivery.runtime import Runtime
 from service.resources import templates_dir
-from service.web import archive, confirm, feedback, landing, manage, ops, unsubscribe
-from service.web.bounces import bounce_routes
-from service.web.context import Web, redact_paths, utcnow
+from service.web import archive, bounces, confirm, feedback, landing, manage, ops, unsubscribe
+from service.web.deps import install, utcnow
+from service.web.links import redact_paths
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def create_app(
         relative_slash_redirect(request, response)
         return response
 
-    web = Web(runtime, clock=clock)
+    install(app, runtime, clock=clock)
 
     def error_page(request: Request, status_code: int, detail: str) -> Response:
         """A branded page for a browser, JSON for an API client."""
@@ -126,7 +127,7 @@ def create_app(
             return JSONResponse({"detail": detail}, status_code=status_code)
         title, message = ERROR_PAGES.get(status_code, (detail, ""))
         context = {"title": title, "message": message, "status": status_code}
-        return web.page(request, "error.html", context, status_code=status_code)
+        return app.state.pages.page(request, "error.html", context, status_code=status_code)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -148,12 +149,6 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
-    app.include_router(landing.router(web))
-    app.include_router(confirm.router(web))
-    app.include_router(manage.router(web))
-    app.include_router(unsubscribe.router(web))
-    app.include_router(feedback.router(web))
-    app.include_router(archive.router(web))
-    app.include_router(ops.router(web))
-    app.include_router(bounce_routes(runtime))  # POST /webhooks/bounces
+    for module in (landing, confirm, manage, unsubscribe, feedback, archive, ops, bounces):
+        app.include_router(module.router)
     return app

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 from markupsafe import escape
+from sqlalchemy.orm import Session
 
 from service.digest.text import safe_url
 from service.storage import store
-from service.storage.engine import session_scope
 from service.subscribers.tokens import TokenError
-from service.web.context import Web, id_in
+from service.web.deps import ClockDep, PagesDep, SessionDep, SettingsDep, SignerDep
+from service.web.links import id_in
 
 LIMIT = 60
 
@@ -57,49 +58,52 @@ def _entry_html(lines: list[tuple[str, str, str]]) -> str:
     return "".join(parts)
 
 
-def router(web: Web) -> APIRouter:
-    api = APIRouter()
+router = APIRouter()
 
-    def digests_of(subscriber_id: int) -> list[Any]:
-        with session_scope(web.runtime.factory) as session:
-            if store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None:
-                raise TokenError("this subscription no longer exists")
-            digests = store.sent_digests(session, subscriber_id=subscriber_id, limit=LIMIT)
-            session.expunge_all()
-        return digests
 
-    @api.get("/archive/{token}")
-    def archive(request: Request, token: str) -> Response:
-        try:
-            subscriber_id = id_in(web.runtime.signer.read("manage", token))
-            digests = digests_of(subscriber_id)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        feed = web.runtime.signer.make("feed", s=subscriber_id)
-        return web.page(
-            request,
-            "archive.html",
-            {"digests": digests, "token": token, "feed_url": f"/feed/{feed}.atom"},
-        )
+def digests_of(session: Session, subscriber_id: int) -> list[Any]:
+    if store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None:
+        raise TokenError("this subscription no longer exists")
+    digests = store.sent_digests(session, subscriber_id=subscriber_id, limit=LIMIT)
+    session.expunge_all()
+    return digests
 
-    @api.get("/feed/{token}.atom")
-    def feed(request: Request, token: str) -> Response:
-        try:
-            subscriber_id = id_in(web.runtime.signer.read("feed", token))
-            digests = digests_of(subscriber_id)
-        except TokenError as exc:
-            return Response(str(exc), status_code=400, media_type="text/plain")
-        base = web.settings.base_url
-        body = atom_feed(
-            digests=digests,
-            feed_url=f"{base}/feed/{token}.atom",
-            site_url=base,
-            updated=web.clock(),
-        )
-        return Response(
-            body,
-            media_type="application/atom+xml",
-            headers={"Cache-Control": "private, max-age=300"},
-        )
 
-    return api
+@router.get("/archive/{token}")
+def archive(
+    request: Request, token: str, session: SessionDep, signer: SignerDep, pages: PagesDep
+) -> Response:
+    try:
+        subscriber_id = id_in(signer.read("manage", token))
+        digests = digests_of(session, subscriber_id)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    feed = signer.make("feed", s=subscriber_id)
+    return pages.page(
+        request,
+        "archive.html",
+        {"digests": digests, "token": token, "feed_url": f"/feed/{feed}.atom"},
+    )
+
+
+@router.get("/feed/{token}.atom")
+def feed(
+    token: str, session: SessionDep, signer: SignerDep, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    try:
+        subscriber_id = id_in(signer.read("feed", token))
+        digests = digests_of(session, subscriber_id)
+    except TokenError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain")
+    base = settings.base_url
+    body = atom_feed(
+        digests=digests,
+        feed_url=f"{base}/feed/{token}.atom",
+        site_url=base,
+        updated=clock(),
+    )
+    return Response(
+        body,
+        media_type="application/atom+xml",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

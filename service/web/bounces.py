@@ -24,8 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from service.delivery.bounces import BounceEvent, apply_events
-from service.delivery.runtime import Runtime
-from service.storage.engine import session_scope
+from service.web.deps import SessionDep, SettingsDep
 
 log = logging.getLogger(__name__)
 
@@ -93,70 +92,62 @@ async def _read_at_most(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def bounce_routes(runtime: Runtime) -> APIRouter:
-    router = APIRouter()
+router = APIRouter()
 
-    @router.post("/webhooks/bounces")
-    async def bounces_webhook(request: Request) -> Response:
-        secret = runtime.settings.bounce_webhook_secret
-        if not secret:
-            return JSONResponse({"detail": "Not Found"}, status_code=404)
-        # Authentication and size are checked before the body is read: a stranger's upload is
-        # refused unread, and nobody's is read past MAX_BODY.
-        authorization = request.headers.get("authorization")
-        signature = request.headers.get(SIGNATURE_HEADER)
-        bearer = authorized(secret, authorization=authorization, signature=None, body=b"")
-        if not bearer and not signature:
-            return unauthorized()
-        if _declared_length(request) > MAX_BODY:
-            return too_large()
-        body = await _read_at_most(request, MAX_BODY)
-        if body is None:
-            return too_large()
-        if not bearer and not authorized(
-            secret, authorization=None, signature=signature, body=body
-        ):
-            return unauthorized()
-        try:
-            reports = _REPORTS.validate_python(json.loads(body))
-        except RecursionError:
-            return JSONResponse(
-                {"error": "JSON nested too deeply: expected a list of {email, type, hard}"},
-                status_code=400,
-            )
-        except (ValueError, ValidationError) as exc:
-            problem = (
-                exc.errors(include_url=False, include_input=False)
-                if isinstance(exc, ValidationError)
-                else str(exc)
-            )
-            return JSONResponse(
-                {"error": "expected a JSON list of {email, type, hard}", "problems": problem},
-                status_code=422,
-            )
-        if len(reports) > MAX_ITEMS:
-            return JSONResponse(
-                {"error": f"at most {MAX_ITEMS} items per request"}, status_code=413
-            )
-        events = [
-            BounceEvent(
-                r.email,
-                r.type,
-                r.type == "bounce" and r.hard,
-                f"webhook: {r.type}{' (hard)' if r.hard else ''}",
-            )
-            for r in reports
-        ]
-        with session_scope(runtime.factory) as session:
-            counts = apply_events(
-                session, events=events, soft_limit=runtime.settings.soft_bounce_limit
-            )
-        log.info(
-            "bounce_webhook received=%d %s",
-            len(events),
-            " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+
+@router.post("/webhooks/bounces")
+async def bounces_webhook(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    secret = settings.bounce_webhook_secret
+    if not secret:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    # Authentication and size are checked before the body is read: a stranger's upload is
+    # refused unread, and nobody's is read past MAX_BODY.
+    authorization = request.headers.get("authorization")
+    signature = request.headers.get(SIGNATURE_HEADER)
+    bearer = authorized(secret, authorization=authorization, signature=None, body=b"")
+    if not bearer and not signature:
+        return unauthorized()
+    if _declared_length(request) > MAX_BODY:
+        return too_large()
+    body = await _read_at_most(request, MAX_BODY)
+    if body is None:
+        return too_large()
+    if not bearer and not authorized(secret, authorization=None, signature=signature, body=body):
+        return unauthorized()
+    try:
+        reports = _REPORTS.validate_python(json.loads(body))
+    except RecursionError:
+        return JSONResponse(
+            {"error": "JSON nested too deeply: expected a list of {email, type, hard}"},
+            status_code=400,
         )
-        # The same answer for subscribers and strangers alike.
-        return JSONResponse({"received": len(events)}, status_code=202)
-
-    return router
+    except (ValueError, ValidationError) as exc:
+        problem = (
+            exc.errors(include_url=False, include_input=False)
+            if isinstance(exc, ValidationError)
+            else str(exc)
+        )
+        return JSONResponse(
+            {"error": "expected a JSON list of {email, type, hard}", "problems": problem},
+            status_code=422,
+        )
+    if len(reports) > MAX_ITEMS:
+        return JSONResponse({"error": f"at most {MAX_ITEMS} items per request"}, status_code=413)
+    events = [
+        BounceEvent(
+            r.email,
+            r.type,
+            r.type == "bounce" and r.hard,
+            f"webhook: {r.type}{' (hard)' if r.hard else ''}",
+        )
+        for r in reports
+    ]
+    counts = apply_events(session, events=events, soft_limit=settings.soft_bounce_limit)
+    session.commit()
+    log.info(
+        "bounce_webhook received=%d %s",
+        len(events),
+        " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+    )
+    # The same answer for subscribers and strangers alike.
+    return JSONResponse({"received": len(events)}, status_code=202)

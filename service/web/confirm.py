@@ -11,13 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from service.delivery.planning import next_digest_for
 from service.digest.confirm_mail import describe
 from service.storage import store
-from service.storage.engine import session_scope
-from service.subscribers.tokens import TokenError
-from service.web.context import Web, client_ip, id_in
+from service.subscribers.tokens import Signer, TokenError
+from service.web.deps import ClientIpDep, ClockDep, PagesDep, SessionDep, SettingsDep, SignerDep
+from service.web.links import id_in
 
 log = logging.getLogger(__name__)
 
@@ -39,74 +40,81 @@ def first_digest_words(
     return f"{when}; then every {local:%A}" if cadence == "weekly" else when
 
 
-def router(web: Web) -> APIRouter:
-    api = APIRouter()
+router = APIRouter()
 
-    def open_confirmation(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(token payload, page facts) of a confirmation still open; TokenError otherwise."""
-        payload = web.runtime.signer.read("confirm", token)
-        with session_scope(web.runtime.factory) as session:
-            subscriber = store.get_subscriber_by_id(session, subscriber_id=id_in(payload))
-            if (
-                subscriber is None
-                or not subscriber.confirm_nonce
-                or subscriber.confirm_nonce != payload.get("n")
-            ):
-                raise TokenError("this link was already used or a newer one was sent")
-            facts = {
-                "was_active": subscriber.status in ("active", "paused"),
-                "current": [
-                    t.text if t.kind == "keyword" else f"{t.kind}: {t.text}"
-                    for t in subscriber.topics
-                ],
-                **describe(subscriber.confirm_requested or {}),
-            }
-        return payload, facts
 
-    @api.get("/confirm/{token}")
-    def confirm_page(request: Request, token: str) -> Response:
-        try:
-            _payload, facts = open_confirmation(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        return web.page(request, "confirm.html", {"token": token, **facts}, form=True)
+def open_confirmation(
+    session: Session, signer: Signer, token: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(token payload, page facts) of a confirmation still open; TokenError otherwise."""
+    payload = signer.read("confirm", token)
+    subscriber = store.get_subscriber_by_id(session, subscriber_id=id_in(payload))
+    if (
+        subscriber is None
+        or not subscriber.confirm_nonce
+        or subscriber.confirm_nonce != payload.get("n")
+    ):
+        raise TokenError("this link was already used or a newer one was sent")
+    facts = {
+        "was_active": subscriber.status in ("active", "paused"),
+        "current": [
+            t.text if t.kind == "keyword" else f"{t.kind}: {t.text}" for t in subscriber.topics
+        ],
+        **describe(subscriber.confirm_requested or {}),
+    }
+    return payload, facts
 
-    @api.post("/confirm/{token}")
-    def confirm(request: Request, token: str, csrf_token: str = Form("")) -> Response:
-        if not web.csrf.valid(request, csrf_token):
-            return web.forbidden_form(request)
-        try:
-            payload, _facts = open_confirmation(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        subscriber_id = id_in(payload)
-        with session_scope(web.runtime.factory) as session:
-            subscriber = store.confirm_subscriber(
-                session,
-                subscriber_id=subscriber_id,
-                nonce=str(payload["n"]),
-                now=web.clock(),
-                ip=client_ip(request),
-            )
-            first = None
-            if subscriber is not None:
-                now = web.clock()
-                _date, moment = next_digest_for(
-                    session, settings=web.settings, subscriber=subscriber, now=now
-                )
-                first = first_digest_words(
-                    moment=moment,
-                    now=now,
-                    timezone=subscriber.timezone,
-                    cadence=subscriber.cadence,
-                    tick_seconds=web.settings.delivery_interval_seconds,
-                )
-        if subscriber is None:  # a second click racing the first
-            return web.bad_link(request, "this link was already used or a newer one was sent")
-        log.info("subscription_confirmed subscriber_id=%s", subscriber_id)
-        manage = web.runtime.signer.make("manage", s=subscriber_id)
-        return web.page(
-            request, "confirmed.html", {"manage_url": f"/manage/{manage}", "first": first}
+
+@router.get("/confirm/{token}")
+def confirm_page(
+    request: Request, token: str, session: SessionDep, signer: SignerDep, pages: PagesDep
+) -> Response:
+    try:
+        _payload, facts = open_confirmation(session, signer, token)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    return pages.page(request, "confirm.html", {"token": token, **facts}, form=True)
+
+
+@router.post("/confirm/{token}")
+def confirm(
+    request: Request,
+    token: str,
+    session: SessionDep,
+    signer: SignerDep,
+    settings: SettingsDep,
+    pages: PagesDep,
+    clock: ClockDep,
+    ip: ClientIpDep,
+    csrf_token: str = Form(""),
+) -> Response:
+    if not pages.csrf.valid(request, csrf_token):
+        return pages.forbidden_form(request)
+    try:
+        payload, _facts = open_confirmation(session, signer, token)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    session.expunge_all()  # what the check read; the confirmation reads the row afresh
+    subscriber_id = id_in(payload)
+    subscriber = store.confirm_subscriber(
+        session, subscriber_id=subscriber_id, nonce=str(payload["n"]), now=clock(), ip=ip
+    )
+    first = None
+    if subscriber is not None:
+        now = clock()
+        _date, moment = next_digest_for(session, settings=settings, subscriber=subscriber, now=now)
+        first = first_digest_words(
+            moment=moment,
+            now=now,
+            timezone=subscriber.timezone,
+            cadence=subscriber.cadence,
+            tick_seconds=settings.delivery_interval_seconds,
         )
-
-    return api
+    session.commit()
+    if subscriber is None:  # a second click racing the first
+        return pages.bad_link(request, "this link was already used or a newer one was sent")
+    log.info("subscription_confirmed subscriber_id=%s", subscriber_id)
+    manage = signer.make("manage", s=subscriber_id)
+    return pages.page(
+        request, "confirmed.html", {"manage_url": f"/manage/{manage}", "first": first}
+    )

@@ -12,70 +12,80 @@ import logging
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from service.storage import store
-from service.storage.engine import session_scope
-from service.subscribers.tokens import TokenError
-from service.web.context import Web, id_in
+from service.subscribers.tokens import Signer, TokenError
+from service.web.deps import ClockDep, PagesDep, SessionDep, SignerDep
+from service.web.links import id_in
 
 log = logging.getLogger(__name__)
 
 
-def router(web: Web) -> APIRouter:
-    api = APIRouter()
+router = APIRouter()
 
-    def read(token: str) -> tuple[int, int, int, str]:
-        """(subscriber id, paper id, vote, paper title); TokenError for a bad link."""
-        payload = web.runtime.signer.read("feedback", token)
-        subscriber_id, paper_id, vote = id_in(payload, "s"), id_in(payload, "p"), payload.get("v")
-        if isinstance(vote, bool) or vote not in (1, -1):
-            raise TokenError("this link is not valid")
-        with session_scope(web.runtime.factory) as session:
-            papers = store.papers_by_id(session, ids=[paper_id])
-            if (
-                paper_id not in papers
-                or store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None
-            ):
-                raise TokenError("this paper or subscription no longer exists")
-        return subscriber_id, paper_id, vote, papers[paper_id].title
 
-    @api.get("/feedback/{token}")
-    def feedback_page(request: Request, token: str) -> Response:
-        try:
-            _s, _p, vote, title = read(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        return web.page(
-            request,
-            "feedback.html",
-            {"token": token, "vote": vote, "title": title, "done": False},
-            form=True,
-        )
+def read(session: Session, signer: Signer, token: str) -> tuple[int, int, int, str]:
+    """(subscriber id, paper id, vote, paper title); TokenError for a bad link."""
+    payload = signer.read("feedback", token)
+    subscriber_id, paper_id, vote = id_in(payload, "s"), id_in(payload, "p"), payload.get("v")
+    if isinstance(vote, bool) or vote not in (1, -1):
+        raise TokenError("this link is not valid")
+    papers = store.papers_by_id(session, ids=[paper_id])
+    if (
+        paper_id not in papers
+        or store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None
+    ):
+        raise TokenError("this paper or subscription no longer exists")
+    return subscriber_id, paper_id, vote, papers[paper_id].title
 
-    @api.post("/feedback/{token}")
-    def feedback(request: Request, token: str, csrf_token: str = Form("")) -> Response:
-        if not web.csrf.valid(request, csrf_token):
-            return web.forbidden_form(request)
-        try:
-            subscriber_id, paper_id, vote, title = read(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        with session_scope(web.runtime.factory) as session:
-            changed = store.record_feedback(
-                session, subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, now=web.clock()
-            )
-        log.info(
-            "feedback subscriber_id=%s paper_id=%s vote=%d changed=%s",
-            subscriber_id,
-            paper_id,
-            vote,
-            changed,
-        )
-        manage = web.runtime.signer.make("manage", s=subscriber_id)
-        return web.page(
-            request,
-            "feedback.html",
-            {"vote": vote, "title": title, "done": True, "manage_url": f"/manage/{manage}"},
-        )
 
-    return api
+@router.get("/feedback/{token}")
+def feedback_page(
+    request: Request, token: str, session: SessionDep, signer: SignerDep, pages: PagesDep
+) -> Response:
+    try:
+        _s, _p, vote, title = read(session, signer, token)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    return pages.page(
+        request,
+        "feedback.html",
+        {"token": token, "vote": vote, "title": title, "done": False},
+        form=True,
+    )
+
+
+@router.post("/feedback/{token}")
+def feedback(
+    request: Request,
+    token: str,
+    session: SessionDep,
+    signer: SignerDep,
+    pages: PagesDep,
+    clock: ClockDep,
+    csrf_token: str = Form(""),
+) -> Response:
+    if not pages.csrf.valid(request, csrf_token):
+        return pages.forbidden_form(request)
+    try:
+        subscriber_id, paper_id, vote, title = read(session, signer, token)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    changed = store.record_feedback(
+        session, subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, now=clock()
+    )
+    session.commit()
+    log.info(
+        "feedback subscriber_id=%s paper_id=%s vote=%d changed=%s",
+        subscriber_id,
+        paper_id,
+        vote,
+        changed,
+    )
+    manage = signer.make("manage", s=subscriber_id)
+    return pages.page(
+        request,
+        "feedback.html",
+        {"vote": vote, "title": title, "done": True, "manage_url": f"/manage/{manage}"},
+    )

@@ -8,21 +8,21 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.delivery.planning import preview, preview_papers
 from service.errors import InputError
 from service.records import Topic
 from service.storage import store
-from service.storage.engine import session_scope
 from service.subscribers import topic_check
 from service.subscribers.ranking_levels import RELEVANCE_FLOOR, TRENDING_SHARE
 from service.subscribers.subscriptions import Preferences, parse_preferences
 from service.subscribers.tokens import TokenError
 from service.subscribers.validation import TOPIC_KINDS
-from service.web.context import Web, id_in
+from service.web.deps import ClockDep, PagesDep, RuntimeDep, SessionDep
 from service.web.landing import timezones
+from service.web.links import id_in
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +49,40 @@ def _rows(topics: Any) -> list[dict[str, Any]]:
     return rows + [{"text": "", "kind": "keyword", "weight": "1"} for _ in range(BLANK_ROWS)]
 
 
-def router(web: Web) -> APIRouter:
-    api = APIRouter()
+def _values_of(prefs: Preferences) -> dict[str, Any]:
+    return {
+        "timezone": prefs.timezone, "hour": prefs.delivery_hour, "cadence": prefs.cadence,
+        "max_papers": prefs.max_papers, "skip_empty": prefs.skip_empty,
+        "relevance_floor": RELEVANCE_FLOOR.value_of(prefs.relevance_floor),
+        "trending_share": TRENDING_SHARE.value_of(prefs.trending_share),
+    }  # fmt: skip
 
-    def subscriber_id_of(token: str) -> int:
-        return id_in(web.runtime.signer.read("manage", token))
 
-    def papers_for(subscriber_id: int, prefs: Preferences) -> list[Any]:
+class ManagePage:
+    """The manage page's work for one request, on the request's session, pages and clock."""
+
+    def __init__(
+        self, session: SessionDep, runtime: RuntimeDep, pages: PagesDep, clock: ClockDep
+    ) -> None:
+        self.session, self.runtime, self.pages, self.clock = session, runtime, pages, clock
+
+    def load(self, token: str) -> Any:
+        subscriber_id = id_in(self.runtime.signer.read("manage", token))
+        subscriber = store.get_subscriber_by_id(self.session, subscriber_id=subscriber_id)
+        if subscriber is None:
+            raise TokenError("this subscription no longer exists")
+        self.session.expunge(subscriber)
+        return subscriber
+
+    def papers_for(self, subscriber_id: int, prefs: Preferences) -> list[Any]:
         topics = [Topic(kind, text, weight) for kind, text, weight in prefs.topics]
-        settings = web.runtime.pipeline.settings
+        settings = self.runtime.pipeline.settings
         return preview_papers(
-            web.runtime.pipeline,
+            self.runtime.pipeline,
             subscriber_id=subscriber_id,
             topics=topics,
             max_papers=prefs.max_papers,
-            now=web.clock(),
+            now=self.clock(),
             # The form's choice, unsaved; its "default" is the service default, not the stored one.
             floor=settings.relevance_floor
             if prefs.relevance_floor is None
@@ -74,7 +93,7 @@ def router(web: Web) -> APIRouter:
         )
 
     def show(
-        request: Request, token: str, subscriber: Any, *, rows: list[dict[str, Any]], values: dict[str, Any],
+        self, request: Request, token: str, subscriber: Any, *, rows: list[dict[str, Any]], values: dict[str, Any],
         papers: list[Any] | None, notice: str | None = None, error: str | None = None, status_code: int = 200,
     ) -> Response:  # fmt: skip
         context = {
@@ -82,155 +101,42 @@ def router(web: Web) -> APIRouter:
             "kinds": TOPIC_KINDS, "timezones": timezones(), "notice": notice, "error": error,
             "floor_options": RELEVANCE_FLOOR.options(values["relevance_floor"]),
             "trending_options": TRENDING_SHARE.options(values["trending_share"]),
-            "feed_token": web.runtime.signer.make("feed", s=subscriber.id),
-            "quiet": quiet_of(rows), "quiet_days": topic_check.WINDOW.days,
+            "feed_token": self.runtime.signer.make("feed", s=subscriber.id),
+            "quiet": self.quiet_of(rows), "quiet_days": topic_check.WINDOW.days,
         }  # fmt: skip
-        return web.page(request, "manage.html", context, status_code=status_code, form=True)
+        return self.pages.page(request, "manage.html", context, status_code=status_code, form=True)
 
-    def quiet_of(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    def quiet_of(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """(kind, text) of the topics on the form that matched no paper lately."""
         topics = [
             Topic(r["kind"], r["text"]) for r in rows if r["text"] and r["kind"] in TOPIC_KINDS
         ]
-        with session_scope(web.runtime.factory) as session:
-            found = topic_check.quiet_topics(session, topics=topics, now=web.clock())
+        found = topic_check.quiet_topics(self.session, topics=topics, now=self.clock())
         return {(t.kind, t.text) for t in found}
 
-    def fragment(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
+    def fragment(
+        self, request: Request, context: dict[str, Any], status_code: int = 200
+    ) -> Response:
         """The preview alone, for the page's script; the header tells it this is a fragment."""
-        response = web.page(request, "_preview.html", context, status_code=status_code)
+        response = self.pages.page(request, "_preview.html", context, status_code=status_code)
         response.headers["X-Paperboy-Fragment"] = "1"
         return response
 
-    def values_of(prefs: Preferences) -> dict[str, Any]:
-        return {
-            "timezone": prefs.timezone, "hour": prefs.delivery_hour, "cadence": prefs.cadence,
-            "max_papers": prefs.max_papers, "skip_empty": prefs.skip_empty,
-            "relevance_floor": RELEVANCE_FLOOR.value_of(prefs.relevance_floor),
-            "trending_share": TRENDING_SHARE.value_of(prefs.trending_share),
-        }  # fmt: skip
-
-    def load(token: str) -> Any:
-        subscriber_id = subscriber_id_of(token)
-        with session_scope(web.runtime.factory) as session:
-            subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
-            if subscriber is None:
-                raise TokenError("this subscription no longer exists")
-            session.expunge(subscriber)
-        return subscriber
-
-    @api.get("/manage/{token}")
-    def manage_page(request: Request, token: str, notice: str | None = None) -> Response:
-        try:
-            subscriber = load(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        prefs = _preferences_of(subscriber)
-        return show(
-            request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs),
-            papers=papers_for(subscriber.id, prefs), notice=NOTICES.get(notice or ""),
-        )  # fmt: skip
-
-    @api.post("/manage/{token}")
-    def manage(
-        request: Request,
-        token: str,
-        action: str = Form("save"),
-        text: Annotated[list[str] | None, Form()] = None,
-        kind: Annotated[list[str] | None, Form()] = None,
-        weight: Annotated[list[str] | None, Form()] = None,
-        remove: Annotated[list[int] | None, Form()] = None,
-        timezone: str = Form(""),
-        hour: str = Form(""),
-        cadence: str = Form(""),
-        max_papers: str = Form(""),
-        skip_empty: str = Form(""),
-        relevance_floor: str | None = Form(None),
-        trending_share: str | None = Form(None),
-        csrf_token: str = Form(""),
-    ) -> Response:
-        if not web.csrf.valid(request, csrf_token):
-            return web.forbidden_form(request)
-        try:
-            subscriber = load(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        text, kind, weight, remove = text or [], kind or [], weight or [], remove or []
-        # A form without these fields (a page from before they existed) keeps the stored ones.
-        if relevance_floor is None:
-            relevance_floor = RELEVANCE_FLOOR.value_of(subscriber.relevance_floor)
-        if trending_share is None:
-            trending_share = TRENDING_SHARE.value_of(subscriber.trending_share)
-        if action in ("pause", "resume"):
-            return pause_or_resume(request, token, subscriber, action)
-        if action == "unsubscribe":
-            return leave(subscriber)
-        rows = [
-            {
-                "text": t,
-                "kind": kind[i] if i < len(kind) else "keyword",
-                "weight": weight[i] if i < len(weight) else "1",
-            }
-            for i, t in enumerate(text)
-            if i + 1 not in set(remove)
-        ]
-        values = {
-            "timezone": timezone,
-            "hour": hour,
-            "cadence": cadence,
-            "max_papers": max_papers,
-            "skip_empty": bool(skip_empty),
-            "relevance_floor": relevance_floor,
-            "trending_share": trending_share,
-        }
-        try:
-            prefs = parse_preferences(
-                texts=text, kinds=kind, weights=weight, removed=set(remove), timezone=timezone, hour=hour,
-                cadence=cadence, max_papers=max_papers, skip_empty=bool(skip_empty),
-                relevance_floor=relevance_floor, trending_share=trending_share,
-            )  # fmt: skip
-        except InputError as exc:
-            if request.headers.get("x-paperboy-fragment"):
-                return fragment(request, {"error": str(exc), "papers": None}, status_code=400)
-            return show(request, token, subscriber, rows=rows + _rows(())[:1], values=values, papers=None,
-                        error=str(exc), status_code=400)  # fmt: skip
-        papers = papers_for(subscriber.id, prefs)
-        if action == "preview":
-            if request.headers.get(
-                "x-paperboy-fragment"
-            ):  # the page's script asks for the preview only
-                return fragment(request, {"papers": papers, "unsaved": True})
-            return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs), papers=papers,
-                        notice="Preview with the settings below. They are not saved yet.")  # fmt: skip
-        with session_scope(web.runtime.factory) as session:
-            row = store.get_subscriber_by_id(session, subscriber_id=subscriber.id)
-            assert row is not None
-            store.replace_topics(session, subscriber=row, topics=prefs.topics)
-            store.update_subscriber(
-                session, subscriber_id=subscriber.id, timezone=prefs.timezone, delivery_hour=prefs.delivery_hour,
-                cadence=prefs.cadence, max_papers=prefs.max_papers, skip_empty=prefs.skip_empty,
-            )  # fmt: skip
-            store.set_ranking_preferences(
-                session, subscriber_id=subscriber.id, relevance_floor=prefs.relevance_floor,
-                trending_share=prefs.trending_share,
-            )  # fmt: skip
-        log.info("settings_saved subscriber_id=%s topics=%d", subscriber.id, len(prefs.topics))
-        return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs), papers=papers,
-                    notice="Saved. Your next digest follows these settings.")  # fmt: skip
-
-    def leave(subscriber: Any) -> Response:
+    def leave(self, subscriber: Any) -> Response:
         """Unsubscribe (from active or paused), then the page that offers the undo (303: a reload
         of that page posts nothing)."""
-        with session_scope(web.runtime.factory) as session:
-            changed = store.set_subscriber_status(
-                session, subscriber_id=subscriber.id, status="unsubscribed", only_from=LEAVABLE
-            )
+        changed = store.set_subscriber_status(
+            self.session, subscriber_id=subscriber.id, status="unsubscribed", only_from=LEAVABLE
+        )
+        self.session.commit()
         if changed:
             log.info("unsubscribed subscriber_id=%s via=manage", subscriber.id)
-        left = web.runtime.signer.make("unsubscribe", s=subscriber.id)
+        left = self.runtime.signer.make("unsubscribe", s=subscriber.id)
         return RedirectResponse(f"/unsubscribed/{left}", status_code=303)
 
-    def pause_or_resume(request: Request, token: str, subscriber: Any, action: str) -> Response:
+    def pause_or_resume(
+        self, request: Request, token: str, subscriber: Any, action: str
+    ) -> Response:
         if action == "pause" and subscriber.status == "active":
             new_status = "paused"
         elif action == "resume" and subscriber.status in RESUMABLE:
@@ -238,11 +144,11 @@ def router(web: Web) -> APIRouter:
         else:
             new_status = None
         if new_status is not None:
-            with session_scope(web.runtime.factory) as session:
-                changed = store.set_subscriber_status(
-                    session, subscriber_id=subscriber.id, status=new_status,
-                    only_from=("active",) if action == "pause" else RESUMABLE,
-                )  # fmt: skip
+            changed = store.set_subscriber_status(
+                self.session, subscriber_id=subscriber.id, status=new_status,
+                only_from=("active",) if action == "pause" else RESUMABLE,
+            )  # fmt: skip
+            self.session.commit()
             new_status = new_status if changed else None
         if new_status is not None:
             log.info(
@@ -256,20 +162,128 @@ def router(web: Web) -> APIRouter:
             "paused": "Paused: no digests until you resume.",
             "active": "Resumed: digests start again.",
         }.get(new_status or "", "Nothing to change.")
-        return show(request, token, subscriber, rows=_rows(prefs.topics), values=values_of(prefs),
-                    papers=papers_for(subscriber.id, prefs), notice=notice)  # fmt: skip
+        return self.show(request, token, subscriber, rows=_rows(prefs.topics), values=_values_of(prefs),
+                         papers=self.papers_for(subscriber.id, prefs), notice=notice)  # fmt: skip
 
-    @api.get("/preview/{token}")
-    def preview_email(request: Request, token: str) -> Response:
-        """The next digest exactly as the email would render, with the saved settings."""
-        try:
-            subscriber = load(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        _digest, rendered = preview(web.runtime.pipeline, email=subscriber.email, now=web.clock())
-        return HTMLResponse(
-            rendered.html,
-            headers={"Content-Security-Policy": PREVIEW_CSP, "Cache-Control": "no-store"},
-        )
 
-    return api
+ManageDep = Annotated[ManagePage, Depends()]
+router = APIRouter()
+
+
+@router.get("/manage/{token}")
+def manage_page(
+    request: Request, token: str, page: ManageDep, notice: str | None = None
+) -> Response:
+    try:
+        subscriber = page.load(token)
+    except TokenError as exc:
+        return page.pages.bad_link(request, str(exc))
+    prefs = _preferences_of(subscriber)
+    return page.show(
+        request, token, subscriber, rows=_rows(prefs.topics), values=_values_of(prefs),
+        papers=page.papers_for(subscriber.id, prefs), notice=NOTICES.get(notice or ""),
+    )  # fmt: skip
+
+
+@router.post("/manage/{token}")
+def manage(
+    request: Request,
+    token: str,
+    page: ManageDep,
+    action: str = Form("save"),
+    text: Annotated[list[str] | None, Form()] = None,
+    kind: Annotated[list[str] | None, Form()] = None,
+    weight: Annotated[list[str] | None, Form()] = None,
+    remove: Annotated[list[int] | None, Form()] = None,
+    timezone: str = Form(""),
+    hour: str = Form(""),
+    cadence: str = Form(""),
+    max_papers: str = Form(""),
+    skip_empty: str = Form(""),
+    relevance_floor: str | None = Form(None),
+    trending_share: str | None = Form(None),
+    csrf_token: str = Form(""),
+) -> Response:
+    if not page.pages.csrf.valid(request, csrf_token):
+        return page.pages.forbidden_form(request)
+    try:
+        subscriber = page.load(token)
+    except TokenError as exc:
+        return page.pages.bad_link(request, str(exc))
+    text, kind, weight, remove = text or [], kind or [], weight or [], remove or []
+    # A form without these fields (a page from before they existed) keeps the stored ones.
+    if relevance_floor is None:
+        relevance_floor = RELEVANCE_FLOOR.value_of(subscriber.relevance_floor)
+    if trending_share is None:
+        trending_share = TRENDING_SHARE.value_of(subscriber.trending_share)
+    if action in ("pause", "resume"):
+        return page.pause_or_resume(request, token, subscriber, action)
+    if action == "unsubscribe":
+        return page.leave(subscriber)
+    rows = [
+        {
+            "text": t,
+            "kind": kind[i] if i < len(kind) else "keyword",
+            "weight": weight[i] if i < len(weight) else "1",
+        }
+        for i, t in enumerate(text)
+        if i + 1 not in set(remove)
+    ]
+    values = {
+        "timezone": timezone,
+        "hour": hour,
+        "cadence": cadence,
+        "max_papers": max_papers,
+        "skip_empty": bool(skip_empty),
+        "relevance_floor": relevance_floor,
+        "trending_share": trending_share,
+    }
+    try:
+        prefs = parse_preferences(
+            texts=text, kinds=kind, weights=weight, removed=set(remove), timezone=timezone, hour=hour,
+            cadence=cadence, max_papers=max_papers, skip_empty=bool(skip_empty),
+            relevance_floor=relevance_floor, trending_share=trending_share,
+        )  # fmt: skip
+    except InputError as exc:
+        if request.headers.get("x-paperboy-fragment"):
+            return page.fragment(request, {"error": str(exc), "papers": None}, status_code=400)
+        return page.show(request, token, subscriber, rows=rows + _rows(())[:1], values=values, papers=None,
+                    error=str(exc), status_code=400)  # fmt: skip
+    papers = page.papers_for(subscriber.id, prefs)
+    if action == "preview":
+        if request.headers.get(
+            "x-paperboy-fragment"
+        ):  # the page's script asks for the preview only
+            return page.fragment(request, {"papers": papers, "unsaved": True})
+        return page.show(request, token, subscriber, rows=_rows(prefs.topics), values=_values_of(prefs), papers=papers,
+                    notice="Preview with the settings below. They are not saved yet.")  # fmt: skip
+    session = page.session
+    row = store.get_subscriber_by_id(session, subscriber_id=subscriber.id)
+    assert row is not None
+    store.replace_topics(session, subscriber=row, topics=prefs.topics)
+    store.update_subscriber(
+        session, subscriber_id=subscriber.id, timezone=prefs.timezone, delivery_hour=prefs.delivery_hour,
+        cadence=prefs.cadence, max_papers=prefs.max_papers, skip_empty=prefs.skip_empty,
+    )  # fmt: skip
+    store.set_ranking_preferences(
+        session, subscriber_id=subscriber.id, relevance_floor=prefs.relevance_floor,
+        trending_share=prefs.trending_share,
+    )  # fmt: skip
+    session.commit()
+    log.info("settings_saved subscriber_id=%s topics=%d", subscriber.id, len(prefs.topics))
+    return page.show(request, token, subscriber, rows=_rows(prefs.topics), values=_values_of(prefs), papers=papers,
+                notice="Saved. Your next digest follows these settings.")  # fmt: skip
+
+
+@router.get("/preview/{token}")
+def preview_email(request: Request, token: str, page: ManageDep) -> Response:
+    """The next digest exactly as the email would render, with the saved settings."""
+    try:
+        subscriber = page.load(token)
+    except TokenError as exc:
+        return page.pages.bad_link(request, str(exc))
+    _digest, rendered = preview(page.runtime.pipeline, email=subscriber.email, now=page.clock())
+    return HTMLResponse(
+        rendered.html,
+        headers={"Content-Security-Policy": PREVIEW_CSP, "Cache-Control": "no-store"},
+    )

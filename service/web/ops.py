@@ -12,8 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from service.statuses import DELIVERY_STATUSES, SUBSCRIBER_STATUSES
 from service.storage import store
-from service.storage.engine import session_scope
-from service.web.context import Web
+from service.web.deps import SessionDep, SettingsDep
 
 log = logging.getLogger(__name__)
 
@@ -55,39 +54,36 @@ def metrics_text(
     return generate_latest(registry)
 
 
-def router(web: Web) -> APIRouter:
-    api = APIRouter()
+router = APIRouter()
 
-    @api.get("/healthz")
-    def healthz() -> Response:
-        try:
-            # A read of each main table, not "SELECT 1": a damaged file answers that one.
-            with session_scope(web.runtime.factory) as session:
-                store.touch_database(session)
-        except Exception as exc:  # the probe must answer, not crash
-            log.error("healthz_failed error=%r", str(exc))
-            return JSONResponse({"status": "error", "database": "failing"}, status_code=503)
-        return JSONResponse({"status": "ok"})
 
-    @api.get("/metrics")
-    def metrics(request: Request) -> Response:
-        # Counts by status would tell a watcher when someone subscribes: a token, or no page.
-        token = web.settings.metrics_token
-        if not token:
-            return JSONResponse({"detail": "Not Found"}, status_code=404)
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
-            return JSONResponse(
-                {"detail": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-        with session_scope(web.runtime.factory) as session:
-            body = metrics_text(
-                subscribers=store.count_subscribers_by_status(session),
-                deliveries=store.count_deliveries_by_status(session),
-                ingests=store.last_ingest_per_source(session),
-            )
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+@router.get("/healthz")
+def healthz(session: SessionDep) -> Response:
+    try:
+        # A read of each main table, not "SELECT 1": a damaged file answers that one.
+        store.touch_database(session)
+    except Exception as exc:  # the probe must answer, not crash
+        log.error("healthz_failed error=%r", str(exc))
+        return JSONResponse({"status": "error", "database": "failing"}, status_code=503)
+    return JSONResponse({"status": "ok"})
 
-    return api
+
+@router.get("/metrics")
+def metrics(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    # Counts by status would tell a watcher when someone subscribes: a token, or no page.
+    token = settings.metrics_token
+    if not token:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        return JSONResponse(
+            {"detail": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    body = metrics_text(
+        subscribers=store.count_subscribers_by_status(session),
+        deliveries=store.count_deliveries_by_status(session),
+        ingests=store.last_ingest_per_source(session),
+    )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -11,89 +11,103 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from service.storage import store
-from service.storage.engine import session_scope
-from service.subscribers.tokens import TokenError
-from service.web.context import Web, id_in
+from service.subscribers.tokens import Signer, TokenError
+from service.web.deps import PagesDep, SessionDep, SignerDep
+from service.web.links import id_in
+from service.web.pages import Pages
 
 log = logging.getLogger(__name__)
 
 STOPPABLE = ("pending", "active", "paused")
 
 
-def router(web: Web) -> APIRouter:
-    api = APIRouter()
+router = APIRouter()
 
-    def subscriber_id_of(token: str) -> int:
-        return id_in(web.runtime.signer.read("unsubscribe", token))
 
-    def left_page(request: Request, token: str) -> Response:
-        """You are unsubscribed: undo (a POST with CSRF), or subscribe anew on the landing page."""
-        return web.page(request, "unsubscribe.html", {"token": token, "state": "done"}, form=True)
+def subscriber_id_of(signer: Signer, token: str) -> int:
+    return id_in(signer.read("unsubscribe", token))
 
-    @api.get("/unsubscribe/{token}")
-    def unsubscribe_page(request: Request, token: str) -> Response:
-        # A GET never changes anything: mail scanners follow links.
-        try:
-            subscriber_id_of(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        return web.page(request, "unsubscribe.html", {"token": token, "state": "ask"})
 
-    @api.post("/unsubscribe/{token}")
-    async def unsubscribe(request: Request, token: str) -> Response:
-        """RFC 8058 one-click and the page's button alike.
+def left_page(request: Request, pages: Pages, token: str) -> Response:
+    """You are unsubscribed: undo (a POST with CSRF), or subscribe anew on the landing page."""
+    return pages.page(request, "unsubscribe.html", {"token": token, "state": "done"}, form=True)
 
-        No CSRF cookie is asked for: a mail client posting ``List-Unsubscribe=One-Click`` has
-        none, and the signed token in the path is itself the secret a forger would need.
-        """
-        try:
-            subscriber_id = subscriber_id_of(token)
-        except TokenError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
-        with session_scope(web.runtime.factory) as session:
-            # A bounced or complained address keeps that status (it is never mailed either way),
-            # so the undo cannot turn it back to active.
-            changed = store.set_subscriber_status(
-                session, subscriber_id=subscriber_id, status="unsubscribed", only_from=STOPPABLE
-            )
-        if changed:
-            log.info("unsubscribed subscriber_id=%s via=link", subscriber_id)
-        if "text/html" in request.headers.get("accept", ""):
-            return left_page(request, token)
-        return PlainTextResponse("You are unsubscribed.")
 
-    @api.get("/unsubscribed/{token}")
-    def unsubscribed_page(request: Request, token: str) -> Response:
-        try:
-            subscriber_id = subscriber_id_of(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        with session_scope(web.runtime.factory) as session:
-            subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
-            status = subscriber.status if subscriber is not None else None
-        if status != "unsubscribed":  # undone since, or never: the settings page tells
-            manage = web.runtime.signer.make("manage", s=subscriber_id)
-            return RedirectResponse(f"/manage/{manage}", status_code=303)
-        return left_page(request, token)
+@router.get("/unsubscribe/{token}")
+def unsubscribe_page(request: Request, token: str, signer: SignerDep, pages: PagesDep) -> Response:
+    # A GET never changes anything: mail scanners follow links.
+    try:
+        subscriber_id_of(signer, token)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    return pages.page(request, "unsubscribe.html", {"token": token, "state": "ask"})
 
-    @api.post("/unsubscribe/{token}/undo")
-    def undo(request: Request, token: str, csrf_token: str = Form("")) -> Response:
-        """Subscribe again with the settings kept; only from ``unsubscribed`` (never a bounced or
-        complained address). Then the settings page, saying so."""
-        if not web.csrf.valid(request, csrf_token):
-            return web.forbidden_form(request)
-        try:
-            subscriber_id = subscriber_id_of(token)
-        except TokenError as exc:
-            return web.bad_link(request, str(exc))
-        with session_scope(web.runtime.factory) as session:
-            changed = store.set_subscriber_status(
-                session, subscriber_id=subscriber_id, status="active", only_from=("unsubscribed",)
-            )
-        if changed:
-            log.info("resubscribed subscriber_id=%s via=undo", subscriber_id)
-        manage = web.runtime.signer.make("manage", s=subscriber_id)
-        notice = "?notice=resubscribed" if changed else ""
-        return RedirectResponse(f"/manage/{manage}{notice}", status_code=303)
 
-    return api
+@router.post("/unsubscribe/{token}")
+async def unsubscribe(
+    request: Request, token: str, session: SessionDep, signer: SignerDep, pages: PagesDep
+) -> Response:
+    """RFC 8058 one-click and the page's button alike.
+
+    No CSRF cookie is asked for: a mail client posting ``List-Unsubscribe=One-Click`` has
+    none, and the signed token in the path is itself the secret a forger would need.
+    """
+    try:
+        subscriber_id = subscriber_id_of(signer, token)
+    except TokenError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    # A bounced or complained address keeps that status (it is never mailed either way),
+    # so the undo cannot turn it back to active.
+    changed = store.set_subscriber_status(
+        session, subscriber_id=subscriber_id, status="unsubscribed", only_from=STOPPABLE
+    )
+    session.commit()
+    if changed:
+        log.info("unsubscribed subscriber_id=%s via=link", subscriber_id)
+    if "text/html" in request.headers.get("accept", ""):
+        return left_page(request, pages, token)
+    return PlainTextResponse("You are unsubscribed.")
+
+
+@router.get("/unsubscribed/{token}")
+def unsubscribed_page(
+    request: Request, token: str, session: SessionDep, signer: SignerDep, pages: PagesDep
+) -> Response:
+    try:
+        subscriber_id = subscriber_id_of(signer, token)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
+    status = subscriber.status if subscriber is not None else None
+    if status != "unsubscribed":  # undone since, or never: the settings page tells
+        manage = signer.make("manage", s=subscriber_id)
+        return RedirectResponse(f"/manage/{manage}", status_code=303)
+    return left_page(request, pages, token)
+
+
+@router.post("/unsubscribe/{token}/undo")
+def undo(
+    request: Request,
+    token: str,
+    session: SessionDep,
+    signer: SignerDep,
+    pages: PagesDep,
+    csrf_token: str = Form(""),
+) -> Response:
+    """Subscribe again with the settings kept; only from ``unsubscribed`` (never a bounced or
+    complained address). Then the settings page, saying so."""
+    if not pages.csrf.valid(request, csrf_token):
+        return pages.forbidden_form(request)
+    try:
+        subscriber_id = subscriber_id_of(signer, token)
+    except TokenError as exc:
+        return pages.bad_link(request, str(exc))
+    changed = store.set_subscriber_status(
+        session, subscriber_id=subscriber_id, status="active", only_from=("unsubscribed",)
+    )
+    session.commit()
+    if changed:
+        log.info("resubscribed subscriber_id=%s via=undo", subscriber_id)
+    manage = signer.make("manage", s=subscriber_id)
+    notice = "?notice=resubscribed" if changed else ""
+    return RedirectResponse(f"/manage/{manage}{notice}", status_code=303)
