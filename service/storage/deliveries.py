@@ -16,26 +16,31 @@ from sqlalchemy.orm import Session
 
 from service.storage._common import OPEN_DELIVERY, chunks, not_suppressed
 from service.storage.models import Delivery, DeliveryItem, Subscriber
+from service.storage.rows import DeliveryItemRow, DeliveryRow
 
 
-def get_delivery(session: Session, *, subscriber_id: int, digest_date: dt.date) -> Delivery | None:
-    return session.scalar(
+def get_delivery(
+    session: Session, *, subscriber_id: int, digest_date: dt.date
+) -> DeliveryRow | None:
+    delivery = session.scalar(
         select(Delivery).where(
             Delivery.subscriber_id == subscriber_id, Delivery.digest_date == digest_date
         )
     )
+    return DeliveryRow.of(delivery) if delivery is not None else None
 
 
-def get_delivery_by_id(session: Session, *, delivery_id: int) -> Delivery | None:
-    return session.get(Delivery, delivery_id)
+def get_delivery_by_id(session: Session, *, delivery_id: int) -> DeliveryRow | None:
+    delivery = session.get(Delivery, delivery_id)
+    return DeliveryRow.of(delivery) if delivery is not None else None
 
 
 def deliveries_for(
     session: Session, *, keys: Iterable[tuple[int, dt.date]]
-) -> dict[tuple[int, dt.date], Delivery]:
+) -> dict[tuple[int, dt.date], DeliveryRow]:
     """The deliveries of these (subscriber, digest date) pairs that exist."""
     wanted = set(keys)
-    found: dict[tuple[int, dt.date], Delivery] = {}
+    found: dict[tuple[int, dt.date], DeliveryRow] = {}
     for chunk in chunks(sorted({sid for sid, _ in wanted})):
         dates = {d for sid, d in wanted}
         for delivery in session.scalars(
@@ -45,7 +50,7 @@ def deliveries_for(
         ):
             key = (delivery.subscriber_id, delivery.digest_date)
             if key in wanted:
-                found[key] = delivery
+                found[key] = DeliveryRow.of(delivery)
     return found
 
 
@@ -183,14 +188,15 @@ def release_delivery(session: Session, *, delivery_id: int, now: dt.datetime) ->
     return result.rowcount == 1
 
 
-def delivery_items(session: Session, *, delivery_id: int) -> list[DeliveryItem]:
-    return list(
-        session.scalars(
+def delivery_items(session: Session, *, delivery_id: int) -> list[DeliveryItemRow]:
+    return [
+        DeliveryItemRow.of(item)
+        for item in session.scalars(
             select(DeliveryItem)
             .where(DeliveryItem.delivery_id == delivery_id)
             .order_by(DeliveryItem.position)
         )
-    )
+    ]
 
 
 def delivery_attempts(session: Session, *, delivery_id: int) -> int:

@@ -16,6 +16,7 @@ from service.records import Candidate
 from service.storage._common import GIVEN, NOT_SENT, chunks
 from service.storage.models import Delivery, DeliveryItem
 from service.storage.papers import papers_by_id
+from service.storage.rows import DeliveryItemRow, DeliveryRow
 
 
 def received_paper_ids(session: Session, *, subscriber_id: int) -> set[int]:
@@ -72,7 +73,7 @@ def planning_history(
 
 def sent_digests(
     session: Session, *, subscriber_id: int, limit: int = 60
-) -> list[tuple[Delivery, list[tuple[DeliveryItem, Candidate]]]]:
+) -> list[tuple[DeliveryRow, list[tuple[DeliveryItemRow, Candidate]]]]:
     """The subscriber's sent digests, newest first, each with its papers in digest order."""
     deliveries = list(
         session.scalars(
@@ -84,16 +85,19 @@ def sent_digests(
     )
     if not deliveries:
         return []
-    items: dict[int, list[DeliveryItem]] = {}
+    items: dict[int, list[DeliveryItemRow]] = {}
     for chunk in chunks([d.id for d in deliveries]):
         for item in session.scalars(
             select(DeliveryItem)
             .where(DeliveryItem.delivery_id.in_(chunk))
             .order_by(DeliveryItem.position)
         ):
-            items.setdefault(item.delivery_id, []).append(item)
+            items.setdefault(item.delivery_id, []).append(DeliveryItemRow.of(item))
     papers = papers_by_id(session, ids=[i.paper_id for group in items.values() for i in group])
     return [
-        (d, [(i, papers[i.paper_id]) for i in items.get(d.id, []) if i.paper_id in papers])
+        (
+            DeliveryRow.of(d),
+            [(i, papers[i.paper_id]) for i in items.get(d.id, []) if i.paper_id in papers],
+        )
         for d in deliveries
     ]

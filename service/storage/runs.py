@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.storage.models import HttpValidator, IngestRun
+from service.storage.rows import IngestRunRow
 
 
 def start_ingest_run(
@@ -54,14 +55,16 @@ def last_clean_ingest(session: Session, *, input_name: str) -> dt.datetime | Non
     )
 
 
-def ingest_runs(session: Session, *, source: str | None = None, limit: int = 50) -> list[IngestRun]:
+def ingest_runs(
+    session: Session, *, source: str | None = None, limit: int = 50
+) -> list[IngestRunRow]:
     """The latest ingest runs, newest first, of one source or all."""
     query = (
         select(IngestRun).order_by(IngestRun.started_at.desc(), IngestRun.id.desc()).limit(limit)
     )
     if source is not None:
         query = query.where(IngestRun.source == source)
-    return list(session.scalars(query))
+    return [IngestRunRow.of(run) for run in session.scalars(query)]
 
 
 def last_ingest_per_source(

@@ -14,7 +14,8 @@ not know which module holds what). Keyword-only arguments, a session first; the 
 - ``health``: database activity and integrity, delivery queue status
 - ``ratelimits``: rate-limit hits of the web front
 
-Shared helpers are in ``_common`` (chunking, status groups).
+Shared helpers are in ``_common`` (chunking, status groups). Where callers only read, the
+queries return frozen records (``rows``) instead of live ORM objects.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from service.storage._common import MAILABLE, chunks, dialect_insert, not_suppressed
 from service.storage.models import Delivery, Feedback, Subscriber, Topic
+from service.storage.rows import SubscriberRow
 from service.storage.suppression import is_suppressed
 
 
@@ -115,11 +116,11 @@ def add_subscribers_bulk(
     return ids
 
 
-def list_subscribers(session: Session, *, status: str | None = None) -> list[Subscriber]:
+def list_subscribers(session: Session, *, status: str | None = None) -> list[SubscriberRow]:
     query = select(Subscriber).options(selectinload(Subscriber.topics)).order_by(Subscriber.id)
     if status is not None:
         query = query.where(Subscriber.status == status)
-    return list(session.scalars(query))
+    return [SubscriberRow.of(s) for s in session.scalars(query)]
 
 
 def count_subscribers_by_status(session: Session) -> dict[str, int]:

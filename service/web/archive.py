@@ -64,9 +64,7 @@ def router(web: Web) -> APIRouter:
         with session_scope(web.runtime.factory) as session:
             if store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None:
                 raise TokenError("this subscription no longer exists")
-            digests = store.sent_digests(session, subscriber_id=subscriber_id, limit=LIMIT)
-            session.expunge_all()
-        return digests
+            return store.sent_digests(session, subscriber_id=subscriber_id, limit=LIMIT)
 
     @api.get("/archive/{token}")
     def archive(request: Request, token: str) -> Response:
