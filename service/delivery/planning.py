@@ -33,7 +33,7 @@ from service.sources import source_calendar
 from service.sources.arxiv_calendar import quiet_reason
 from service.storage import store
 from service.storage.engine import session_scope
-from service.storage.models import Delivery, Subscriber
+from service.storage.rows import DeliveryRow, ReadSubscriber
 from service.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def next_digest_at(
 
 
 def next_digest_for(
-    session: Session, *, settings: Settings, subscriber: Subscriber, now: dt.datetime
+    session: Session, *, settings: Settings, subscriber: ReadSubscriber, now: dt.datetime
 ) -> tuple[dt.date, dt.datetime]:
     """``next_digest_at`` for a stored subscriber: their last sent digest and the dates whose
     delivery is already finished (the planner skips those) come from the database."""
@@ -193,7 +193,7 @@ def next_digest_for(
 def choose_papers(
     pipeline: Pipeline,
     session: Session,
-    subscriber: Subscriber,
+    subscriber: ReadSubscriber,
     index: RelevanceIndex,
     now: dt.datetime,
 ) -> list[ScoredPaper]:
@@ -209,7 +209,7 @@ def build_index(pipeline: Pipeline, session: Session, now: dt.datetime) -> Relev
 
 
 def make_digest(
-    pipeline: Pipeline, subscriber: Subscriber, digest_date: dt.date, papers: Sequence[ScoredPaper],
+    pipeline: Pipeline, subscriber: ReadSubscriber, digest_date: dt.date, papers: Sequence[ScoredPaper],
     *, facts: DayFacts | None = None,
 ) -> Digest:  # fmt: skip
     facts = facts or DayFacts()
@@ -234,7 +234,7 @@ class DayFacts:
     notes: tuple[str, ...] = ()
 
 
-def window(subscriber: Subscriber, digest_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
+def window(subscriber: ReadSubscriber, digest_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The time a digest covers: from the previous digest's due moment (a day, or a week for a
     weekly subscriber) to its own."""
     days = 7 if subscriber.cadence == "weekly" else 1
@@ -244,7 +244,7 @@ def window(subscriber: Subscriber, digest_date: dt.date) -> tuple[dt.datetime, d
     return since, until
 
 
-def calendar_quiet(settings: Settings, subscriber: Subscriber, digest_date: dt.date) -> bool:
+def calendar_quiet(settings: Settings, subscriber: ReadSubscriber, digest_date: dt.date) -> bool:
     """True when every enabled source with a calendar is expected to announce nothing for this
     digest (arXiv and Daily Papers on weekends, arXiv's holidays): no quiet-day note is sent."""
     since, until = window(subscriber, digest_date)
@@ -254,7 +254,7 @@ def calendar_quiet(settings: Settings, subscriber: Subscriber, digest_date: dt.d
 
 
 def day_facts(
-    session: Session, settings: Settings, subscriber: Subscriber, digest_date: dt.date,
+    session: Session, settings: Settings, subscriber: ReadSubscriber, digest_date: dt.date,
     papers: Sequence[ScoredPaper], now: dt.datetime,
 ) -> DayFacts:  # fmt: skip
     """The new papers and notes of one digest: the calendar-quiet days since the subscriber's
@@ -396,14 +396,14 @@ def send_due(
 PLAN_CHUNK = 500  # subscribers planned per transaction
 
 
-def _chunked(items: Sequence[Subscriber], size: int) -> Iterator[Sequence[Subscriber]]:
+def _chunked(items: Sequence[ReadSubscriber], size: int) -> Iterator[Sequence[ReadSubscriber]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _plan_chunk(
     pipeline: Pipeline,
-    chunk: Sequence[Subscriber],
+    chunk: Sequence[ReadSubscriber],
     index: RelevanceIndex,
     now: dt.datetime,
     forced_date: dt.date | None,
@@ -421,7 +421,7 @@ def _plan_chunk(
         existing = store.deliveries_for(
             session, keys=[(sid, d) for sid, d in dates.items() if d is not None]
         )
-        new: list[tuple[Subscriber, dt.date, list[tuple[int, float, list[str]]]]] = []
+        new: list[tuple[ReadSubscriber, dt.date, list[tuple[int, float, list[str]]]]] = []
         for subscriber in chunk:
             date = dates[subscriber.id]
             try:
@@ -443,7 +443,10 @@ def _plan_chunk(
 
 
 def _planned_date(
-    subscriber: Subscriber, now: dt.datetime, forced: dt.date | None, last_digest: dt.date | None
+    subscriber: ReadSubscriber,
+    now: dt.datetime,
+    forced: dt.date | None,
+    last_digest: dt.date | None,
 ) -> dt.date | None:
     """The digest date to plan: the due one, or the forced one (``send --date``, which ignores
     the delivery hour) when it keeps the subscriber's cadence; None when nothing is due."""
@@ -461,7 +464,7 @@ def _planned_date(
 
 def _record_new(
     session: Session,
-    new: list[tuple[Subscriber, dt.date, list[tuple[int, float, list[str]]]]],
+    new: list[tuple[ReadSubscriber, dt.date, list[tuple[int, float, list[str]]]]],
     now: dt.datetime,
     report: SendReport,
     ready: list[int],
@@ -492,13 +495,13 @@ def _record_new(
 def _plan_one(
     pipeline: Pipeline,
     session: Session,
-    subscriber: Subscriber,
+    subscriber: ReadSubscriber,
     index: RelevanceIndex,
     now: dt.datetime,
     forced_date: dt.date | None,
     dry_run: bool,
     date: dt.date | None,
-    existing: Delivery | None,
+    existing: DeliveryRow | None,
     history: ranking_inputs.History,
 ) -> Outcome | int | tuple[dt.date, list[tuple[int, float, list[str]]]]:
     """The id of the subscriber's existing delivery row ready to send, the (date, items) of a new

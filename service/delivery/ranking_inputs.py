@@ -20,12 +20,12 @@ from service.ranking.trend import VELOCITY_WINDOW
 from service.records import Candidate, ScoredPaper, Topic
 from service.settings import Settings
 from service.storage import store
-from service.storage.models import Subscriber
+from service.storage.rows import ReadSubscriber
 
 log = logging.getLogger(__name__)
 
 
-def topics_of(subscriber: Subscriber) -> list[Topic]:
+def topics_of(subscriber: ReadSubscriber) -> list[Topic]:
     return [Topic(t.kind, t.text, t.weight) for t in subscriber.topics]
 
 
@@ -64,7 +64,11 @@ def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> Re
 
 
 def candidate_since(
-    *, settings: Settings, subscriber: Subscriber, now: dt.datetime, previous: dt.datetime | None
+    *,
+    settings: Settings,
+    subscriber: ReadSubscriber,
+    now: dt.datetime,
+    previous: dt.datetime | None,
 ) -> dt.datetime:
     """Papers first seen after the previous digest are candidates.
 
@@ -117,7 +121,7 @@ def rank_for_subscriber(
     session: Session,
     *,
     settings: Settings,
-    subscriber: Subscriber,
+    subscriber: ReadSubscriber,
     index: RelevanceIndex,
     now: dt.datetime,
     topics: Sequence[Topic] | None = None,

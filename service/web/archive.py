@@ -64,9 +64,7 @@ router = APIRouter()
 def digests_of(session: Session, subscriber_id: int) -> list[Any]:
     if store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None:
         raise TokenError("this subscription no longer exists")
-    digests = store.sent_digests(session, subscriber_id=subscriber_id, limit=LIMIT)
-    session.expunge_all()
-    return digests
+    return store.sent_digests(session, subscriber_id=subscriber_id, limit=LIMIT)
 
 
 @router.get("/archive/{token}")
