@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from service.delivery.planning import next_digest_for
+from service.delivery.due import next_digest_for
 from service.digest.confirm_mail import describe
 from service.storage import store
 from service.storage.engine import session_scope
