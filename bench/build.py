@@ -33,8 +33,8 @@ from pathlib import Path
 from results import RESULTS, record_section  # bench/ is on sys.path when a script runs
 from seeds import seed_papers
 
-from service.delivery.mailer import build_message, header_value, wire_bytes
 from service.digest import paper_view
+from service.digest.message import build_message, header_value, wire_bytes
 from service.digest.render import Renderer
 from service.digest.samples import BASE_URL as BASE
 from service.digest.samples import sample_digest

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from seeds import seed_listings  # bench/ is on sys.path when a script runs
 
-from service.delivery.mailer import build_message, wire_bytes
-from service.delivery.planning import Pipeline
+from service.delivery.run import Pipeline
 from service.delivery.runtime import Runtime
+from service.digest.message import build_message, wire_bytes
 from service.digest.render import Renderer
 from service.ledger.ingest import ingest_file
 from service.ranking.rank import RelevanceIndex, rank

@@ -59,7 +59,7 @@ def test_next_and_latest_skip_the_weekend_and_holidays() -> None:
 
 
 def test_digest_windows_are_quiet_when_no_calendared_source_announces() -> None:
-    from service.delivery.planning import due_at
+    from service.delivery.due import due_at
     from service.sources.source_calendar import day_names, expected_sources, is_quiet
 
     def quiet(sources: list[str], day: dt.date, tz: str, hours: int = 24) -> bool:

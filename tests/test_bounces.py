@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from service.cli.main import cli
 from service.delivery.bounces import classify_refusal, parse_report, read_messages
-from service.delivery.mailer import SmtpMailer
 from service.delivery.planning import send_due
 from service.delivery.runtime import Runtime
+from service.delivery.smtp_mailer import SmtpMailer
 from service.errors import PermanentSendError, TransientSendError
 from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path

@@ -9,9 +9,10 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from service.cli.main import cli
-from service.delivery.mailer import SmtpMailer
-from service.delivery.planning import due_at, send_due
+from service.delivery.due import due_at
+from service.delivery.planning import send_due
 from service.delivery.runtime import Runtime
+from service.delivery.smtp_mailer import SmtpMailer
 from service.ledger.ingest import ingest_file
 from service.resources import sample_listings_path
 from service.storage import store
@@ -135,7 +136,8 @@ def test_permanent_failures_are_not_retried_and_show_in_deliveries(
 def test_a_chunk_whose_row_another_run_created_falls_back_to_one_at_a_time(
     runtime: Runtime,
 ) -> None:
-    from service.delivery.planning import SendReport, _record_new
+    from service.delivery.planning import _record_new
+    from service.delivery.run import SendReport
 
     setup(runtime, "ada@example.org", "bob@example.org")
     date = dt.date(2025, 8, 20)

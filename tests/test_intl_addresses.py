@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.delivery.mailer import SmtpMailer, build_message, wire_bytes
 from service.delivery.planning import send_due
 from service.delivery.runtime import Runtime
+from service.delivery.smtp_mailer import SmtpMailer
+from service.digest.message import build_message, wire_bytes
 from service.errors import TransientSendError
 from service.ledger.ingest import ingest_file
 from service.records import RenderedDigest

@@ -16,15 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from service.delivery.mailer import (
-    OutboxMailer,
-    SmtpMailer,
-    build_message,
-    envelope,
-    header_value,
-    mailer_from_settings,
-    wire_bytes,
-)
+from service.delivery.outbox_mailer import OutboxMailer
+from service.delivery.runtime import mailer_from_settings
+from service.delivery.smtp_mailer import SmtpMailer
+from service.digest.message import build_message, envelope, header_value, wire_bytes
 from service.errors import ConfigError, PermanentSendError, TransientSendError
 from service.records import RenderedDigest
 from tests.smtp_sink import SmtpSink

@@ -585,8 +585,8 @@ def test_view_in_browser_opens_the_archive(renderer: Renderer) -> None:
 
 def _messages(renderer: Renderer) -> dict[str, object]:
     """Every kind of message the service sends, as EmailMessage objects."""
-    from service.delivery.mailer import build_message
     from service.digest.confirm_mail import ConfirmationMail
+    from service.digest.message import build_message
     from service.settings import Settings
     from service.subscribers.subscriptions import OpenConfirmation
     from service.subscribers.tokens import Signer
@@ -626,7 +626,7 @@ def test_every_message_parses_cleanly(renderer: Renderer) -> None:
 
     import html5lib
 
-    from service.delivery.mailer import wire_bytes
+    from service.digest.message import wire_bytes
 
     for name, message in _messages(renderer).items():
         raw = wire_bytes(message)  # type: ignore[arg-type]
@@ -649,7 +649,7 @@ def test_confirmation_has_the_digests_look(renderer: Renderer) -> None:
 def test_spamassassin_scores_every_message_at_most_half_a_point(renderer: Renderer) -> None:
     if shutil.which("spamassassin") is None:
         need("spamassassin", "not installed (apt-get install spamassassin)")
-    from service.delivery.mailer import wire_bytes
+    from service.digest.message import wire_bytes
 
     for name, message in _messages(renderer).items():
         checked = subprocess.run(

@@ -8,7 +8,7 @@ from email import policy
 
 from freezegun import freeze_time
 
-from service.delivery.planning import digest_date_due
+from service.delivery.due import digest_date_due
 from service.delivery.runtime import Runtime
 from service.delivery.scheduler import build_scheduler, delivery_tick, ingest_tick
 from service.resources import sample_listings_path

@@ -23,9 +23,11 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, event
 
 from service.cli.main import cli
-from service.delivery.mailer import SmtpMailer, build_message
-from service.delivery.planning import SendReport, send_due
+from service.delivery.planning import send_due
+from service.delivery.run import SendReport
 from service.delivery.runtime import Runtime
+from service.delivery.smtp_mailer import SmtpMailer
+from service.digest.message import build_message
 from service.ledger.ingest import ingest_file
 from service.records import RenderedDigest
 from service.resources import sample_listings_path

@@ -26,7 +26,8 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli.main import cli
-from service.delivery.planning import SendReport, send_due
+from service.delivery.planning import send_due
+from service.delivery.run import SendReport
 from service.delivery.runtime import Runtime
 from service.ledger.ingest import ingest_file, utcnow
 from service.resources import sample_listings_path

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from service.delivery.mailer import SmtpMailer
+from service.delivery.smtp_mailer import SmtpMailer
 from service.delivery.smtp_pool import Job, RateLimiter, Result, SmtpPool, is_policy_refusal
 from tests.smtp_sink import SmtpSink
 

@@ -333,7 +333,7 @@ def test_the_mailer_logs_no_whole_address(smtp_sink, caplog: pytest.LogCaptureFi
     import logging
     from email.message import EmailMessage
 
-    from service.delivery.mailer import SmtpMailer
+    from service.delivery.smtp_mailer import SmtpMailer
 
     caplog.set_level(logging.DEBUG)
 

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from freezegun import freeze_time
 
-from service.delivery.planning import next_digest_for, send_due
+from service.delivery.due import next_digest_for
+from service.delivery.planning import send_due
 from service.delivery.runtime import Runtime
 from service.settings import Settings
 from service.storage import store

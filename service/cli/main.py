@@ -394,13 +394,14 @@ def send(
     ctx: click.Context, dry_run: bool, only: str | None, date_text: str | None, as_json: bool
 ) -> None:
     """Build and deliver every due digest."""
+    from service.delivery.fan_out import fan_out
     from service.delivery.planning import send_due
     from service.ledger.ingest import utcnow
 
     runtime = runtime_from(ctx)
     only_email = _email(only) if only else None
     digest_date = _date(date_text)
-    enqueue = None if dry_run else runtime.enqueue()
+    enqueue = None if dry_run else fan_out(runtime)
     mailer = None if dry_run or enqueue is not None else runtime.mailer()
     bar = _ProgressBar("sending", enabled=sys.stderr.isatty() and not dry_run)
     try:
@@ -539,8 +540,8 @@ def preview(
     as_json: bool,
 ) -> None:
     """Render EMAIL's next digest without sending it."""
-    from service.delivery.mailer import build_message, wire_bytes
-    from service.delivery.planning import preview as build_preview
+    from service.delivery.selection import preview as build_preview
+    from service.digest.message import build_message, wire_bytes
     from service.ledger.ingest import utcnow
 
     if out is not None and out.suffix.lower() == ".eml":  # the older spelling of --eml
@@ -961,6 +962,7 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     """
     import uvicorn
 
+    from service.delivery.scheduler import build_scheduler
     from service.settings import listen_url, misses_listener
     from service.web.app import create_app
     from service.web.server import uvicorn_options
@@ -984,7 +986,7 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     if migrate:
         runtime.migrate()
     runtime_from(ctx)
-    app = create_app(runtime, scheduler=not no_scheduler)
+    app = create_app(runtime, background=None if no_scheduler else build_scheduler(runtime))
     database = runtime.engine.url.render_as_string(hide_password=True)
     click.echo(
         f"Paperboy on {here} (database {database}; links in emails to {runtime.settings.base_url})"

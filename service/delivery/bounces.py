@@ -32,8 +32,8 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from service.delivery.mailer import recipient_address
 from service.delivery.smtp_pool import is_policy_refusal
+from service.digest.message import recipient_address
 from service.errors import InputError, SendError
 from service.storage import store
 

@@ -24,6 +24,7 @@ import procrastinate
 from sqlalchemy.engine import make_url
 
 from service.delivery.mailer import Mailer
+from service.delivery.outbox import send_deliveries
 from service.delivery.runtime import Runtime
 from service.errors import StoreWriteError
 from service.ledger.ingest import utcnow
@@ -118,8 +119,6 @@ class Interrupted(Exception):
 )
 def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
     """Send these deliveries (those still open); safe to run more than once."""
-    from service.delivery.planning import send_deliveries
-
     if _runtime is None or _pool is None:
         raise RuntimeError("send_batch runs in a `paperboy worker` process")
     report = send_deliveries(

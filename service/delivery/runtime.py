@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.delivery.mailer import Mailer, SmtpMailer, mailer_from_settings
-from service.delivery.planning import Pipeline
+from service.delivery.mailer import Mailer
+from service.delivery.outbox_mailer import OutboxMailer
+from service.delivery.run import Pipeline
+from service.delivery.smtp_mailer import DEFAULT_DATA_TIMEOUT, DEFAULT_TIMEOUT, SmtpMailer
 from service.delivery.smtp_pool import SmtpPool
 from service.digest.render import Renderer
 from service.resources import templates_dir
@@ -30,14 +32,6 @@ class Runtime:
     _engine: Engine | None = field(default=None, repr=False)
     # Set on SIGTERM: a send run finishes the messages in flight and leaves the rest open.
     stopping: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def enqueue(self) -> Callable[[Sequence[int]], int] | None:
-        """The delivery fan-out when PAPERBOY_DELIVERY_QUEUE=procrastinate, else None (send inline)."""
-        if self.settings.delivery_queue != "procrastinate":
-            return None
-        from service.delivery import queue
-
-        return lambda ids: queue.enqueue(self, ids)
 
     @cached_property
     def engine(self) -> Engine:
@@ -92,3 +86,19 @@ class Runtime:
 
     def migrate(self) -> None:
         migrations.upgrade(self.settings.database_url)
+
+
+def mailer_from_settings(
+    smtp_url: str | None,
+    outbox_dir: Path,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    data_timeout: float = DEFAULT_DATA_TIMEOUT,
+) -> Mailer:
+    """An SmtpMailer when an SMTP URL is configured, else an OutboxMailer writing to outbox_dir."""
+    if smtp_url and smtp_url.strip():
+        mailer = SmtpMailer(smtp_url.strip(), timeout=timeout, data_timeout=data_timeout)
+        log.info("mailer.selected kind=smtp server=%s", mailer.server)
+        return mailer
+    log.info("mailer.selected kind=outbox dir=%s", outbox_dir)
+    return OutboxMailer(outbox_dir)

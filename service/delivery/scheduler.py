@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from service.delivery.fan_out import fan_out
 from service.delivery.planning import send_due
 from service.delivery.runtime import Runtime
 from service.ledger.ingest import utcnow
@@ -31,7 +32,7 @@ def ingest_tick(runtime: Runtime) -> None:
 
 def delivery_tick(runtime: Runtime) -> None:
     """Plan every due digest; send them here, or queue them for workers (procrastinate)."""
-    enqueue = runtime.enqueue()
+    enqueue = fan_out(runtime)
     mailer = None if enqueue is not None else runtime.mailer()
     try:
         send_due(

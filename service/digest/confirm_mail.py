@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from service.delivery.mailer import MESSAGE_POLICY, header_value, recipient_address
+from service.digest.message import MESSAGE_POLICY, header_value, recipient_address
 from service.settings import Settings
 from service.subscribers.subscriptions import OpenConfirmation
 from service.subscribers.tokens import Signer

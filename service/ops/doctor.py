@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.delivery.mailer import SmtpMailer
 from service.delivery.runtime import Runtime
+from service.delivery.smtp_mailer import SmtpMailer
 from service.errors import PaperboyError
 from service.settings import PLACEHOLDER_SECRET, Settings
 from service.storage import migrations, store

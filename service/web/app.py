@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
@@ -75,18 +76,30 @@ def relative_slash_redirect(request: Request, response: Response) -> None:
     response.headers["location"] = path + (f"?{target.query}" if target.query else "")
 
 
+class Background(Protocol):
+    """Jobs the app runs beside itself while it serves: the ingest and delivery ticks, which the
+    command line builds (service/delivery/scheduler.py, an APScheduler BackgroundScheduler)."""
+
+    def start(self) -> None: ...
+
+    def get_jobs(self) -> list[Any]: ...  # each with an ``id``
+
+    def shutdown(self, wait: bool = True) -> None: ...
+
+
 def create_app(
-    runtime: Runtime, *, scheduler: bool = False, clock: Callable[[], dt.datetime] = utcnow
+    runtime: Runtime,
+    *,
+    background: Background | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
 ) -> FastAPI:
-    """The web app; with ``scheduler`` it also runs the ingest and delivery jobs in-process."""
+    """The web app; with ``background`` it also runs those jobs (the ingest and delivery ticks)
+    in-process, from start-up until shutdown."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        jobs = None
-        if scheduler:
-            from service.delivery.scheduler import build_scheduler
-
-            jobs = build_scheduler(runtime)
+        jobs = background
+        if jobs is not None:
             jobs.start()
             log.info("scheduler_started jobs=%s", ",".join(j.id for j in jobs.get_jobs()))
         try:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from service.delivery.planning import next_digest_for
+from service.delivery.due import next_digest_for
 from service.digest.confirm_mail import describe
 from service.storage import store
 from service.subscribers.tokens import Signer, TokenError

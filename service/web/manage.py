@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.delivery.planning import preview, preview_papers
+from service.delivery.selection import preview, preview_papers
 from service.errors import InputError
 from service.records import Topic
 from service.storage import store

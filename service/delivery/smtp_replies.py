@@ -1,0 +1,124 @@
+"""The SMTP exchange below SmtpMailer: the DATA phase that says whether a message went out, and
+what a reply or failure means. Failures are classified by reply code, not by the smtplib
+exception type.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+from service.digest.message import envelope, header_value, wire_bytes
+from service.errors import (
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
+
+
+def reply_text(reply: bytes | str) -> str:
+    """A server's reply as one header-safe line of text."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return header_value(text)
+
+
+_ENHANCED_STATUS = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+
+
+def enhanced_status(reply: bytes | str) -> str | None:
+    """The RFC 3463 enhanced status code a reply text starts with ("5.7.26"), or None."""
+    match = _ENHANCED_STATUS.match(reply_text(reply))
+    return ".".join(match.groups()) if match else None
+
+
+def error_by_code(
+    code: int | None, message: str, *, stage: str | None = None, status: str | None = None
+) -> SendError:
+    """Permanent for a 5xx reply, transient for anything else (4xx, no code at all)."""
+    if code is not None and 500 <= code <= 599:
+        return PermanentSendError(message, code=code, stage=stage, status=status)
+    return TransientSendError(message, code=code, stage=stage, status=status)
+
+
+def send_wire(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    """Send `msg` on `smtp`; the recipients it refused (smtplib's sendmail reply)."""
+    # sendmail with our own serialization where we can: send_message would run the stdlib
+    # generator, which costs more than building the message did.
+    addresses = envelope(msg)
+    if addresses is None:
+        return smtp.send_message(msg)
+    sender, recipients = addresses
+    return smtp.sendmail(sender, recipients, wire_bytes(msg))
+
+
+_EOLS = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class DataPhase:
+    """smtplib.SMTP's DATA, which also says whether the message went out.
+
+    `message_sent` turns True once the whole message and its final "." are written: from then
+    on a timeout or drop leaves the server holding a message it may deliver, so the caller must
+    not send it again. The reply to the final "." is awaited for `data_timeout` seconds (RFC
+    5321 §4.5.3.2.6), not the connection's shorter timeout for other commands.
+    """
+
+    data_timeout: float | None = None
+    message_sent = False
+    sock: Any
+    timeout: float
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        smtp: Any = self
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = msg.encode("ascii")
+        data = _LEADING_DOT.sub(b"..", _EOLS.sub(b"\r\n", msg))
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        smtp.send(data + b".\r\n")
+        self.message_sent = True
+        if self.data_timeout is not None and self.sock is not None:
+            self.sock.settimeout(self.data_timeout)
+        try:
+            return smtp.getreply()
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
+
+
+class DataPhaseSMTP(DataPhase, smtplib.SMTP):
+    pass
+
+
+class DataPhaseSMTPS(DataPhase, smtplib.SMTP_SSL):
+    pass
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """The server said nothing within the timeout (smtplib reports it as a disconnect)."""
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+
+
+def was_dropped(exc: BaseException) -> bool:
+    """The server went away (closed, reset, or 421 'closing channel'): worth one reconnect."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+
+
+def connection_still_good(exc: BaseException) -> bool:
+    """After a reply-coded refusal smtplib has sent RSET and the session can be reused."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPNotSupportedError):
+        return True
+    return (
+        isinstance(exc, smtplib.SMTPResponseException)
+        and 400 <= exc.smtp_code <= 599
+        and exc.smtp_code != 421
+    )
