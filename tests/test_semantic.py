@@ -12,7 +12,8 @@ from service.delivery.ranking_inputs import build_index, semantic_scorer
 from service.delivery.runtime import Runtime
 from service.ledger.ingest import ingest_file
 from service.ranking import semantic
-from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.records import Candidate, Topic
 from service.resources import sample_listings_path
 from service.settings import load_settings

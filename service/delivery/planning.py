@@ -26,7 +26,7 @@ from service.delivery.mailer import Mailer, build_message
 from service.delivery.smtp_pool import Job, Result, SmtpPool
 from service.digest.render import Renderer
 from service.errors import PaperboyError, StoreWriteError
-from service.ranking.rank import RelevanceIndex
+from service.ranking.index import RelevanceIndex
 from service.records import Digest, DigestLinks, Reason, RenderedDigest, ScoredPaper, Topic
 from service.settings import Settings
 from service.sources import source_calendar

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from service.ranking.feedback import Votes
-from service.ranking.rank import RelevanceIndex, SemanticScorer, rank
+from service.ranking.index import RelevanceIndex, SemanticScorer
+from service.ranking.rank import rank
 from service.ranking.trend import VELOCITY_WINDOW
 from service.records import Candidate, ScoredPaper, Topic
 from service.settings import Settings
