@@ -40,11 +40,12 @@ def semantic_scorer(
     """
     if settings.semantic == "off" or not candidates:
         return None
+    from service.ledger import embeddings
     from service.ranking import semantic
 
     if session is None:
         return semantic.EmbeddingScorer.for_texts(candidates)
-    return semantic.EmbeddingScorer(semantic.paper_vectors(session, candidates))
+    return semantic.EmbeddingScorer(embeddings.paper_vectors(session, candidates))
 
 
 def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> RelevanceIndex:
