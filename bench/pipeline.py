@@ -26,7 +26,8 @@ from service.delivery.runtime import Runtime
 from service.digest.message import build_message, wire_bytes
 from service.digest.render import Renderer
 from service.ledger.ingest import ingest_file
-from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.records import Digest, Topic
 from service.resources import templates_dir
 from service.settings import load_settings

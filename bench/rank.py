@@ -24,7 +24,8 @@ import time
 from seeds import seed_listings  # bench/ is on sys.path when a script runs
 
 from service.ranking.feedback import Votes
-from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.records import Candidate, Topic
 
 NOW = dt.datetime(2025, 8, 20, 9, tzinfo=dt.UTC)

@@ -48,7 +48,8 @@ from results import record_section  # bench/ is on sys.path when a script runs
 
 from service.ledger.diff import title_key
 from service.ranking.feedback import Votes
-from service.ranking.rank import RelevanceIndex, TopicMatch, rank
+from service.ranking.index import RelevanceIndex, TopicMatch
+from service.ranking.rank import rank
 from service.records import Candidate, Topic
 from service.settings import Settings
 from service.sources.page_text import parse_page_text

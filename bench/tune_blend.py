@@ -19,7 +19,8 @@ import statistics
 from rank_eval import DIGEST, PHRASINGS, load_days, load_labels, precision
 
 from service.ranking import hybrid
-from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.ranking.semantic import EmbeddingScorer
 from service.settings import Settings
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.records import Topic
 from service.sources import arxiv
 from service.storage.engine import make_engine, make_session_factory, session_scope

@@ -27,7 +27,7 @@ PAPERBOY = [sys.executable, "-m", "service"]
 HEAVY = (
     "alembic", "apscheduler", "bm25s", "email_validator", "fastapi", "httpx", "jinja2", "numpy",
     "premailer", "pydantic", "pydantic_settings", "sqlalchemy", "starlette", "uvicorn",
-    "service.delivery.planning", "service.ranking.rank", "service.digest.render", "service.delivery.runtime", "service.settings",
+    "service.delivery.planning", "service.ranking.index", "service.ranking.rank", "service.digest.render", "service.delivery.runtime", "service.settings",
     "service.storage.store", "service.web",
 )  # fmt: skip
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from service.cli.main import cli
 from service.delivery.runtime import Runtime
 from service.ledger.ingest import ingest_file, utcnow
-from service.ranking.rank import RelevanceIndex
+from service.ranking.index import RelevanceIndex
 from service.settings import load_settings
 from service.storage import store
 from service.storage.engine import session_scope

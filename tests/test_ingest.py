@@ -171,7 +171,8 @@ def test_unseen_page_with_card_footers_stores_every_field(runtime: Runtime) -> N
 def test_tex_stored_before_conversion_becomes_unicode_and_matches_its_topic(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    from service.ranking.rank import RelevanceIndex, rank
+    from service.ranking.index import RelevanceIndex
+    from service.ranking.rank import rank
     from service.records import Topic
 
     raw = {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from service.ranking.rank import RelevanceIndex, author_matches, rank
+from service.ranking.authors import author_matches
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.records import Candidate, Topic
 
 NOW = dt.datetime(2025, 8, 20, tzinfo=dt.UTC)

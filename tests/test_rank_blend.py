@@ -6,8 +6,10 @@ import datetime as dt
 
 import numpy as np
 
+from service.ranking.authors import author_key, author_matches
 from service.ranking.feedback import Votes, feedback_scores
-from service.ranking.rank import RelevanceIndex, author_key, author_matches, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.ranking.trend import signals, trending_label
 from service.records import Candidate, Topic
 

@@ -10,9 +10,11 @@ import pytest
 
 from service.delivery.ranking_inputs import build_index, semantic_scorer
 from service.delivery.runtime import Runtime
+from service.ledger import embeddings
 from service.ledger.ingest import ingest_file
 from service.ranking import semantic
-from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.records import Candidate, Topic
 from service.resources import sample_listings_path
 from service.settings import load_settings
@@ -157,11 +159,11 @@ def test_a_paper_without_a_vector_is_embedded_when_ranked_and_kept(runtime: Runt
             )
             == {}
         )
-        first = semantic.paper_vectors(session, papers)
+        first = embeddings.paper_vectors(session, papers)
     semantic._cache.clear()
     before = semantic.stats["embedded"]
     with session_scope(runtime.factory) as session:
-        second = semantic.paper_vectors(session, papers)
+        second = embeddings.paper_vectors(session, papers)
     assert semantic.stats["embedded"] == before
     assert all(
         semantic.to_bytes(a) == semantic.to_bytes(b) for a, b in zip(first, second, strict=True)

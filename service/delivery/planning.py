@@ -33,7 +33,7 @@ from service.delivery.selection import (
     make_digest,
     stored_papers,
 )
-from service.ranking.rank import RelevanceIndex
+from service.ranking.index import RelevanceIndex
 from service.storage import store
 from service.storage.engine import session_scope
 from service.storage.rows import DeliveryRow, ReadSubscriber

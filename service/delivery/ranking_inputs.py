@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from service.ranking.feedback import Votes
-from service.ranking.rank import RelevanceIndex, SemanticScorer, rank
+from service.ranking.index import RelevanceIndex, SemanticScorer
+from service.ranking.rank import rank
 from service.ranking.trend import VELOCITY_WINDOW
 from service.records import Candidate, ScoredPaper, Topic
 from service.settings import Settings
@@ -39,11 +40,12 @@ def semantic_scorer(
     """
     if settings.semantic == "off" or not candidates:
         return None
+    from service.ledger import embeddings
     from service.ranking import semantic
 
     if session is None:
         return semantic.EmbeddingScorer.for_texts(candidates)
-    return semantic.EmbeddingScorer(semantic.paper_vectors(session, candidates))
+    return semantic.EmbeddingScorer(embeddings.paper_vectors(session, candidates))
 
 
 def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> RelevanceIndex:

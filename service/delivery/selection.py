@@ -16,7 +16,7 @@ from service.delivery import ranking_inputs
 from service.delivery.due import due_at
 from service.delivery.run import Pipeline
 from service.errors import PaperboyError
-from service.ranking.rank import RelevanceIndex
+from service.ranking.index import RelevanceIndex
 from service.records import Digest, Reason, RenderedDigest, ScoredPaper, Topic
 from service.settings import Settings
 from service.sources import source_calendar

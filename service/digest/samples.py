@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from service.ranking.rank import RelevanceIndex, rank
+from service.ranking.index import RelevanceIndex
+from service.ranking.rank import rank
 from service.records import Candidate, Digest, DigestLinks, Reason, ScoredPaper, Topic
 from service.resources import sample_listings_path
 from service.sources.listing_file import read_listing_file

@@ -186,9 +186,9 @@ def run_ingest(
             raise
         raise SourceError(f"{input_name}: {exc}") from exc
     if embed and report.changed_ids:
-        from service.ranking import semantic
+        from service.ledger import embeddings  # the encoder loads numpy: only when embedding
 
-        report.embedded = semantic.embed_papers(factory, paper_ids=report.changed_ids)
+        report.embedded = embeddings.embed_papers(factory, paper_ids=report.changed_ids)
     log.info(
         "ingest source=%s input=%r status=%s fetched=%d new=%d updated=%d unchanged=%d rejected=%d skipped=%d embedded=%d",
         source, input_name, report.status, report.fetched, report.new, report.updated, report.unchanged,

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from service.ranking.index import RelevanceIndex
 from service.records import Candidate
-
-if TYPE_CHECKING:
-    from service.ranking.rank import RelevanceIndex
 
 ALPHA = 1.0  # weight of the liked papers' centroid
 BETA = 1.0  # weight of the disliked papers' centroid: an explicit "less like this" counts as much

