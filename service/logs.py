@@ -1,8 +1,12 @@
-"""Logging set-up: one line per event with stable snake_case keys, as text or JSON."""
+"""Logging set-up: one line per event with stable snake_case keys, as text or JSON.
+
+Paperboy's modules log through `get_logger`: ``log.info("send", sent=3)`` names an event and its
+fields at the call site; the text formatter shows ``send sent=3``, the JSON formatter the typed
+fields. Other libraries' records (uvicorn, APScheduler) pass through as plain messages.
+"""
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
 import re
@@ -12,46 +16,44 @@ from typing import Any
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
-# Paperboy's own messages read "event key=value key=value": JSON output turns them into fields.
-_EVENT = re.compile(r"^([a-z][a-z0-9_.]*)(?= |$)")
-_PAIR = re.compile(r"""(?:^| )([a-z][a-z0-9_]*)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S*)""")
+_RESERVED = {"exc_info", "stack_info", "stacklevel", "extra"}
 
 
-def event_fields(message: str) -> dict[str, Any]:
-    """``"send sent=3 error='x y'"`` → ``{"event": "send", "sent": 3, "error": "x y"}``; {} otherwise."""
-    event = _EVENT.match(message)
-    if event is None:
-        return {}
-    fields: dict[str, Any] = {"event": event.group(1)}
-    rest = message[event.end() :]
-    consumed = 0
-    for pair in _PAIR.finditer(rest):
-        if rest[consumed : pair.start()].strip():
-            return {}  # free text between pairs: not an event line
-        fields[pair.group(1)] = _value(pair.group(2))
-        consumed = pair.end()
-    if rest[consumed:].strip():
-        return {}
-    return fields
+class EventLogger(logging.LoggerAdapter):
+    """``log.info("send", sent=3, error="x y")``: an event name and typed fields.
+
+    The text line reads ``send sent=3 error='x y'``; the record also carries ``event`` and the
+    ``fields`` as they were passed, so the JSON line has each field with its type straight from
+    the call: nothing is parsed back out of the text.
+    """
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        fields = {key: kwargs.pop(key) for key in list(kwargs) if key not in _RESERVED}
+        extra = dict(kwargs.pop("extra", None) or {})
+        extra.update(event=str(msg), fields=fields)
+        kwargs["extra"] = extra
+        return render_event(str(msg), fields), kwargs
 
 
-def _value(text: str) -> Any:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text[1:-1]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"True": True, "False": False, "None": None}.get(text, text)
+def get_logger(name: str) -> EventLogger:
+    """The logger a Paperboy module logs its events through."""
+    return EventLogger(logging.getLogger(name), {})
+
+
+def render_event(event: str, fields: dict[str, Any]) -> str:
+    """``"send"``, ``{"sent": 3, "error": "x y"}`` → ``send sent=3 error='x y'``."""
+    return " ".join([event, *(f"{key}={_text(value)}" for key, value in fields.items())])
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str) and (not value or re.search(r"[\s'\"=]", value)):
+        return repr(value)
+    return str(value)
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, the event's key=value fields,
-    and any ``extra`` keys."""
+    """One JSON object per record: time, level, logger, message, the event and its typed fields
+    (see `EventLogger`), and any other ``extra`` keys."""
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
@@ -61,9 +63,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": message,
         }
-        if record.name.startswith("service"):
-            data.update({k: v for k, v in event_fields(message).items() if k not in data})
-        data.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        event = getattr(record, "event", None)
+        if event is not None:
+            data["event"] = event
+            data.update({k: v for k, v in record.fields.items() if k not in data})
+        data.update(
+            {k: v for k, v in record.__dict__.items() if k not in _STANDARD | {"event", "fields"}}
+        )
         if record.exc_info:
             data["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(data, default=str)
@@ -100,6 +106,14 @@ class MaskAddresses(logging.Filter):
         masked = _ADDRESS.sub(lambda m: mask_address(m.group()), message)
         if masked != message:
             record.msg, record.args = masked, None
+        fields = getattr(record, "fields", None)
+        if fields:
+            record.fields = {
+                key: _ADDRESS.sub(lambda m: mask_address(m.group()), value)
+                if isinstance(value, str)
+                else value
+                for key, value in fields.items()
+            }
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -8,6 +8,7 @@ import click
 
 from service.cli.common import emit, fail, parse_email, runtime_from
 from service.errors import InputError
+from service.logs import get_logger
 from service.statuses import SUBSCRIBER_STATUSES
 from service.words import counted
 
@@ -233,7 +234,6 @@ def subscribers_unsuppress(ctx: click.Context, email: str) -> None:
     Nothing else ever mails a bounced or complained address; do this only when you know the
     address works again and its owner wants the digest.
     """
-    import logging
 
     from service.storage import store
     from service.storage.engine import session_scope
@@ -249,10 +249,7 @@ def subscribers_unsuppress(ctx: click.Context, email: str) -> None:
         subscriber_id = subscriber.id
     if was is None:
         fail(f"{address} is not suppressed ({subscriber.status})", 2)
-    logging.getLogger(__name__).warning(
-        "subscriber_unsuppressed subscriber_id=%s was=%s reason=%r by=cli",
-        subscriber_id,
-        was,
-        reason,
+    get_logger(__name__).warning(
+        "subscriber_unsuppressed", subscriber_id=subscriber_id, was=was, reason=reason, by="cli"
     )
     click.echo(f"unsuppressed {address} (was {was}): now unsubscribed; it may subscribe again")

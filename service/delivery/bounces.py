@@ -19,7 +19,6 @@ never claimed for a delivery again.
 
 from __future__ import annotations
 
-import logging
 import mailbox
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -32,12 +31,13 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.delivery.smtp_pool import is_policy_refusal
 from service.digest.message import recipient_address
 from service.errors import InputError, SendError
 from service.storage import store
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 HARD_STATUSES = ("5.1.", "5.2.1")  # bad address or domain; mailbox disabled
 HARD_CODES_AT_RCPT = frozenset({550, 551, 553})  # without an enhanced status: mailbox unavailable
@@ -220,10 +220,6 @@ def apply_events(
             result = {"bounced": "bounced", "counted": "soft"}.get(soft or "", "unchanged")
         counts[result] += 1
         log.info(
-            "bounce_event kind=%s hard=%s result=%s detail=%r",
-            event.kind,
-            event.hard,
-            result,
-            event.detail,
+            "bounce_event", kind=event.kind, hard=event.hard, result=result, detail=event.detail
         )
     return counts

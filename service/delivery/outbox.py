@@ -9,7 +9,6 @@ subscriber); a row becomes ``sent`` only after the server accepted it.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.delivery.bounces import BounceEvent, apply_events, classify_refusal
 from service.delivery.mailer import Mailer
 from service.delivery.run import Outcome, Pipeline, Progress, SendReport
@@ -32,7 +32,7 @@ from service.settings import Settings
 from service.storage import store
 from service.storage.engine import session_scope
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def _run_clock(now: dt.datetime) -> Callable[[], dt.datetime]:
@@ -89,7 +89,7 @@ def send_deliveries(
         nonlocal reached
         for delivery_id in delivery_ids:
             if stop is not None and stop.is_set():
-                log.info("send_stopping reason=shutdown left=%d", total - reached)
+                log.info("send_stopping", reason="shutdown", left=total - reached)
                 return  # shutting down: messages in flight finish, the rest stay open
             reached += 1
             try:
@@ -99,7 +99,7 @@ def send_deliveries(
                     f"cannot claim delivery {delivery_id} in the database: {_brief(exc)}"
                 ) from exc
             except Exception as exc:  # one row's bad data must not stop the run
-                log.exception("delivery_claim_failed delivery_id=%s", delivery_id)
+                log.exception("delivery_claim_failed", delivery_id=delivery_id)
                 prepared = Outcome(str(delivery_id), "failed", f"internal error: {exc}")
             if isinstance(prepared, Outcome):
                 add(prepared)
@@ -123,7 +123,7 @@ def send_deliveries(
         if run.aborted:
             report.aborted = run.aborted
     if run.capped and report.left:
-        log.warning("send_capped cap=%d left=%d", settings.send_max_per_run, report.left)
+        log.warning("send_capped", cap=settings.send_max_per_run, left=report.left)
     return report
 
 
@@ -158,7 +158,7 @@ def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> 
             message_key=pipeline.signer.opaque_id("message-id", delivery_id),
         )  # fmt: skip
     except Exception as exc:  # rendering or building failed: keep the row, say why
-        log.exception("delivery_build_failed delivery_id=%s", delivery_id)
+        log.exception("delivery_build_failed", delivery_id=delivery_id)
         error = f"could not build the message: {exc}"
         with session_scope(pipeline.factory) as session:
             store.finish_delivery(
@@ -186,7 +186,7 @@ def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
         if status == "in_doubt":
             # The message went out and no reply to its end came: the server may have accepted
             # it, so it is never sent again automatically (exactly once, unless it was lost).
-            log.error("delivery id=%s status=in_doubt error=%r", delivery_id, error)
+            log.error("delivery", id=delivery_id, status="in_doubt", error=error)
         if status == "deferred":
             attempts = store.delivery_attempts(session, delivery_id=delivery_id)
             if attempts >= settings.retry_max_attempts:
@@ -205,7 +205,7 @@ def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
             store.clear_soft_bounces(session, subscriber_id=subscriber_id)
         elif status == "failed" and result.error is not None:
             _bounce(session, settings, result)
-    log.info("delivery id=%s status=%s papers=%d error=%r", delivery_id, status, paper_count, error)
+    log.info("delivery", id=delivery_id, status=status, papers=paper_count, error=error)
     return Outcome(result.job.email, status, error or f"digest for {date}", paper_count)
 
 
@@ -226,7 +226,7 @@ def _bounce(session: Session, settings: Settings, result: Result) -> None:
     counts = apply_events(session, events=[event], soft_limit=settings.soft_bounce_limit)
     if counts["bounced"]:
         log.warning(
-            "subscriber_suppressed status=bounced hard=%s reason=%r", kind == "hard", str(error)
+            "subscriber_suppressed", status="bounced", hard=kind == "hard", reason=str(error)
         )
 
 

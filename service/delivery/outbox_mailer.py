@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import re
 import tempfile
@@ -12,6 +11,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from service import logs
 from service.delivery.mailer import Mailer, recipients
 from service.digest.message import wire_bytes
 from service.errors import (
@@ -19,7 +19,7 @@ from service.errors import (
 )
 from service.logs import mask_address
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def _safe_filename_part(text: str, limit: int = 120) -> str:
@@ -64,7 +64,7 @@ class OutboxMailer(Mailer):
             os.replace(tmp_name, path)
             tmp_name = None
         except OSError as exc:
-            log.warning("outbox.failed to=%s path=%s error=%s", mask_address(to), path, exc)
+            log.warning("outbox.failed", to=mask_address(to), path=path, error=exc)
             raise TransientSendError(
                 f"outbox: cannot write message to {to} into {path}: {exc}"
             ) from exc
@@ -72,7 +72,7 @@ class OutboxMailer(Mailer):
             if tmp_name is not None:
                 Path(tmp_name).unlink(missing_ok=True)
         self.last_path = path
-        log.info("outbox.written to=%s path=%s", mask_address(to), path)
+        log.info("outbox.written", to=mask_address(to), path=path)
 
     def close(self) -> None:
         pass

@@ -13,7 +13,6 @@ sending, in ``outbox``.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.delivery import ranking_inputs
 from service.delivery.due import cadence_allows, digest_date_due, due_at
 from service.delivery.mailer import Mailer
@@ -38,7 +38,7 @@ from service.storage import store
 from service.storage.engine import session_scope
 from service.storage.rows import DeliveryRow, ReadSubscriber
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def send_due(
@@ -79,18 +79,24 @@ def send_due(
         if stop is not None and stop.is_set():
             # Shutting down mid-plan: rows already written stay open for the next tick.
             log.info(
-                "plan_stopping reason=shutdown planned=%d left=%d",
-                planned_count,
-                len(subscribers) - planned_count,
+                "plan_stopping",
+                reason="shutdown",
+                planned=planned_count,
+                left=len(subscribers) - planned_count,
             )
             break
         _plan_chunk(pipeline, chunk, index, now, digest_date, dry_run, report, ready)
         planned_count += len(chunk)
     planned_at = time.monotonic()
     log.info(
-        "plan subscribers=%d ready=%d skipped=%d missed=%d failed=%d seconds=%.2f",
-        len(subscribers), len(ready), report.skipped, report.missed, report.failed, planned_at - started,
-    )  # fmt: skip
+        "plan",
+        subscribers=len(subscribers),
+        ready=len(ready),
+        skipped=report.skipped,
+        missed=report.missed,
+        failed=report.failed,
+        seconds=round(planned_at - started, 2),
+    )
     if ready and enqueue is not None and not dry_run:
         with session_scope(pipeline.factory) as session:
             to_queue = store.deliveries_to_queue(
@@ -112,10 +118,18 @@ def send_due(
             stop=stop,
         )
     log.info(
-        "send sent=%d deferred=%d failed=%d skipped=%d missed=%d left=%d queued=%s paused=%s dry_run=%s seconds=%.2f",
-        report.sent, report.deferred, report.failed, report.skipped, report.missed, report.left,
-        report.queued, report.paused is not None, dry_run, time.monotonic() - planned_at,
-    )  # fmt: skip
+        "send",
+        sent=report.sent,
+        deferred=report.deferred,
+        failed=report.failed,
+        skipped=report.skipped,
+        missed=report.missed,
+        left=report.left,
+        queued=report.queued,
+        paused=report.paused is not None,
+        dry_run=dry_run,
+        seconds=round(time.monotonic() - planned_at, 2),
+    )
     return report
 
 
@@ -156,7 +170,7 @@ def _plan_chunk(
                     existing.get((subscriber.id, date)) if date else None, history[subscriber.id][1],
                 )  # fmt: skip
             except Exception as exc:  # one subscriber's bug or bad data must not stop the run
-                log.exception("delivery_error subscriber_id=%s", subscriber.id)
+                log.exception("delivery_error", subscriber_id=subscriber.id)
                 planned = Outcome(subscriber.email, "failed", f"internal error: {exc}")
             if isinstance(planned, Outcome):
                 report.add(planned)
@@ -203,9 +217,7 @@ def _record_new(
             ready.extend(store.create_deliveries(session, rows=rows, now=now))
             return
     except IntegrityError:
-        log.info(
-            "plan_chunk_conflict rows=%d: another run planned some; inserting one by one", len(rows)
-        )
+        log.info("plan_chunk_conflict", rows=len(rows), fallback="one_by_one")
     for subscriber, date, items in new:
         created = store.create_delivery(
             session, subscriber_id=subscriber.id, digest_date=date, items=items, now=now

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,13 +22,14 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
+from service import logs
 from service.delivery.mailer import Mailer
 from service.delivery.outbox import send_deliveries
 from service.delivery.runtime import Runtime
 from service.errors import StoreWriteError
 from service.ledger.ingest import utcnow
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 QUEUE = "deliveries"
 STALLED_AFTER_SECONDS = 30  # a worker without heartbeat for this long is considered dead
@@ -106,7 +106,7 @@ def enqueue(runtime: Runtime, delivery_ids: Sequence[int]) -> int:
         for batch in batches(sorted(delivery_ids), runtime.settings.delivery_batch_size):
             send_batch.defer(delivery_ids=batch)
             jobs += 1
-    log.info("queue.enqueued deliveries=%d jobs=%d", len(delivery_ids), jobs)
+    log.info("queue.enqueued", deliveries=len(delivery_ids), jobs=jobs)
     return jobs
 
 
@@ -124,11 +124,7 @@ def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
     report = send_deliveries(
         _runtime.pipeline, mailer=_pool, delivery_ids=delivery_ids, now=utcnow(), stop=stopping
     )
-    log.info(
-        "queue.batch_done deliveries=%d %s",
-        len(delivery_ids),
-        " ".join(f"{k}={v}" for k, v in report.as_dict().items()),
-    )
+    log.info("queue.batch_done", deliveries=len(delivery_ids), **report.as_dict())
     if report.aborted:  # the database stopped taking writes: retry the job later
         raise StoreWriteError(report.aborted)
     if stopping.is_set():
@@ -146,7 +142,7 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
     """Requeue the jobs of workers that stopped sending heartbeats (killed, machine lost)."""
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
-        log.warning("queue.retry_stalled job_id=%s task=%s", job.id, job.task_name)
+        log.warning("queue.retry_stalled", job_id=job.id, task=job.task_name)
         await manager.retry_job(job)
 
 
@@ -155,7 +151,7 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
 async def delete_old_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Drop finished jobs after three days; the deliveries table keeps the real history."""
     await context.app.job_manager.delete_old_jobs(nb_hours=72, queue=QUEUE, include_failed=True)
-    log.info("queue.old_jobs_deleted older_than_hours=72")
+    log.info("queue.old_jobs_deleted", older_than_hours=72)
 
 
 @contextmanager

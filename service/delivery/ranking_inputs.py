@@ -8,12 +8,12 @@ upvotes a day ago for the trend velocity, the semantic scorer when enabled);
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.ranking.feedback import Votes
 from service.ranking.index import RelevanceIndex, SemanticScorer
 from service.ranking.rank import rank
@@ -23,7 +23,7 @@ from service.settings import Settings
 from service.storage import store
 from service.storage.rows import ReadSubscriber
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def topics_of(subscriber: ReadSubscriber) -> list[Topic]:
@@ -61,7 +61,7 @@ def build_index(session: Session, *, settings: Settings, now: dt.datetime) -> Re
         upvotes_before=before,
         semantic=semantic_scorer(settings, candidates, session),
     )
-    log.info("rank_index candidates=%d semantic=%s", len(index), index.semantic is not None)
+    log.info("rank_index", candidates=len(index), semantic=index.semantic is not None)
     return index
 
 

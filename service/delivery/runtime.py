@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -11,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import logs
 from service.delivery.mailer import Mailer
 from service.delivery.outbox_mailer import OutboxMailer
 from service.delivery.run import Pipeline
@@ -23,7 +23,7 @@ from service.storage import migrations
 from service.storage.engine import make_engine, make_session_factory
 from service.subscribers.tokens import Signer
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 @dataclass
@@ -74,10 +74,11 @@ class Runtime:
             name=SmtpMailer(url).server,
         )
         log.info(
-            "mailer.selected kind=smtp_pool server=%s connections=%d rate=%g",
-            pool.name,
-            pool.size,
-            pool.rate,
+            "mailer.selected",
+            kind="smtp_pool",
+            server=pool.name,
+            connections=pool.size,
+            rate=pool.rate,
         )
         return pool
 
@@ -98,7 +99,7 @@ def mailer_from_settings(
     """An SmtpMailer when an SMTP URL is configured, else an OutboxMailer writing to outbox_dir."""
     if smtp_url and smtp_url.strip():
         mailer = SmtpMailer(smtp_url.strip(), timeout=timeout, data_timeout=data_timeout)
-        log.info("mailer.selected kind=smtp server=%s", mailer.server)
+        log.info("mailer.selected", kind="smtp", server=mailer.server)
         return mailer
-    log.info("mailer.selected kind=outbox dir=%s", outbox_dir)
+    log.info("mailer.selected", kind="outbox", dir=outbox_dir)
     return OutboxMailer(outbox_dir)

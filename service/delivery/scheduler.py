@@ -5,19 +5,18 @@ ticks never make two digests.
 
 from __future__ import annotations
 
-import logging
-
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from service import logs
 from service.delivery.fan_out import fan_out
 from service.delivery.planning import send_due
 from service.delivery.runtime import Runtime
 from service.ledger.ingest import utcnow
 from service.ledger.source_runs import ingest_sources
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def ingest_tick(runtime: Runtime) -> None:
@@ -25,9 +24,11 @@ def ingest_tick(runtime: Runtime) -> None:
     # Every enabled source (files, hf_daily, arxiv), each isolated from the others' failures.
     reports = ingest_sources(runtime.factory, settings=settings, names=settings.enabled_sources)
     log.info(
-        "ingest_tick inputs=%d new=%d failed=%d",
-        len(reports), sum(r.new for r in reports), sum(1 for r in reports if r.errors),
-    )  # fmt: skip
+        "ingest_tick",
+        inputs=len(reports),
+        new=sum(r.new for r in reports),
+        failed=sum(1 for r in reports if r.errors),
+    )
 
 
 def delivery_tick(runtime: Runtime) -> None:

@@ -5,12 +5,12 @@ went out without a reply to its end (InDoubtSendError).
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from service import logs
 from service.delivery.mailer import Mailer, recipients
 from service.delivery.smtp_replies import (
     DataPhaseSMTP,
@@ -32,7 +32,7 @@ from service.errors import (
 )
 from service.logs import mask_address, mask_in
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 DEFAULT_TIMEOUT = 30.0
@@ -163,9 +163,12 @@ class SmtpMailer(Mailer):
             raise
         self.connections += 1
         log.info(
-            "smtp.connected server=%s tls=%s auth=%s connection=%d",
-            self.server, tls, self.username is not None, self.connections,
-        )  # fmt: skip
+            "smtp.connected",
+            server=self.server,
+            tls=tls,
+            auth=self.username is not None,
+            connection=self.connections,
+        )
         return smtp
 
     def _connection(self, to: str) -> smtplib.SMTP:
@@ -187,11 +190,11 @@ class SmtpMailer(Mailer):
         if timed_out:
             reply = f"timed out after {self.timeout:g}s"
         log.warning(
-            "smtp.connect_failed server=%s to=%s code=%s reply=%s",
-            self.server,
-            mask_address(to),
-            code,
-            mask_in(reply, to),
+            "smtp.connect_failed",
+            server=self.server,
+            to=mask_address(to),
+            code=code,
+            reply=mask_in(reply, to),
         )
         return TransientSendError(
             f"smtp {self.server}: cannot send to {to}: connection failed: "
@@ -276,30 +279,34 @@ class SmtpMailer(Mailer):
                     # An idle connection the server has since closed, before the message went
                     # out (MAIL, RCPT or DATA itself): nothing was delivered, reopen once.
                     log.info(
-                        "smtp.reconnect server=%s to=%s reason=%s",
-                        self.server,
-                        mask_address(to),
-                        type(exc).__name__,
+                        "smtp.reconnect",
+                        server=self.server,
+                        to=mask_address(to),
+                        reason=type(exc).__name__,
                     )
                     continue
                 error = self._send_error(exc, to)
                 log.warning(
-                    "smtp.failed server=%s to=%s kind=%s code=%s error=%s",
-                    self.server, mask_address(to), type(error).__name__, error.code, mask_in(error, to),
-                )  # fmt: skip
+                    "smtp.failed",
+                    server=self.server,
+                    to=mask_address(to),
+                    kind=type(error).__name__,
+                    code=error.code,
+                    error=mask_in(error, to),
+                )
                 raise error from exc
             if refused:
                 # Some recipients took it: it was sent, so retrying would duplicate it.
                 log.warning(
-                    "smtp.partly_refused server=%s refused=%s",
-                    self.server,
-                    {mask_address(a): r for a, r in refused.items()},
+                    "smtp.partly_refused",
+                    server=self.server,
+                    refused={mask_address(a): r for a, r in refused.items()},
                 )
             log.info(
-                "smtp.sent server=%s to=%s message_id=%s",
-                self.server,
-                mask_address(to),
-                msg.get("Message-ID"),
+                "smtp.sent",
+                server=self.server,
+                to=mask_address(to),
+                message_id=msg.get("Message-ID"),
             )
             return
 
@@ -318,9 +325,12 @@ class SmtpMailer(Mailer):
             timed_out=timed_out,
         )
         log.error(
-            "smtp.in_doubt server=%s to=%s message_id=%s timed_out=%s",
-            self.server, mask_address(to), msg.get("Message-ID"), timed_out,
-        )  # fmt: skip
+            "smtp.in_doubt",
+            server=self.server,
+            to=mask_address(to),
+            message_id=msg.get("Message-ID"),
+            timed_out=timed_out,
+        )
         return error
 
     @property
@@ -339,16 +349,11 @@ class SmtpMailer(Mailer):
         try:
             code, reply = self._smtp.rset()
         except (smtplib.SMTPException, OSError) as exc:
-            log.info("smtp.rset_failed server=%s reason=%s", self.server, type(exc).__name__)
+            log.info("smtp.rset_failed", server=self.server, reason=type(exc).__name__)
             self._discard()
             return
         if code != 250:
-            log.info(
-                "smtp.rset_refused server=%s code=%s reply=%s",
-                self.server,
-                code,
-                reply_text(reply),
-            )
+            log.info("smtp.rset_refused", server=self.server, code=code, reply=reply_text(reply))
             self._discard()
 
     def _discard(self) -> None:

@@ -19,7 +19,6 @@ on the messages a run attempts keep a large list from flooding a relay.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,10 +26,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+from service import logs
 from service.delivery.mailer import Mailer
 from service.errors import InDoubtSendError, PermanentSendError, SendError, TransientSendError
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 AUTH_CODES = frozenset({530, 534, 535, 538})  # RFC 4954: authentication required / failed
 
@@ -206,7 +206,7 @@ class SmtpPool(Mailer):
         except PermanentSendError as exc:
             return Result(job, "failed", exc)
         except Exception as exc:  # a message the mailer cannot take at all (no To:, ...)
-            log.exception("pool.send_error key=%s", job.key)
+            log.exception("pool.send_error", key=job.key)
             return Result(
                 job, "failed", PermanentSendError(f"cannot send: {type(exc).__name__}: {exc}")
             )
@@ -255,12 +255,20 @@ class SmtpPool(Mailer):
         run.paused = state.breaker.reason
         run.aborted = state.aborted
         if run.paused:
-            log.error("send_paused breaker=open reason=%s", run.paused)
+            log.error("send_paused", breaker="open", reason=run.paused)
         log.info(
-            "pool.run connections=%d attempted=%d sent=%d deferred=%d failed=%d in_doubt=%d released=%d capped=%s paused=%s aborted=%s",
-            workers, run.attempted, run.sent, run.deferred, run.failed, run.in_doubt, run.released, run.capped,
-            run.paused is not None, run.aborted is not None,
-        )  # fmt: skip
+            "pool.run",
+            connections=workers,
+            attempted=run.attempted,
+            sent=run.sent,
+            deferred=run.deferred,
+            failed=run.failed,
+            in_doubt=run.in_doubt,
+            released=run.released,
+            capped=run.capped,
+            paused=run.paused is not None,
+            aborted=run.aborted is not None,
+        )
         return run
 
     def _worker(self, state: _RunState, on_result: Callable[[Result], None]) -> None:
@@ -281,10 +289,7 @@ class SmtpPool(Mailer):
                     # The outcome could not be recorded: hand no further message to SMTP (the
                     # unrecorded one is resent after its lease, within the in-flight bound).
                     log.debug(
-                        "pool.on_result_failed key=%s status=%s",
-                        job.key,
-                        result.status,
-                        exc_info=True,
+                        "pool.on_result_failed", key=job.key, status=result.status, exc_info=True
                     )
                     state.abort(_brief(exc))
                     return
@@ -319,7 +324,7 @@ class _RunState:
             if self.aborted is not None:
                 return
             self.aborted = reason
-        log.error("send_aborted reason=%s", reason)
+        log.error("send_aborted", reason=reason)
 
     def next_job(self) -> Job | None:
         with self.lock:
@@ -350,4 +355,4 @@ class _RunState:
             if result.status == "released":
                 self.run.attempted -= 1
             if self.breaker.record(result):
-                log.error("breaker_open reason=%s", self.breaker.reason)
+                log.error("breaker_open", reason=self.breaker.reason)

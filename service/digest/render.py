@@ -15,13 +15,13 @@ templates, so `render()` is plain Jinja. `render_reference()` is the slow path i
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from service import logs
 from service.digest.inline import (
     LearnedStyles,
     MarkerLoader,
@@ -57,7 +57,7 @@ from service.records import (
     Topic,
 )
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 PREHEADER_CHARS = 140
 SUBJECT_CHARS = 78
@@ -317,8 +317,9 @@ class Renderer:
         ctx, html = self._fitted(digest)
         if not ctx["unsubscribe_url"]:
             log.warning(
-                "render.unsubscribe_dropped email=%s reason=not_http_url",
-                mask_address(ctx["email"]),
+                "render.unsubscribe_dropped",
+                email=mask_address(ctx["email"]),
+                reason="not_http_url",
             )
         return RenderedDigest(
             subject=str(ctx["subject"]),

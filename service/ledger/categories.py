@@ -15,20 +15,20 @@ fills every stored paper, however old.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import logs
 from service.errors import FetchError, SourceError
 from service.sources import arxiv
 from service.sources.http import Fetcher
 from service.storage import store
 from service.storage.engine import session_scope
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 RECENT = dt.timedelta(days=14)
 MAX_PER_RUN = 5 * arxiv.MAX_ID_LIST  # after an ingest: at most 5 requests (15 s of the arXiv gate)
@@ -71,7 +71,7 @@ def fill_categories(
             documents = arxiv.lookup_ids(fetcher, api_base=settings.arxiv_api_url, ids=chunk)
         except SourceError as exc:
             report.errors.append(str(exc))
-            log.warning("categories_lookup_failed ids=%d error=%r", len(chunk), str(exc))
+            log.warning("categories_lookup_failed", ids=len(chunk), error=str(exc))
             if isinstance(exc, FetchError):
                 break
             continue
@@ -87,9 +87,12 @@ def fill_categories(
         if progress is not None:
             progress(len(chunk), len(ids))
     log.info(
-        "categories_filled asked=%d filled=%d not_found=%d errors=%d",
-        report.asked, report.filled, report.not_found, len(report.errors),
-    )  # fmt: skip
+        "categories_filled",
+        asked=report.asked,
+        filled=report.filled,
+        not_found=report.not_found,
+        errors=len(report.errors),
+    )
     return report
 
 
@@ -103,5 +106,5 @@ def fill_after_ingest(
             factory, settings=settings, fetcher=fetcher, since=since, limit=limit
         )
     except Exception as exc:  # noqa: BLE001 - the ingest it follows has already succeeded
-        log.warning("categories_fill_failed error=%r (retried next run)", str(exc))
+        log.warning("categories_fill_failed", error=str(exc), retry="next run")
         return None

@@ -8,18 +8,18 @@ after an ingest commits; ``paper_vectors`` gives a ranking run its candidates' v
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import logs
 from service.ranking import semantic
 from service.records import Candidate
 from service.storage import store
 from service.storage.engine import session_scope
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def paper_vectors(
@@ -54,9 +54,11 @@ def paper_vectors(
                 rows.append((papers[i].paper_id, hashes[i], semantic.to_bytes(vector)))
         store.save_paper_embeddings(session, model=semantic.MODEL, rows=rows)
         log.info(
-            "paper_embeddings stored=%d embedded=%d failed=%d",
-            len(papers) - len(missing), len(rows), len(missing) - len(rows),
-        )  # fmt: skip
+            "paper_embeddings",
+            stored=len(papers) - len(missing),
+            embedded=len(rows),
+            failed=len(missing) - len(rows),
+        )
     return result
 
 
@@ -76,5 +78,5 @@ def embed_papers(
                 papers = list(store.papers_by_id(session, ids=chunk).values())
                 done += sum(v is not None for v in paper_vectors(session, papers))
         except Exception as exc:
-            log.error("embed_papers_failed papers=%d error=%r", len(chunk), str(exc))
+            log.error("embed_papers_failed", papers=len(chunk), error=str(exc))
     return done

@@ -7,13 +7,13 @@ a malformed entry is rejected on its own and counted.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import logs
 from service.errors import SourceError
 from service.ledger.diff import Change, diff, title_key
 from service.records import IngestReport, ParseResult
@@ -21,7 +21,7 @@ from service.sources.listing_file import read_listing_file
 from service.storage import store
 from service.storage.engine import session_scope
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 LISTING_SUFFIXES = (".txt", ".json", ".jsonl")
 
@@ -39,9 +39,7 @@ def ingest_parsed(
     if parsed.quiet:
         report.status = "no_announcement"
     for rejected in parsed.rejected:
-        log.warning(
-            "listing_rejected source=%s where=%r reason=%r", source, rejected.where, rejected.reason
-        )
+        log.warning("listing_rejected", source=source, where=rejected.where, reason=rejected.reason)
     keys: set[str] = set()
     for listing in parsed.listings:
         keys.add(listing.arxiv_id or title_key(listing.title))
@@ -181,7 +179,7 @@ def run_ingest(
             store.finish_ingest_run(
                 session, run_id=run_id, counts=counts, error=str(exc), now=utcnow()
             )
-        log.error("ingest_failed source=%s input=%r error=%r", source, input_name, str(exc))
+        log.error("ingest_failed", source=source, input=input_name, error=str(exc))
         if isinstance(exc, SourceError):
             raise
         raise SourceError(f"{input_name}: {exc}") from exc
@@ -190,10 +188,18 @@ def run_ingest(
 
         report.embedded = embeddings.embed_papers(factory, paper_ids=report.changed_ids)
     log.info(
-        "ingest source=%s input=%r status=%s fetched=%d new=%d updated=%d unchanged=%d rejected=%d skipped=%d embedded=%d",
-        source, input_name, report.status, report.fetched, report.new, report.updated, report.unchanged,
-        report.rejected, report.skipped, report.embedded,
-    )  # fmt: skip
+        "ingest",
+        source=source,
+        input=input_name,
+        status=report.status,
+        fetched=report.fetched,
+        new=report.new,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        rejected=report.rejected,
+        skipped=report.skipped,
+        embedded=report.embedded,
+    )
     return report
 
 

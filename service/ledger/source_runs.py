@@ -13,13 +13,13 @@ valid arXiv feed without items — arXiv's quiet days, see `arxiv_calendar`); `f
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import logs
 from service.errors import PaperboyError, SourceError
 from service.ledger import categories
 from service.ledger.ingest import ingest_folder, run_ingest, utcnow
@@ -32,7 +32,7 @@ from service.sources.http import Fetcher
 from service.storage import store
 from service.storage.engine import session_scope
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 REMOTE_SOURCES = ("hf_daily", "arxiv")
 Progress = Callable[[int, int | None], None]  # (steps done now, total steps if known)
@@ -164,12 +164,9 @@ def ingest_arxiv(
             day = listing_day_at(now)
             reason = quiet_reason(day, settings.arxiv_holiday_dates)
             if reason is None:
-                log.warning(
-                    "arxiv_no_announcement day=%s expected=yes (the calendar expected a listing)",
-                    day,
-                )
+                log.warning("arxiv_no_announcement", day=day, expected="yes")
             else:
-                log.info("arxiv_no_announcement day=%s reason=%r", day, reason)
+                log.info("arxiv_no_announcement", day=day, reason=reason)
 
     return run_ingest(
         factory,

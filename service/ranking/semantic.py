@@ -21,7 +21,6 @@ found the same way (sentences embedded once per process).
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import threading
 from collections import OrderedDict
@@ -31,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+from service import logs
 from service.records import Candidate
 from service.resources import embedding_model_dir
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 MODEL = "all-MiniLM-L6-v2/int8-onnx/128"  # stored with each vector: a new model re-embeds
 DIM = 384
@@ -82,7 +82,7 @@ class Encoder:
 @lru_cache(maxsize=1)
 def encoder() -> Encoder:
     """The bundled model, loaded once per process."""
-    log.info("semantic_model_load model=%s path=%s", MODEL, MODEL_DIR)
+    log.info("semantic_model_load", model=MODEL, path=MODEL_DIR)
     return Encoder()
 
 
@@ -120,7 +120,7 @@ def embed(
                 cached = encode(text)
             except Exception as exc:
                 stats["failed"] += 1
-                log.warning("embedding_failed chars=%d error=%r", len(text), str(exc))
+                log.warning("embedding_failed", chars=len(text), error=str(exc))
                 result.append(None)
                 continue
             stats["embedded"] += 1

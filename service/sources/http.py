@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import logging
 import re
 import threading
 import time
@@ -34,9 +33,10 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from service import logs
 from service.errors import FetchError
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 Clock = Callable[[], float]
 Sleeper = Callable[[float], None]
@@ -255,7 +255,7 @@ class Fetcher:
                 f"{url}: rate limit exhausted for {wait:.0f} s, more than PAPERBOY_HTTP_MAX_WAIT_SECONDS "
                 f"({self.max_wait:.0f}); the next ingest tries again"
             )
-        log.info("http_rate_limit_wait host=%s seconds=%.1f", host, wait)
+        log.info("http_rate_limit_wait", host=host, seconds=round(wait, 1))
         self.sleep(wait)
 
     def _note_window(self, host: str, response: httpx.Response) -> None:
@@ -276,11 +276,11 @@ class Fetcher:
         exc = state.outcome.exception() if state.outcome is not None else None
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         log.warning(
-            "http_retry url=%s attempt=%d wait=%.1f reason=%r",
-            url,
-            state.attempt_number,
-            wait,
-            str(exc),
+            "http_retry",
+            url=url,
+            attempt=state.attempt_number,
+            wait=round(wait, 1),
+            reason=str(exc),
         )
 
 

@@ -19,14 +19,15 @@ Math keeps its content in text form: `$O(n^2)$` → O(n^2), `$\\mathcal{O}$` →
 
 from __future__ import annotations
 
-import logging
 import re
 from functools import cache, lru_cache
 
 from pylatexenc import latexwalker, macrospec
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
-log = logging.getLogger(__name__)
+from service import logs
+
+log = logs.get_logger(__name__)
 
 _LITERAL = re.compile(r"(?<!\\)([%&#])")  # unescaped: take literally
 _DOLLAR = re.compile(r"(?<!\\)\$")
@@ -101,7 +102,7 @@ def _convert(span: str) -> str:
         parsing, converter = _contexts()
         converted = converter.latex_to_text(source, latex_context=parsing, tolerant_parsing=True)
     except Exception as exc:  # noqa: BLE001 - odd input must never lose a listing
-        log.warning("tex_conversion_failed error=%r span=%r", str(exc), span[:80])
+        log.warning("tex_conversion_failed", error=str(exc), span=span[:80])
         return span
     if not converted.strip() and not _MACRO.search(span):
         return span  # a stray backslash or brace printed nothing: keep it

@@ -19,13 +19,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from service import logs
 from service.delivery.runtime import Runtime
 from service.resources import templates_dir
 from service.web import archive, bounces, confirm, feedback, landing, manage, ops, unsubscribe
 from service.web.deps import install, utcnow
 from service.web.links import redact_paths
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
@@ -101,7 +102,7 @@ def create_app(
         jobs = background
         if jobs is not None:
             jobs.start()
-            log.info("scheduler_started jobs=%s", ",".join(j.id for j in jobs.get_jobs()))
+            log.info("scheduler_started", jobs=",".join(j.id for j in jobs.get_jobs()))
         try:
             yield
         finally:
@@ -153,7 +154,7 @@ def create_app(
     async def server_error(request: Request, exc: Exception) -> Response:
         # Starlette answers this outside every middleware: the security headers are set here.
         # (The server logs the traceback too: Starlette re-raises after this answer.)
-        log.error("request_failed path=%s error=%r", redact_paths(request.url.path), str(exc))
+        log.error("request_failed", path=redact_paths(request.url.path), error=str(exc))
         try:
             response = error_page(request, 500, "Internal Server Error")
         except Exception:  # the page itself failed: plain words

@@ -16,17 +16,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from service import logs
 from service.delivery.bounces import BounceEvent, apply_events
 from service.web.deps import SessionDep, SettingsDep
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 MAX_BODY = 1_000_000
 MAX_ITEMS = 1_000
@@ -63,7 +63,7 @@ def authorized(
 
 
 def unauthorized() -> Response:
-    log.warning("bounce_webhook_refused reason=unauthenticated")
+    log.warning("bounce_webhook_refused", reason="unauthenticated")
     return JSONResponse(
         {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
     )
@@ -144,10 +144,6 @@ async def bounces_webhook(request: Request, session: SessionDep, settings: Setti
     ]
     counts = apply_events(session, events=events, soft_limit=settings.soft_bounce_limit)
     session.commit()
-    log.info(
-        "bounce_webhook received=%d %s",
-        len(events),
-        " ".join(f"{k}={v}" for k, v in sorted(counts.items())),
-    )
+    log.info("bounce_webhook", received=len(events), **dict(sorted(counts.items())))
     # The same answer for subscribers and strangers alike.
     return JSONResponse({"received": len(events)}, status_code=202)

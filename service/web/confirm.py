@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import zoneinfo
 from typing import Any
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.delivery.due import next_digest_for
 from service.digest.confirm_mail import describe
 from service.storage import store
@@ -20,7 +20,7 @@ from service.subscribers.tokens import Signer, TokenError
 from service.web.deps import ClientIpDep, ClockDep, PagesDep, SessionDep, SettingsDep, SignerDep
 from service.web.links import id_in
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def first_digest_words(
@@ -113,7 +113,7 @@ def confirm(
     session.commit()
     if subscriber is None:  # a second click racing the first
         return pages.bad_link(request, "this link was already used or a newer one was sent")
-    log.info("subscription_confirmed subscriber_id=%s", subscriber_id)
+    log.info("subscription_confirmed", subscriber_id=subscriber_id)
     manage = signer.make("manage", s=subscriber_id)
     return pages.page(
         request, "confirmed.html", {"manage_url": f"/manage/{manage}", "first": first}

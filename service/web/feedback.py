@@ -8,18 +8,17 @@ a scanner that runs scripts could cast a vote, which the reader's own next click
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.storage import store
 from service.subscribers.tokens import Signer, TokenError
 from service.web.deps import ClockDep, PagesDep, SessionDep, SignerDep
 from service.web.links import id_in
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 router = APIRouter()
@@ -76,13 +75,7 @@ def feedback(
         session, subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, now=clock()
     )
     session.commit()
-    log.info(
-        "feedback subscriber_id=%s paper_id=%s vote=%d changed=%s",
-        subscriber_id,
-        paper_id,
-        vote,
-        changed,
-    )
+    log.info("feedback", subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, changed=changed)
     manage = signer.make("manage", s=subscriber_id)
     return pages.page(
         request,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import zoneinfo
 from functools import lru_cache
 from typing import Annotated
@@ -12,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.delivery.runtime import Runtime
 from service.digest.confirm_mail import ConfirmationMail
 from service.errors import InputError
@@ -39,7 +39,7 @@ from service.web.deps import (
 )
 from service.web.pages import Pages
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 TRENDING_WINDOW = dt.timedelta(days=2)
 SUGGESTION_DAYS = 14
@@ -137,15 +137,13 @@ def send_confirmation(
             mailer.send(message)
     except Exception as exc:
         log.error(
-            "confirmation_mail_failed subscriber_id=%s error=%r",
-            confirmation.subscriber_id,
-            str(exc),
+            "confirmation_mail_failed", subscriber_id=confirmation.subscriber_id, error=str(exc)
         )
         return
     log.info(
-        "confirmation_mail_sent subscriber_id=%s existing=%s",
-        confirmation.subscriber_id,
-        confirmation.was_active,
+        "confirmation_mail_sent",
+        subscriber_id=confirmation.subscriber_id,
+        existing=confirmation.was_active,
     )
 
 
@@ -169,17 +167,17 @@ def subscribe(
     csrf_token: str = Form(""),
 ) -> Response:
     if not pages.csrf.valid(request, csrf_token):
-        log.warning("subscribe_refused reason=csrf")
+        log.warning("subscribe_refused", reason="csrf")
         return pages.forbidden_form(request)
     if not limit.allow(ip, clock().timestamp()):
-        log.warning("subscribe_refused reason=ip_rate_limit")
+        log.warning("subscribe_refused", reason="ip_rate_limit")
         return pages.message(
             request, "Too many requests", "Too many subscribe requests from your network. Try again in an hour.",
             status_code=429,
         )  # fmt: skip
     if website:
         # The honeypot: a field people never see. Bots get the usual answer and nothing happens.
-        log.warning("subscribe_refused reason=honeypot")
+        log.warning("subscribe_refused", reason="honeypot")
         return inbox(request, pages)
     topic = topic or []
     topics = (topic + [""] * TOPIC_FIELDS)[: max(TOPIC_FIELDS, len(topic))]
@@ -204,7 +202,7 @@ def subscribe(
     )  # fmt: skip
     session.commit()
     if confirmation is None:
-        log.info("subscribe_throttled reason=address_interval")
+        log.info("subscribe_throttled", reason="address_interval")
     else:
         background.add_task(send_confirmation, confirmation, runtime, mail, clock)
     return inbox(request, pages)

@@ -5,12 +5,12 @@ form (saved or not). ``/preview/{token}`` shows the whole next email as it would
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from service import logs
 from service.delivery.selection import preview, preview_papers
 from service.errors import InputError
 from service.records import Topic
@@ -24,7 +24,7 @@ from service.web.deps import ClockDep, PagesDep, RuntimeDep, SessionDep
 from service.web.landing import timezones
 from service.web.links import id_in
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 BLANK_ROWS = 3
 RESUMABLE = ("paused", "unsubscribed")
@@ -130,7 +130,7 @@ class ManagePage:
         )
         self.session.commit()
         if changed:
-            log.info("unsubscribed subscriber_id=%s via=manage", subscriber.id)
+            log.info("unsubscribed", subscriber_id=subscriber.id, via="manage")
         left = self.runtime.signer.make("unsubscribe", s=subscriber.id)
         return RedirectResponse(f"/unsubscribed/{left}", status_code=303)
 
@@ -152,9 +152,8 @@ class ManagePage:
             new_status = new_status if changed else None
         if new_status is not None:
             log.info(
-                "subscriber_%s subscriber_id=%s",
-                "paused" if action == "pause" else "resumed",
-                subscriber.id,
+                "subscriber_paused" if action == "pause" else "subscriber_resumed",
+                subscriber_id=subscriber.id,
             )
             subscriber.status = new_status
         prefs = _preferences_of(subscriber)
@@ -270,7 +269,7 @@ def manage(
         trending_share=prefs.trending_share,
     )  # fmt: skip
     session.commit()
-    log.info("settings_saved subscriber_id=%s topics=%d", subscriber.id, len(prefs.topics))
+    log.info("settings_saved", subscriber_id=subscriber.id, topics=len(prefs.topics))
     return page.show(request, token, subscriber, rows=_rows(prefs.topics), values=_values_of(prefs), papers=papers,
                 notice="Saved. Your next digest follows these settings.")  # fmt: skip
 

@@ -4,17 +4,17 @@ token ``PAPERBOY_METRICS_TOKEN`` (unset: 404)."""
 from __future__ import annotations
 
 import hmac
-import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from service import logs
 from service.statuses import DELIVERY_STATUSES, SUBSCRIBER_STATUSES
 from service.storage import store
 from service.web.deps import SessionDep, SettingsDep
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 
 def metrics_text(
@@ -63,7 +63,7 @@ def healthz(session: SessionDep) -> Response:
         # A read of each main table, not "SELECT 1": a damaged file answers that one.
         store.touch_database(session)
     except Exception as exc:  # the probe must answer, not crash
-        log.error("healthz_failed error=%r", str(exc))
+        log.error("healthz_failed", error=str(exc))
         return JSONResponse({"status": "error", "database": "failing"}, status_code=503)
     return JSONResponse({"status": "ok"})
 

@@ -5,18 +5,17 @@ is the page after leaving (the manage page's Unsubscribe lands there), with an u
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
+from service import logs
 from service.storage import store
 from service.subscribers.tokens import Signer, TokenError
 from service.web.deps import PagesDep, SessionDep, SignerDep
 from service.web.links import id_in
 from service.web.pages import Pages
 
-log = logging.getLogger(__name__)
+log = logs.get_logger(__name__)
 
 STOPPABLE = ("pending", "active", "paused")
 
@@ -63,7 +62,7 @@ async def unsubscribe(
     )
     session.commit()
     if changed:
-        log.info("unsubscribed subscriber_id=%s via=link", subscriber_id)
+        log.info("unsubscribed", subscriber_id=subscriber_id, via="link")
     if "text/html" in request.headers.get("accept", ""):
         return left_page(request, pages, token)
     return PlainTextResponse("You are unsubscribed.")
@@ -107,7 +106,7 @@ def undo(
     )
     session.commit()
     if changed:
-        log.info("resubscribed subscriber_id=%s via=undo", subscriber_id)
+        log.info("resubscribed", subscriber_id=subscriber_id, via="undo")
     manage = signer.make("manage", s=subscriber_id)
     notice = "?notice=resubscribed" if changed else ""
     return RedirectResponse(f"/manage/{manage}{notice}", status_code=303)
