@@ -6,7 +6,7 @@
                                   [--latency 0] [--no-fsync] [--no-record]
 
 Every run is a fresh database on a private PostgreSQL server (initdb + pg_ctl in a temporary
-folder on 127.0.0.1, as the `postgres` user when run as root: tests/pg_server.py; fsync on, as
+folder on 127.0.0.1, as the `postgres` user when run as root: tests/support/pg_server.py; fsync on, as
 in production, unless --no-fsync). Setup, not timed as part of the cycle: `paperboy db upgrade`,
 then `--subscribers` generated subscribers (bench/population.py: Zipf topic mixes, categories,
 excludes, time zones, daily and weekly) inserted by a child process. Then the cycle, each stage a
@@ -21,7 +21,7 @@ separate `paperboy` process exactly as an operator runs it, PAPERBOY_DELIVERY_QU
    then checks that every delivery is `sent`, the sink accepted exactly one message per
    subscriber and no job is left in the queue.
 
-The sink is tests/smtp_sink.py (aiosmtpd, counting only) in its own process. Figures per stage:
+The sink is tests/support/smtp_sink.py (aiosmtpd, counting only) in its own process. Figures per stage:
 wall time, throughput, CPU seconds of each party (the stage's `paperboy` processes from wait4,
 PostgreSQL from /proc: the postmaster's own and reaped children's time plus live backends', the
 sink's getrusage), the whole machine's busy CPU from /proc/stat (so work of other users on this
@@ -61,7 +61,7 @@ from population import subscriber_rows  # noqa: E402
 from seeds import seed_listings  # noqa: E402
 from sink_process import Sink  # noqa: E402
 
-from tests.pg_server import PostgresServer, _bindir  # noqa: E402
+from tests.support.pg_server import PostgresServer, _bindir  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results.md")
 PAPERBOY = [sys.executable, "-m", "service"]
@@ -77,7 +77,7 @@ MB = 1024  # ru_maxrss and VmHWM are in KiB
 
 
 class BenchPostgres(PostgresServer):
-    """tests/pg_server.py's server, with fsync as in production unless asked otherwise."""
+    """tests/support/pg_server.py's server, with fsync as in production unless asked otherwise."""
 
     def __init__(self, *, fsync: bool) -> None:
         bindir = _bindir()
@@ -557,7 +557,7 @@ def record(
         f"Python {platform.python_version()} on {cpu_name()} ({os.cpu_count()} CPUs, shared with other work: "
         "see the \"other\" CPU column and the load). PostgreSQL "
         f"{_bindir().parent.name if _bindir() else '?'} in a temp folder, fsync {'off' if args.no_fsync else 'on'}, "
-        "default configuration; the sink (tests/smtp_sink.py, counting only) in its own process, reply latency "
+        "default configuration; the sink (tests/support/smtp_sink.py, counting only) in its own process, reply latency "
         f"{args.latency:g} ms; everything on this one machine. "
         + ", ".join(f"`PAPERBOY_{k}={v}`" for k, v in shown.items())
         + f". Command: `bench/e2e.py --subscribers {args.subscribers} --cycle-workers {args.cycle_workers} "

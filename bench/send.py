@@ -5,7 +5,7 @@
 
 The digests (each `--papers` seed-page papers, its own address and signed links: bench/build.py's
 `make_digests`) are built once, before any timing, as finished `EmailMessage`s. The sink is the
-test suite's aiosmtpd server (tests/smtp_sink.py, counting only, parsing nothing) in its own
+test suite's aiosmtpd server (tests/support/smtp_sink.py, counting only, parsing nothing) in its own
 process, answering every MAIL, RCPT, DATA and RSET after the given latency. For each latency:
 
 - baseline: one `smtplib.SMTP` connection, reused, `sendmail(from, [to], wire_bytes(msg))` per
@@ -159,7 +159,7 @@ def main() -> None:
         record_section(SECTION, [
             f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()} ({os.cpu_count()} CPUs, shared). "
             f"{args.messages:,} prebuilt digests of {args.papers} papers ({size:,.0f} KiB a message); the sink "
-            "(tests/smtp_sink.py, aiosmtpd, counting only) in its own process on 127.0.0.1, answering MAIL, RCPT, "
+            "(tests/support/smtp_sink.py, aiosmtpd, counting only) in its own process on 127.0.0.1, answering MAIL, RCPT, "
             "DATA and RSET after the given latency. Client: one process; the pool's connections are threads.",
             "",
             "| sink latency | sender | messages | messages/s | vs baseline |",

@@ -1,4 +1,4 @@
-"""An SMTP sink (tests/smtp_sink.py, counting only) in its own process, so that the benchmark's
+"""An SMTP sink (tests/support/smtp_sink.py, counting only) in its own process, so that the benchmark's
 sender does not share a GIL with the server it measures. Used by bench/send.py and bench/e2e.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ def serve_sink(latency: float, pipe: Connection) -> None:
     """Child process: run the sink until told to stop, answering the parent's questions:
     "count" → (messages accepted, distinct recipients), "usage" → (CPU seconds, max RSS KiB),
     "clear" → forget what was accepted."""
-    from tests.smtp_sink import SmtpSink
+    from tests.support.smtp_sink import SmtpSink
 
     with SmtpSink(record=False, latency=latency) as sink:
         pipe.send(sink.port)

@@ -2,7 +2,7 @@
 
     .venv/bin/python deploy/make_env_example.py
 
-tests/test_deploy.py fails when the committed file differs from what this prints.
+tests/ops/test_deploy.py fails when the committed file differs from what this prints.
 """
 
 from __future__ import annotations

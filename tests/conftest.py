@@ -1,37 +1,30 @@
-"""Common fixtures: settings on a temporary folder, a migrated database on SQLite or
-PostgreSQL, a real SMTP server, and the test data in tests/data.
+"""The suite's fixtures, one module per concern in tests/support/ (loaded below), plus the test
+data in tests/data and a clean environment for every test.
 
-Migrations run once per session and database kind: a test's migrated database is a copy of a
-migrated template (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL).
+The tests mirror the packages of `service/`: tests/ledger/ tests ledger/, tests/web/ the web
+front, and so on; tests/support/ holds the fixtures and helpers, tests/support/requirements.py
+the one skip policy.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from service.delivery.runtime import Runtime
-from service.settings import Settings, load_settings
-from service.storage import migrations
-from tests.requirements import need
+from tests.support.paths import DATA
+from tests.support.requirements import need
 
 pytest_plugins = [
-    "tests.smtp_sink",
-    "tests.pg_server",
-    "tests.browser",
-    "tests.web_helpers",
-    "tests.http_replay",
+    "tests.support.database",
+    "tests.support.smtp_sink",
+    "tests.support.pg_server",
+    "tests.support.browser",
+    "tests.support.web_helpers",
+    "tests.support.http_replay",
 ]
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-TEST_DATA = REPO / "tests" / "data"
+TEST_DATA = DATA
 
 
 @pytest.fixture(scope="session")
@@ -58,65 +51,3 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
         if name.startswith("PAPERBOY_") and name != "PAPERBOY_TEST_REQUIRE_ALL":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file in the test's folder, or a new PostgreSQL database
-    (dropped after the test)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'paperboy.db'}"
-        return
-    server = request.getfixturevalue("postgres_server")
-    url = server.create_database()
-    yield url
-    server.drop_database(url)
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings(
-        database_url=database_url,
-        outbox_dir=tmp_path / "outbox",
-        listing_dir=tmp_path / "listings",
-        secret_key="test-secret-key-0123456789",
-        base_url="https://paperboy.example.org",
-        from_address="Paperboy <digest@paperboy.example.org>",
-    )
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the latest migration, made once per session."""
-    path = tmp_path_factory.mktemp("template") / "migrated.db"
-    migrations.upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-def migrate(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """``migrate(database_url)``: make that (unused) database a fresh migrated one, as
-    `paperboy db upgrade` would, from the session's template."""
-
-    def migrate(database_url: str) -> None:
-        url = make_url(database_url)
-        if url.get_backend_name() == "sqlite":
-            template: Path = request.getfixturevalue("sqlite_template")
-            Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
-            with (
-                closing(sqlite3.connect(template)) as source,
-                closing(sqlite3.connect(str(url.database))) as target,
-            ):
-                source.backup(target)
-        else:
-            request.getfixturevalue("postgres_server").migrate_database(database_url)
-
-    return migrate
-
-
-@pytest.fixture
-def runtime(settings: Settings, migrate: Callable[[str], None]) -> Iterator[Runtime]:
-    migrate(settings.database_url)
-    runtime = Runtime(settings)
-    yield runtime
-    runtime.engine.dispose()

@@ -1,4 +1,4 @@
-"""The suite's one skip policy (tests/requirements.py): what a missing server, browser or test
+"""The suite's one skip policy (tests/support/requirements.py): what a missing server, browser or test
 data does to a test, and that no test skips any other way."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.requirements import REQUIRE_ALL, need
-
-TESTS = Path(__file__).resolve().parent
+from tests.support.paths import TESTS
+from tests.support.requirements import REQUIRE_ALL, need
 
 
 @pytest.mark.parametrize("thing", ["postgresql", "chromium"])
@@ -46,4 +45,4 @@ def test_no_test_skips_except_through_need() -> None:
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if pattern.search(line)
     ]
-    assert offenders == [], "skip through tests.requirements.need instead"
+    assert offenders == [], "skip through tests.support.requirements.need instead"

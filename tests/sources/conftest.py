@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.requirements import need
+from tests.support.paths import REPO
+from tests.support.requirements import need
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = REPO
 TEST_DATA = REPO_ROOT / "tests" / "data"
 
 

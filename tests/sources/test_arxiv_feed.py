@@ -9,8 +9,7 @@ import pytest
 
 from service.errors import SourceError
 from service.sources.arxiv_feed import parse_arxiv, parse_arxiv_feed
-
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.support.paths import DATA
 
 
 def test_rss_feed_of_a_day(recorded_dir: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from service.errors import FetchError
 from service.settings import load_settings
 from service.sources.http import Fetcher, Gate
-from tests.http_replay import FakeClock, ReplayServer, Reply, sequence, with_etag
+from tests.support.http_replay import FakeClock, ReplayServer, Reply, sequence, with_etag
 
 
 def fetcher(clock: FakeClock, **options: object) -> Fetcher:
