@@ -128,7 +128,7 @@ def test_bounces_import_suppresses_hard_bounces_and_complaints_and_counts_soft_o
         "second@example.org",
         "ok@example.org",
     )
-    code, out, err = invoke(runtime, "bounces", "import", str(DATA), "--json")
+    code, out, err = invoke(runtime, "bounces", "import", str(BOUNCES), "--json")
     assert code == 0, err
     report = json.loads(out)
     # gone and second hard-bounced; angry complained; full soft-bounced once; other@ is no subscriber.
