@@ -141,11 +141,10 @@ def _claim_and_build(
     to send, the outcomes of the rows skipped, and the build failures to record."""
     settings = pipeline.settings
     lease_until = now + dt.timedelta(seconds=settings.lease_seconds)
-    with session_scope(pipeline.factory) as session:
-        claims = store.claim_deliveries(session, ids=delivery_ids, now=now, lease_until=lease_until)
-    won = {claim.delivery_id for claim in claims}
     skipped: list[Outcome] = []
-    with session_scope(pipeline.factory) as session:
+    with session_scope(pipeline.factory) as session:  # one transaction: claim, then read
+        claims = store.claim_deliveries(session, ids=delivery_ids, now=now, lease_until=lease_until)
+        won = {claim.delivery_id for claim in claims}
         lost = [did for did in delivery_ids if did not in won]
         if lost:
             emails = store.emails_of_deliveries(session, ids=lost)
