@@ -1,9 +1,13 @@
 """Carry planned deliveries through the outbox: pending → sending → sent | deferred | failed |
 in_doubt (went out, no reply to its end: never resent).
 
-``send_deliveries`` claims each row under a lease just before its message is built, sends it
-through the SMTP pool and records the server's reply in the row (a bounce also in the
-subscriber); a row becomes ``sent`` only after the server accepted it.
+``send_deliveries`` works a batch at a time (``PAPERBOY_SEND_CLAIM_BATCH``): it claims the batch's
+rows under a lease in one statement, loads their subscribers, items and papers in a few queries,
+builds the messages (outside any lock), sends them through the SMTP pool and records the
+outcomes in one transaction per batch (or every ``PAPERBOY_SEND_RECORD_SECONDS`` while it is still
+sending): service/delivery/recorder.py. Every outcome of a batch is written before the next batch
+is claimed, so a crash leaves at most one batch sent but unrecorded: its rows stay ``sending``
+until the lease runs out. A row becomes ``sent`` only after the server accepted it.
 """
 
 from __future__ import annotations
@@ -14,21 +18,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from service import logs
-from service.delivery.bounces import BounceEvent, apply_events, classify_refusal
 from service.delivery.mailer import Mailer
+from service.delivery.recorder import Entry, Prepared, Recorder
 from service.delivery.run import Outcome, Pipeline, Progress, SendReport
-from service.delivery.selection import (
-    day_facts,
-    make_digest,
-    stored_papers,
-)
-from service.delivery.smtp_pool import Job, Result, SmtpPool
+from service.delivery.selection import day_facts, make_digest
+from service.delivery.smtp_pool import Breaker, Job, SmtpPool
 from service.digest.message import build_message
 from service.errors import PaperboyError, StoreWriteError
-from service.settings import Settings
+from service.records import Reason, ScoredPaper
 from service.storage import store
 from service.storage.engine import session_scope
 
@@ -52,13 +51,11 @@ def send_deliveries(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> SendReport:
-    """Send these delivery rows (a batch: a run's ready rows, or a worker's share of them).
+    """Send these delivery rows (a run's ready rows, or a worker's share of them), a batch at a time.
 
-    Each row is claimed under a lease just before its message is built and sent, and recorded as
-    soon as the server replied, in the pool worker's thread: at most one message per connection
-    is ever between the server's 250 and our commit. Rows that are finished, claimed elsewhere,
-    not yet due for retry, or whose subscriber is no longer active are skipped. Rows the run did
-    not reach (the per-run cap, or the circuit breaker opened) stay open for the next run.
+    Rows that are finished, claimed elsewhere, not yet due for retry, or whose subscriber is no
+    longer active are skipped. Rows the run did not reach (the per-run cap, the circuit breaker
+    opened, a stop) stay open for the next run; claimed ones not yet sent are released.
     """
     settings = pipeline.settings
     report = report if report is not None else SendReport()
@@ -71,7 +68,8 @@ def send_deliveries(
     )
     clock = _run_clock(now)
     lock = threading.Lock()
-    total = len(delivery_ids)
+    ids = list(delivery_ids)
+    total = len(ids)
     handled = 0
 
     def add(outcome: Outcome) -> None:
@@ -83,151 +81,119 @@ def send_deliveries(
         if progress is not None:
             progress(done, total)
 
+    breaker = Breaker(pool.breaker_threshold)
+    cap = settings.send_max_per_run
+    attempted = 0
     reached = 0
-
-    def jobs() -> Iterator[Job]:
-        nonlocal reached
-        for delivery_id in delivery_ids:
-            if stop is not None and stop.is_set():
-                log.info("send_stopping", reason="shutdown", left=total - reached)
-                return  # shutting down: messages in flight finish, the rest stay open
-            reached += 1
+    with Recorder(pipeline, clock, add, every=settings.send_record_seconds) as recorder:
+        while reached < total and not (stop is not None and stop.is_set()):
+            size = settings.send_claim_batch
+            if cap:
+                if attempted >= cap:
+                    log.warning("send_capped", cap=cap, left=total - reached)
+                    break
+                size = min(size, cap - attempted)
+            chunk = ids[reached : reached + size]
             try:
-                prepared = _claim_and_build(pipeline, delivery_id, clock())
+                jobs, skipped, failed = _claim_and_build(pipeline, chunk, clock())
             except SQLAlchemyError as exc:  # the database refuses: stop before sending more
-                raise StoreWriteError(
-                    f"cannot claim delivery {delivery_id} in the database: {_brief(exc)}"
-                ) from exc
-            except Exception as exc:  # one row's bad data must not stop the run
-                log.exception("delivery_claim_failed", delivery_id=delivery_id)
-                prepared = Outcome(str(delivery_id), "failed", f"internal error: {exc}")
-            if isinstance(prepared, Outcome):
-                add(prepared)
-            else:
-                yield prepared
+                report.aborted = f"cannot claim deliveries in the database: {_brief(exc)}"
+                log.error("send_aborted", reason=report.aborted)
+                break
+            reached += len(chunk)
+            for outcome in skipped:
+                add(outcome)
+            recorder.extend(failed)
+            pulled = 0
 
-    def on_result(result: Result) -> None:
-        try:
-            outcome = _record(pipeline, result, clock())
-        except SQLAlchemyError as exc:  # raised to the pool, which stops handing out messages
-            raise StoreWriteError(
-                f"cannot record delivery {result.job.key[0]} as {result.status} in the database: {_brief(exc)}"
-            ) from exc
-        add(outcome)
+            def source(jobs: list[Job] = jobs) -> Iterator[Job]:
+                nonlocal pulled
+                for job in jobs:
+                    if stop is not None and stop.is_set():
+                        return  # shutting down: messages in flight finish, the rest is released
+                    pulled += 1
+                    yield job
 
-    run = pool.run(jobs(), on_result, limit=settings.send_max_per_run)
+            run = pool.run(source(), recorder.add, breaker=breaker)
+            attempted += run.attempted
+            recorder.extend([Entry(job.key, "released") for job in jobs[pulled:]])
+            try:
+                recorder.flush()  # every outcome written before anything else is claimed
+            except StoreWriteError as exc:
+                report.aborted = report.aborted or str(exc)
+            if run.aborted and not report.aborted:
+                report.aborted = run.aborted
+            if run.paused:
+                report.paused = run.paused
+            if report.aborted or report.paused:
+                break
+        if stop is not None and stop.is_set() and reached < total:
+            log.info("send_stopping", reason="shutdown", left=total - reached)
     with lock:
-        report.left += total - reached  # never pulled; released ones were counted as they came
-        if run.paused:
-            report.paused = run.paused
-        if run.aborted:
-            report.aborted = run.aborted
-    if run.capped and report.left:
-        log.warning("send_capped", cap=settings.send_max_per_run, left=report.left)
+        report.left += total - reached  # never claimed; released ones were counted as they came
     return report
 
 
-def _claim_and_build(pipeline: Pipeline, delivery_id: int, now: dt.datetime) -> Job | Outcome:
-    """Claim the row under a lease and build its message; an Outcome when there is nothing to send."""
+def _claim_and_build(
+    pipeline: Pipeline, delivery_ids: Sequence[int], now: dt.datetime
+) -> tuple[list[Job], list[Outcome], list[Entry]]:
+    """Claim what is claimable of these rows in one statement and build their messages: the jobs
+    to send, the outcomes of the rows skipped, and the build failures to record."""
     settings = pipeline.settings
-    with session_scope(pipeline.factory) as session:
-        delivery = store.get_delivery_by_id(session, delivery_id=delivery_id)
-        if delivery is None:
-            return Outcome(f"delivery {delivery_id}", "skipped", "no such delivery")
-        subscriber = store.get_subscriber_by_id(session, subscriber_id=delivery.subscriber_id)
-        email = (
-            subscriber.email if subscriber is not None else f"subscriber {delivery.subscriber_id}"
+    lease_until = now + dt.timedelta(seconds=settings.lease_seconds)
+    skipped: list[Outcome] = []
+    with session_scope(pipeline.factory) as session:  # one transaction: claim, then read
+        claims = store.claim_deliveries(session, ids=delivery_ids, now=now, lease_until=lease_until)
+        won = {claim.delivery_id for claim in claims}
+        lost = [did for did in delivery_ids if did not in won]
+        if lost:
+            emails = store.emails_of_deliveries(session, ids=lost)
+            skipped = [
+                Outcome(emails.get(did, f"delivery {did}"), "skipped",
+                        "claimed by another run, retry not due, or no longer active")
+                for did in lost
+            ]  # fmt: skip
+        if not claims:
+            return [], skipped, []
+        subscriber_ids = [claim.subscriber_id for claim in claims]
+        subscribers = store.subscribers_by_id(session, ids=subscriber_ids)
+        items = store.items_of_deliveries(session, ids=sorted(won))
+        papers = store.papers_by_id(
+            session, ids={i.paper_id for rows in items.values() for i in rows}
         )
-        lease_until = now + dt.timedelta(seconds=settings.lease_seconds)
-        if subscriber is None or not store.claim_delivery(
-            session, delivery_id=delivery_id, now=now, lease_until=lease_until
-        ):
-            return Outcome(
-                email, "skipped", "claimed by another run, retry not due, or no longer active"
-            )
-        date = delivery.digest_date
-        papers = stored_papers(session, delivery_id)
-        facts = day_facts(session, settings, subscriber, date, papers, now)
-    try:
-        digest = make_digest(pipeline, subscriber, date, papers, facts=facts)
-        message = build_message(
-            pipeline.renderer.render(digest), to=subscriber.email, from_addr=settings.from_address,
-            base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
-            list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
-            unsubscribe_mailto=settings.list_unsubscribe_mailto,
-            message_key=pipeline.signer.opaque_id("message-id", delivery_id),
-        )  # fmt: skip
-    except Exception as exc:  # rendering or building failed: keep the row, say why
-        log.exception("delivery_build_failed", delivery_id=delivery_id)
-        error = f"could not build the message: {exc}"
-        with session_scope(pipeline.factory) as session:
-            store.finish_delivery(
-                session, delivery_id=delivery_id, status="failed", now=now, error=error
-            )
-        return Outcome(subscriber.email, "failed", error, len(papers))
-    return Job(
-        key=(delivery_id, subscriber.id, date, len(papers)), message=message, email=subscriber.email
-    )
-
-
-def _record(pipeline: Pipeline, result: Result, now: dt.datetime) -> Outcome:
-    """Write a send's outcome to its delivery row (and, on a bounce, to the subscriber)."""
-    settings = pipeline.settings
-    delivery_id, subscriber_id, date, paper_count = result.job.key
-    status, error = result.status, (str(result.error) if result.error is not None else None)
-    next_attempt = None
-    with session_scope(pipeline.factory) as session:
-        if status == "released":
-            # The breaker opened before this one went out: back in the queue, attempt not counted.
-            store.release_delivery(session, delivery_id=delivery_id, now=now)
-            return Outcome(
-                result.job.email, "left", "not sent: the run was paused by the circuit breaker"
-            )
-        if status == "in_doubt":
-            # The message went out and no reply to its end came: the server may have accepted
-            # it, so it is never sent again automatically (exactly once, unless it was lost).
-            log.error("delivery", id=delivery_id, status="in_doubt", error=error)
-        if status == "deferred":
-            attempts = store.delivery_attempts(session, delivery_id=delivery_id)
-            if attempts >= settings.retry_max_attempts:
-                status = "failed"
-                error = f"gave up after {attempts} attempts: {error}"
-            else:
-                next_attempt = now + dt.timedelta(
-                    seconds=settings.retry_base_seconds * 2 ** (attempts - 1)
+        last_dates = store.last_digest_dates(session, subscriber_ids=subscriber_ids)
+        prepared = []
+        for claim in claims:
+            subscriber = subscribers[claim.subscriber_id]
+            chosen = [
+                ScoredPaper(
+                    papers[i.paper_id], i.score, tuple(Reason(label) for label in i.reasons)
                 )
-        store.finish_delivery(
-            session, delivery_id=delivery_id, status=status, now=now,
-            message_id=result.job.message["Message-ID"] if status == "sent" else None,
-            error=error, next_attempt_at=next_attempt,
-        )  # fmt: skip
-        if status == "sent":
-            store.clear_soft_bounces(session, subscriber_id=subscriber_id)
-        elif status == "failed" and result.error is not None:
-            _bounce(session, settings, result)
-    log.info("delivery", id=delivery_id, status=status, papers=paper_count, error=error)
-    return Outcome(result.job.email, status, error or f"digest for {date}", paper_count)
-
-
-def _bounce(session: Session, settings: Settings, result: Result) -> None:
-    """A failed send that says the address is bad suppresses it (hard) or counts (soft)."""
-    error = result.error
-    kind = classify_refusal(error)
-    if (
-        kind is None
-        and result.status == "deferred"
-        and error is not None
-        and error.stage in ("rcpt", "data")
-    ):
-        kind = "soft"  # retried to the limit and the recipient's server still would not take it
-    if kind is None:
-        return
-    event = BounceEvent(result.job.email, "bounce", kind == "hard", f"SMTP: {error}")
-    counts = apply_events(session, events=[event], soft_limit=settings.soft_bounce_limit)
-    if counts["bounced"]:
-        log.warning(
-            "subscriber_suppressed", status="bounced", hard=kind == "hard", reason=str(error)
-        )
+                for i in items[claim.delivery_id]
+                if i.paper_id in papers
+            ]
+            facts = day_facts(session, settings, subscriber, claim.digest_date, chosen, now,
+                              last_date=last_dates.get(claim.subscriber_id))  # fmt: skip
+            prepared.append((claim, subscriber, chosen, facts))
+    jobs: list[Job] = []
+    failed: list[Entry] = []
+    for claim, subscriber, chosen, facts in prepared:
+        key = Prepared(claim, subscriber.email, len(chosen))
+        try:
+            digest = make_digest(pipeline, subscriber, claim.digest_date, chosen, facts=facts)
+            message = build_message(
+                pipeline.renderer.render(digest), to=subscriber.email, from_addr=settings.from_address,
+                base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
+                list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
+                unsubscribe_mailto=settings.list_unsubscribe_mailto,
+                message_key=pipeline.signer.opaque_id("message-id", claim.delivery_id),
+            )  # fmt: skip
+        except Exception as exc:  # rendering or building failed: keep the row, say why
+            log.exception("delivery_build_failed", delivery_id=claim.delivery_id)
+            failed.append(Entry(key, "failed", detail=f"could not build the message: {exc}"))
+            continue
+        jobs.append(Job(key=key, message=message, email=subscriber.email))
+    return jobs, skipped, failed
 
 
 def _brief(exc: BaseException) -> str:

@@ -91,13 +91,15 @@ def calendar_quiet(settings: Settings, subscriber: ReadSubscriber, digest_date: 
 
 def day_facts(
     session: Session, settings: Settings, subscriber: ReadSubscriber, digest_date: dt.date,
-    papers: Sequence[ScoredPaper], now: dt.datetime,
+    papers: Sequence[ScoredPaper], now: dt.datetime, *, last_date: dt.date | None | bool = False,
 ) -> DayFacts:  # fmt: skip
     """The new papers and notes of one digest: the calendar-quiet days since the subscriber's
     previous digest ("Nothing was announced on Saturday and Sunday."), and for an empty digest
-    the number of new papers in its window and which expected source had none."""
+    the number of new papers in its window and which expected source had none. ``last_date``:
+    the subscriber's latest sent digest date when the caller loaded it already (a batch)."""
     notes: list[str] = []
-    last_date = store.last_digest_date(session, subscriber_id=subscriber.id)
+    if last_date is False or last_date is True:
+        last_date = store.last_digest_date(session, subscriber_id=subscriber.id)
     if subscriber.cadence != "weekly" and last_date is not None:
         # The days since the previous digest without one, named if the calendars kept them quiet
         # (within a week: older gaps are a pause, not a weekend).

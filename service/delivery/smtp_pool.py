@@ -228,14 +228,17 @@ class SmtpPool(Mailer):
         on_result: Callable[[Result], None],
         *,
         limit: int = 0,
+        breaker: Breaker | None = None,
     ) -> PoolRun:
         """Send every job (at most `limit` when > 0), calling `on_result` once per job pulled.
 
         Jobs are pulled one at a time under a lock, so the iterable may claim and build lazily
-        (and need not be thread-safe). Returns when all workers are done.
+        (and need not be thread-safe): it should be cheap, since the lock is held while it is
+        pulled (a caller builds its messages before, outside the pool). ``breaker``: one kept
+        across the runs of a caller that sends in batches. Returns when all workers are done.
         """
         state = _RunState(
-            iter(jobs), limit, Breaker(self.breaker_threshold), RateLimiter(self.rate)
+            iter(jobs), limit, breaker or Breaker(self.breaker_threshold), RateLimiter(self.rate)
         )
         workers = min(self.size, limit) if limit else self.size
         if workers == 1:

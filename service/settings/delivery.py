@@ -52,6 +52,18 @@ class DeliverySettings(BaseModel):
         le=10000,
         description="Deliveries per job when the delivery queue is `procrastinate`.",
     )
+    send_claim_batch: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        description="Deliveries a sender claims in one statement, builds, sends and records together; also the most messages a crash can leave sent but unrecorded per sender.",
+    )
+    send_record_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Outcomes of a claimed batch still sending are written at least this often (one transaction each); the whole batch is written before the next claim.",
+    )
     worker_concurrency: int = Field(
         4, ge=1, le=64, description="Jobs a `paperboy worker` process runs at once."
     )

@@ -8,6 +8,7 @@ not know which module holds what). Keyword-only arguments, a session first; the 
 - ``subscribers``: subscribers, topics, settings and preferences, confirmation, deletion
 - ``suppression``: bounced and complained addresses, soft bounces
 - ``deliveries``: deliveries and their items, claims and leases, queueing, counts and errors
+- ``delivery_batches``: the outbox a batch at a time: claim, load, record many in one go
 - ``delivery_history``: what each subscriber was sent: history for planning, the archive
 - ``votes``: feedback votes
 - ``runs``: ingest runs and HTTP validators
@@ -36,6 +37,16 @@ from service.storage.deliveries import (
     get_delivery_by_id,
     recent_delivery_errors,
     release_delivery,
+)
+from service.storage.delivery_batches import (
+    Claimed,
+    Finished,
+    claim_deliveries,
+    emails_of_deliveries,
+    finish_deliveries,
+    items_of_deliveries,
+    last_digest_dates,
+    subscribers_by_id,
 )
 from service.storage.delivery_history import (
     last_digest_date,
@@ -117,6 +128,14 @@ from service.storage.votes import (
 )
 
 __all__ = [
+    "Claimed",
+    "Finished",
+    "claim_deliveries",
+    "emails_of_deliveries",
+    "finish_deliveries",
+    "items_of_deliveries",
+    "last_digest_dates",
+    "subscribers_by_id",
     "GIVEN",
     "MAILABLE",
     "NOT_SENT",

@@ -1,0 +1,187 @@
+"""The outbox a batch at a time: claim many deliveries in one statement, load what their
+messages need in a few queries, and record many outcomes in one transaction.
+
+Keyword-only arguments, a session first; the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from service.storage._common import OPEN_DELIVERY, chunks, not_suppressed
+from service.storage.models import Delivery, DeliveryItem, Subscriber
+from service.storage.rows import DeliveryItemRow
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery this caller won: its subscriber, digest date and attempts (this one counted)."""
+
+    delivery_id: int
+    subscriber_id: int
+    digest_date: dt.date
+    attempts: int
+
+
+def claim_deliveries(
+    session: Session, *, ids: Sequence[int], now: dt.datetime, lease_until: dt.datetime
+) -> list[Claimed]:
+    """Move those of these deliveries that are claimable to ``sending`` under a lease, in one
+    statement; the ones this caller won.
+
+    Claimable as in ``claim_delivery``: open (pending, or deferred whose retry time has come) or
+    ``sending`` with its lease run out, and its subscriber still active. On PostgreSQL the rows
+    are locked ``FOR UPDATE SKIP LOCKED``: two workers given the same ids split them without
+    waiting on each other; SQLite runs one writer at a time, so its plain UPDATE is atomic too.
+    """
+    if not ids:
+        return []
+    open_now = Delivery.status.in_(OPEN_DELIVERY) & (
+        Delivery.next_attempt_at.is_(None) | (Delivery.next_attempt_at <= now)
+    )
+    abandoned = (Delivery.status == "sending") & (Delivery.lease_until < now)
+    active = Delivery.subscriber_id.in_(
+        select(Subscriber.id).where(Subscriber.status == "active", not_suppressed())
+    )
+    claimed: list[Claimed] = []
+    for chunk in chunks(sorted(set(ids))):
+        which: Any = select(Delivery.id).where(Delivery.id.in_(chunk), open_now | abandoned, active)
+        if session.get_bind().dialect.name == "postgresql":
+            which = which.limit(len(chunk)).with_for_update(skip_locked=True, of=Delivery)
+        rows = session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(which.scalar_subquery()))
+            .values(
+                status="sending",
+                attempts=Delivery.attempts + 1,
+                updated_at=now,
+                lease_until=lease_until,
+            )  # fmt: skip
+            .returning(Delivery.id, Delivery.subscriber_id, Delivery.digest_date, Delivery.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        claimed += [Claimed(*row) for row in rows]
+    return sorted(claimed, key=lambda c: c.delivery_id)
+
+
+def subscribers_by_id(session: Session, *, ids: Sequence[int]) -> dict[int, Subscriber]:
+    """These subscribers with their topics, in two queries a chunk."""
+    found: dict[int, Subscriber] = {}
+    for chunk in chunks(sorted(set(ids))):
+        for subscriber in session.scalars(
+            select(Subscriber)
+            .where(Subscriber.id.in_(chunk))
+            .options(selectinload(Subscriber.topics))
+        ):
+            found[subscriber.id] = subscriber
+    return found
+
+
+def emails_of_deliveries(session: Session, *, ids: Sequence[int]) -> dict[int, str]:
+    """The subscriber's address of each of these deliveries (to name the ones skipped)."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(ids))):
+        query = (
+            select(Delivery.id, Subscriber.email)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.id.in_(chunk))
+        )
+        found.update({did: email for did, email in session.execute(query)})
+    return found
+
+
+def items_of_deliveries(
+    session: Session, *, ids: Sequence[int]
+) -> dict[int, list[DeliveryItemRow]]:
+    """The items of these deliveries, each list in position order."""
+    found: dict[int, list[DeliveryItemRow]] = {did: [] for did in ids}
+    for chunk in chunks(sorted(set(ids))):
+        query = (
+            select(DeliveryItem)
+            .where(DeliveryItem.delivery_id.in_(chunk))
+            .order_by(DeliveryItem.delivery_id, DeliveryItem.position)
+        )
+        for item in session.scalars(query):
+            found[item.delivery_id].append(DeliveryItemRow.of(item))
+    return found
+
+
+def last_digest_dates(
+    session: Session, *, subscriber_ids: Sequence[int]
+) -> dict[int, dt.date | None]:
+    """Each subscriber's latest sent digest date (None: never), one query a chunk."""
+    found: dict[int, dt.date | None] = dict.fromkeys(subscriber_ids)
+    for chunk in chunks(sorted(set(subscriber_ids))):
+        query = (
+            select(Delivery.subscriber_id, func.max(Delivery.digest_date))
+            .where(Delivery.subscriber_id.in_(chunk), Delivery.status == "sent")
+            .group_by(Delivery.subscriber_id)
+        )
+        found.update({sid: date for sid, date in session.execute(query)})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One outcome to write: the new status of a claimed delivery and what goes with it."""
+
+    delivery_id: int
+    subscriber_id: int
+    status: str  # sent, deferred, failed, in_doubt; or "released" (back to pending, not counted)
+    error: str | None = None
+    message_id: str | None = None
+    next_attempt_at: dt.datetime | None = None
+
+
+def finish_deliveries(session: Session, *, outcomes: Sequence[Finished], now: dt.datetime) -> None:
+    """Write these outcomes: one executemany for the finished rows, one UPDATE for the released
+    ones, one to reset the soft bounces of the subscribers whose digest went through."""
+    table = Delivery.__table__
+    for sent in (True, False):
+        group = [o for o in outcomes if o.status != "released" and (o.status == "sent") == sent]
+        if not group:
+            continue
+        values: dict[str, Any] = {
+            "status": bindparam("b_status"), "updated_at": now, "last_error": bindparam("b_error"),
+            "next_attempt_at": bindparam("b_next"), "lease_until": None,
+        }  # fmt: skip
+        if sent:
+            values.update(sent_at=now, message_id=bindparam("b_message_id"))
+        statement = update(table).where(table.c.id == bindparam("b_id")).values(**values)  # type: ignore[arg-type]
+        session.execute(
+            statement,
+            [
+                {
+                    "b_id": o.delivery_id,
+                    "b_status": o.status,
+                    "b_error": o.error,
+                    "b_next": o.next_attempt_at,
+                    "b_message_id": o.message_id,
+                }  # fmt: skip
+                for o in group
+            ],
+        )
+    released = [o.delivery_id for o in outcomes if o.status == "released"]
+    for chunk in chunks(released):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(chunk), Delivery.status == "sending")
+            .values(
+                status="pending", attempts=Delivery.attempts - 1, updated_at=now, lease_until=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+    went_through = sorted({o.subscriber_id for o in outcomes if o.status == "sent"})
+    for chunk in chunks(went_through):
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id.in_(chunk), Subscriber.soft_bounces > 0)
+            .values(soft_bounces=0)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,69 @@
+"""Delivery in batches: a sender claims many rows in one statement, and every message the relay
+took is recorded sent before that sender claims anything else (so a crash leaves at most the
+claimed, unrecorded batch in doubt, and those rows stay `sending` under their lease)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from service.delivery.runtime import Runtime
+from service.storage import store
+from service.storage.engine import session_scope
+from tests.delivery.test_send_exactly_once import NOW, readers_runtime, send
+from tests.support.smtp_sink import SmtpSink
+
+READERS = [f"batch{n}@example.org" for n in range(10)]
+
+
+def test_what_the_relay_took_is_recorded_sent_before_the_next_claim(
+    runtime: Runtime, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batched = readers_runtime(
+        runtime, smtp_sink.url, readers=READERS, smtp_connections=3, send_claim_batch=3
+    )
+    claims: list[tuple[int, int, int]] = []  # (messages the relay took, rows sent, ids asked)
+    claim_deliveries = store.claim_deliveries
+
+    def claim(session: Any, **kwargs: Any) -> Any:
+        with session_scope(batched.factory) as other:
+            sent = store.count_deliveries_by_status(other).get("sent", 0)
+        claims.append((sum(smtp_sink.accepted.values()), sent, len(kwargs["ids"])))
+        return claim_deliveries(session, **kwargs)
+
+    monkeypatch.setattr(store, "claim_deliveries", claim)
+    report = send(batched, NOW)
+    assert report.sent == len(READERS)
+    assert [asked for _, _, asked in claims] == [3, 3, 3, 1]  # one statement a batch
+    assert all(taken == sent for taken, sent, _ in claims), claims
+    assert [taken for taken, _, _ in claims] == [0, 3, 6, 9]
+    assert sorted(smtp_sink.accepted) == sorted(READERS)
+    assert all(count == 1 for count in smtp_sink.accepted.values())
+
+
+def test_a_row_is_claimed_by_one_sender_only(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+    batched = readers_runtime(runtime, smtp_sink.url, readers=READERS[:4])
+    date, lease = NOW.date(), NOW + dt.timedelta(minutes=15)
+    with session_scope(batched.factory) as session:
+        ids = [
+            created.id
+            for subscriber in store.list_subscribers(session)
+            if (created := store.create_delivery(
+                session, subscriber_id=subscriber.id, digest_date=date, items=[], now=NOW
+            )) is not None
+        ]  # fmt: skip
+    with session_scope(batched.factory) as session:
+        first = store.claim_deliveries(session, ids=ids, now=NOW, lease_until=lease)
+    with session_scope(batched.factory) as session:
+        second = store.claim_deliveries(session, ids=ids, now=NOW, lease_until=lease)
+    assert [c.delivery_id for c in first] == sorted(ids) and len(ids) == 4 and second == []
+    assert {c.attempts for c in first} == {1}
+    # Once the lease ran out (its claimer died) the rows are taken over, the attempt counted.
+    later = lease + dt.timedelta(seconds=1)
+    with session_scope(batched.factory) as session:
+        again = store.claim_deliveries(
+            session, ids=ids, now=later, lease_until=later + dt.timedelta(minutes=15)
+        )
+    assert [c.delivery_id for c in again] == sorted(ids) and {c.attempts for c in again} == {2}
