@@ -1,4 +1,5 @@
-"""interests: named interests per subscriber (topics move into them) and their liked papers
+"""interests: named interests per subscriber (topics move into them) and their liked papers;
+each delivered paper remembers the interest it was picked for
 
 Every subscriber with topics gets one interest named after them ("reinforcement learning,
 cs.CL"), holding all their topics. Downgrade folds the interests back: each subscriber keeps the
@@ -121,6 +122,8 @@ def upgrade() -> None:
             ondelete="CASCADE",
         )  # fmt: skip
         batch.create_index(op.f("ix_topics_interest_id"), ["interest_id"])
+    with op.batch_alter_table("delivery_items") as batch:
+        batch.add_column(sa.Column("interest", sa.String(length=100), nullable=True))
 
 
 def downgrade() -> None:
@@ -151,6 +154,8 @@ def downgrade() -> None:
             ),
             {"ids": drop[start : start + 500]},
         )
+    with op.batch_alter_table("delivery_items") as batch:
+        batch.drop_column("interest")
     with op.batch_alter_table("topics") as batch:
         batch.drop_index(op.f("ix_topics_interest_id"))
         batch.drop_constraint(op.f("fk_topics_interest_id_interests"), type_="foreignkey")

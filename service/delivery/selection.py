@@ -153,7 +153,9 @@ def stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:
     items = store.delivery_items(session, delivery_id=delivery_id)
     papers = store.papers_by_id(session, ids=[i.paper_id for i in items])
     return [
-        ScoredPaper(papers[i.paper_id], i.score, tuple(Reason(label) for label in i.reasons))
+        ScoredPaper(
+            papers[i.paper_id], i.score, tuple(Reason(label) for label in i.reasons), i.interest
+        )
         for i in items
         if i.paper_id in papers
     ]

@@ -235,6 +235,8 @@ class DeliveryItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The interest it was picked for, by name as of the send (None: the subscriber had one).
+    interest: Mapped[str | None] = mapped_column(String(100))
 
 
 class Feedback(Base):
