@@ -35,18 +35,26 @@ def topics_of(subscriber: ReadSubscriber) -> list[Topic]:
 
 def interest_specs(session: Session, *, subscriber_id: int) -> list[InterestSpec]:
     """The subscriber's interests as the ranker takes them, liked papers included."""
-    rows = store.list_interests(session, subscriber_id=subscriber_id)
-    liked_ids = {like.paper_id for row in rows for like in row.likes}
+    return specs_of(session, subscriber_ids=[subscriber_id]).get(subscriber_id, [])
+
+
+def specs_of(session: Session, *, subscriber_ids: Sequence[int]) -> dict[int, list[InterestSpec]]:
+    """Interests of many subscribers as the ranker takes them, in a few queries."""
+    found = store.interests_of(session, subscriber_ids=subscriber_ids)
+    liked_ids = {lk.paper_id for rows in found.values() for row in rows for lk in row.likes}
     papers = store.papers_by_id(session, ids=liked_ids) if liked_ids else {}
-    return [
-        InterestSpec(
-            row.name,
-            row.topics,
-            row.share,
-            tuple(papers[lk.paper_id] for lk in row.likes if lk.paper_id in papers),
-        )  # fmt: skip
-        for row in rows
-    ]
+    return {
+        sid: [
+            InterestSpec(
+                row.name,
+                row.topics,
+                row.share,
+                tuple(papers[lk.paper_id] for lk in row.likes if lk.paper_id in papers),
+            )  # fmt: skip
+            for row in rows
+        ]
+        for sid, rows in found.items()
+    }
 
 
 def semantic_scorer(
@@ -112,6 +120,7 @@ class History:
     received: frozenset[int]
     votes: dict[int, int]
     voted_papers: dict[int, Candidate]
+    interests: tuple[InterestSpec, ...] | None = None  # None: read when ranking
 
 
 def histories(
@@ -122,6 +131,7 @@ def histories(
     votes = store.feedback_votes(session, subscriber_ids=subscriber_ids)
     voted_ids = {pid for per in votes.values() for pid in per}
     voted_papers = store.papers_by_id(session, ids=voted_ids) if voted_ids else {}
+    specs = specs_of(session, subscriber_ids=subscriber_ids)
     result = {}
     for sid in subscriber_ids:
         last_date, last_sent, received = sent[sid]
@@ -133,6 +143,7 @@ def histories(
                 frozenset(received),
                 mine,
                 {pid: voted_papers[pid] for pid in mine if pid in voted_papers},
+                tuple(specs.get(sid, ())),
             ),
         )
     return result
@@ -184,9 +195,10 @@ def rank_for_subscriber(
         if topics is not None:
             interests = [InterestSpec("", tuple(topics))]
         else:
-            interests = interest_specs(session, subscriber_id=subscriber.id) or [
-                InterestSpec("", tuple(topics_of(subscriber)))
-            ]
+            stored = history.interests
+            if stored is None:
+                stored = tuple(interest_specs(session, subscriber_id=subscriber.id))
+            interests = list(stored) or [InterestSpec("", tuple(topics_of(subscriber)))]
     # A paper they already voted on has been read: never offer it again.
     seen = set(history.received) | set(history.votes)
     votes = Votes.from_mapping(history.votes, history.voted_papers)
