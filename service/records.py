@@ -134,11 +134,16 @@ class Reason:
 
 @dataclass(frozen=True, slots=True)
 class ScoredPaper:
-    """A candidate with its score and the reasons it was chosen."""
+    """A candidate with its score and the reasons it was chosen.
+
+    ``interest``: the name of the reader's interest it was picked for, when they have several
+    (the digest then has a section per interest); None for a reader with one.
+    """
 
     paper: Candidate
     score: float
     reasons: tuple[Reason, ...] = ()
+    interest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

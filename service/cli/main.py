@@ -1,7 +1,7 @@
 """The ``paperboy`` command: the root group ``cli``, its ``--version`` and ``main()``.
 
 Each command group is a module of this package (db, ingest, send, preview, subscribers, feedback,
-bounces, serve, doctor), registered on ``cli`` below; what they share is in ``common``.
+bounces, serve, doctor, interests), registered on ``cli`` below; what they share is in ``common``.
 
 Commands print a short human summary, or with ``--json`` one JSON document on stdout; log lines go
 to stderr, warnings and errors only unless ``-v`` (``serve``, ``scheduler`` and ``worker`` log at
@@ -25,6 +25,7 @@ from service.cli.db import db
 from service.cli.doctor import doctor
 from service.cli.feedback import feedback
 from service.cli.ingest import ingest
+from service.cli.interests import interests
 from service.cli.preview import preview
 from service.cli.send import deliveries, send
 from service.cli.serve import scheduler_command, serve, worker_command
@@ -87,7 +88,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 for command in (
     db, ingest, send, deliveries, preview, subscribers, feedback, bounces, serve, scheduler_command,
-    worker_command, doctor,
+    worker_command, doctor, interests,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,6 +57,7 @@ def preview(
         )
     except PaperboyError as exc:
         fail(str(exc), 2)
+    only = _only_interest(runtime, digest.email)
     written: list[Path] = []
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +84,7 @@ def preview(
                 "id": p.paper.paper_id,
                 "arxiv_id": p.paper.arxiv_id,
                 "score": p.score,
+                "interest": p.interest or only,
                 "reasons": [r.label for r in p.reasons],
                 "matches": [
                     {"topic": r.topic, "terms": list(r.terms)}
@@ -105,3 +108,16 @@ def preview(
     for path in written:
         human += f"\nwritten to {path}"
     emit(data, as_json, human if not as_json else "")
+
+
+def _only_interest(runtime: Any, email: str) -> str | None:
+    """The name of the subscriber's interest when they have just one (their picks carry none)."""
+    from service.storage import store
+    from service.storage.engine import session_scope
+
+    with session_scope(runtime.factory) as session:
+        subscriber = store.get_subscriber(session, email=email)
+        if subscriber is None:
+            return None
+        rows = store.list_interests(session, subscriber_id=subscriber.id)
+    return rows[0].name if len(rows) == 1 else None

@@ -167,7 +167,10 @@ def _claim_and_build(
             subscriber = subscribers[claim.subscriber_id]
             chosen = [
                 ScoredPaper(
-                    papers[i.paper_id], i.score, tuple(Reason(label) for label in i.reasons)
+                    papers[i.paper_id],
+                    i.score,
+                    tuple(Reason(label) for label in i.reasons),
+                    i.interest,
                 )
                 for i in items[claim.delivery_id]
                 if i.paper_id in papers

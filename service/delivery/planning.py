@@ -303,4 +303,6 @@ def _plan_one(
         pipeline.renderer.render(make_digest(pipeline, subscriber, date, papers, facts=facts))
         return Outcome(subscriber.email, "would_send", f"digest for {date}", len(papers))
     # A quiet day is a delivery too (no items): a short note, so silence never means "broken".
-    return date, [(p.paper.paper_id, p.score, [r.label for r in p.reasons]) for p in papers]
+    return date, [
+        (p.paper.paper_id, p.score, [r.label for r in p.reasons], p.interest) for p in papers
+    ]

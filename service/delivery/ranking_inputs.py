@@ -2,7 +2,9 @@
 
 ``build_index`` makes the one ``RelevanceIndex`` of a run (candidates of the widest window, their
 upvotes a day ago for the trend velocity, the semantic scorer when enabled);
-``rank_for_subscriber`` gathers one subscriber's preferences, history and votes and ranks.
+``rank_for_subscriber`` gathers one subscriber's preferences, history and votes and ranks: each
+of their interests with its own topics and liked papers, combined into sections
+(``ranking/sections.py``) when they have several.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from service import logs
 from service.ranking.feedback import Votes
 from service.ranking.index import RelevanceIndex, SemanticScorer
 from service.ranking.rank import rank
+from service.ranking.sections import InterestSpec, combine
 from service.ranking.trend import VELOCITY_WINDOW
 from service.records import Candidate, ScoredPaper, Topic
 from service.settings import Settings
@@ -28,6 +31,30 @@ log = logs.get_logger(__name__)
 
 def topics_of(subscriber: ReadSubscriber) -> list[Topic]:
     return [Topic(t.kind, t.text, t.weight) for t in subscriber.topics]
+
+
+def interest_specs(session: Session, *, subscriber_id: int) -> list[InterestSpec]:
+    """The subscriber's interests as the ranker takes them, liked papers included."""
+    return specs_of(session, subscriber_ids=[subscriber_id]).get(subscriber_id, [])
+
+
+def specs_of(session: Session, *, subscriber_ids: Sequence[int]) -> dict[int, list[InterestSpec]]:
+    """Interests of many subscribers as the ranker takes them, in a few queries."""
+    found = store.interests_of(session, subscriber_ids=subscriber_ids)
+    liked_ids = {lk.paper_id for rows in found.values() for row in rows for lk in row.likes}
+    papers = store.papers_by_id(session, ids=liked_ids) if liked_ids else {}
+    return {
+        sid: [
+            InterestSpec(
+                row.name,
+                row.topics,
+                row.share,
+                tuple(papers[lk.paper_id] for lk in row.likes if lk.paper_id in papers),
+            )  # fmt: skip
+            for row in rows
+        ]
+        for sid, rows in found.items()
+    }
 
 
 def semantic_scorer(
@@ -93,6 +120,7 @@ class History:
     received: frozenset[int]
     votes: dict[int, int]
     voted_papers: dict[int, Candidate]
+    interests: tuple[InterestSpec, ...] | None = None  # None: read when ranking
 
 
 def histories(
@@ -103,6 +131,7 @@ def histories(
     votes = store.feedback_votes(session, subscriber_ids=subscriber_ids)
     voted_ids = {pid for per in votes.values() for pid in per}
     voted_papers = store.papers_by_id(session, ids=voted_ids) if voted_ids else {}
+    specs = specs_of(session, subscriber_ids=subscriber_ids)
     result = {}
     for sid in subscriber_ids:
         last_date, last_sent, received = sent[sid]
@@ -114,6 +143,7 @@ def histories(
                 frozenset(received),
                 mine,
                 {pid: voted_papers[pid] for pid in mine if pid in voted_papers},
+                tuple(specs.get(sid, ())),
             ),
         )
     return result
@@ -131,11 +161,14 @@ def rank_for_subscriber(
     floor: float | None = None,
     trending_share: float | None = None,
     history: History | None = None,
+    interests: Sequence[InterestSpec] | None = None,
 ) -> list[ScoredPaper]:
-    """What ``subscriber`` gets now: their topics, floor, trending share, history and votes.
+    """What ``subscriber`` gets now: their interests, floor, trending share, history and votes.
 
-    ``topics``, ``max_papers``, ``floor`` and ``trending_share`` override the stored ones (the
-    manage page's unsaved preview); None keeps the stored one, or the service default.
+    ``interests`` (or ``topics``: one interest), ``max_papers``, ``floor`` and ``trending_share``
+    override the stored ones (the manage page's unsaved preview); None keeps the stored one, or
+    the service default. With several interests, each is ranked with its own topics and liked
+    papers and the picks come in sections (``ScoredPaper.interest`` names the section).
     """
     if floor is None:
         floor = (
@@ -158,17 +191,39 @@ def rank_for_subscriber(
             votes,
             store.papers_by_id(session, ids=votes.keys()) if votes else {},
         )
+    if interests is None:
+        if topics is not None:
+            interests = [InterestSpec("", tuple(topics))]
+        else:
+            stored = history.interests
+            if stored is None:
+                stored = tuple(interest_specs(session, subscriber_id=subscriber.id))
+            interests = list(stored) or [InterestSpec("", tuple(topics_of(subscriber)))]
     # A paper they already voted on has been read: never offer it again.
     seen = set(history.received) | set(history.votes)
-    return rank(
-        index,
-        topics=list(topics) if topics is not None else topics_of(subscriber),
-        since=candidate_since(
-            settings=settings, subscriber=subscriber, now=now, previous=history.last_sent_at
-        ),
-        already_sent=seen,
-        max_papers=max_papers if max_papers is not None else subscriber.max_papers,
-        floor=floor,
-        trending_share=share,
-        votes=Votes.from_mapping(history.votes, history.voted_papers) if history.votes else None,
+    votes = Votes.from_mapping(history.votes, history.voted_papers)
+    since = candidate_since(
+        settings=settings, subscriber=subscriber, now=now, previous=history.last_sent_at
     )
+    limit = max_papers if max_papers is not None else subscriber.max_papers
+    picks = []
+    for interest in interests:
+        # The papers added to an interest pull similar ones up, as liked papers do; they are
+        # read already, so never offered themselves.
+        added = tuple(p for p in interest.liked if p.paper_id not in history.votes)
+        mine = Votes(votes.liked + added, votes.disliked, frozenset(p.paper_id for p in added))
+        picks.append(
+            rank(
+                index,
+                topics=list(interest.topics),
+                since=since,
+                already_sent=seen | {p.paper_id for p in interest.liked},
+                max_papers=limit,
+                floor=floor,
+                trending_share=share,
+                votes=mine if len(mine) else None,
+            )
+        )
+    if len(interests) == 1:
+        return picks[0][:limit]
+    return combine(interests, picks, limit)

@@ -5,6 +5,7 @@ a stored delivery was created with, and previews that write and send nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
@@ -155,7 +156,9 @@ def stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:
     items = store.delivery_items(session, delivery_id=delivery_id)
     papers = store.papers_by_id(session, ids=[i.paper_id for i in items])
     return [
-        ScoredPaper(papers[i.paper_id], i.score, tuple(Reason(label) for label in i.reasons))
+        ScoredPaper(
+            papers[i.paper_id], i.score, tuple(Reason(label) for label in i.reasons), i.interest
+        )
         for i in items
         if i.paper_id in papers
     ]
@@ -163,16 +166,25 @@ def stored_papers(session: Session, delivery_id: int) -> list[ScoredPaper]:
 
 def preview_papers(
     pipeline: Pipeline, *, subscriber_id: int, topics: Sequence[Topic], max_papers: int, now: dt.datetime,
-    floor: float | None = None, trending_share: float | None = None,
+    floor: float | None = None, trending_share: float | None = None, interest_id: int | None = None,
 ) -> list[ScoredPaper]:  # fmt: skip
     """What a subscriber's next digest would hold with these (unsaved) topics and maximum, and
-    relevance floor and trending share when given (None: the stored ones)."""
+    relevance floor and trending share when given (None: the stored ones).
+
+    The topics are those of the interest ``interest_id`` (None: the first); their other
+    interests keep their stored topics, so a reader with several sees the sections."""
     with session_scope(pipeline.factory) as session:
         subscriber = store.get_subscriber_by_id(session, subscriber_id=subscriber_id)
         if subscriber is None:
             raise PaperboyError(f"no subscriber #{subscriber_id}")
         index = build_index(pipeline, session, now)
+        specs = ranking_inputs.interest_specs(session, subscriber_id=subscriber_id)
+        ids = [i.id for i in store.list_interests(session, subscriber_id=subscriber_id)]
+        edited = ids.index(interest_id) if interest_id in ids else 0
+        if specs:  # liked papers and the other interests stay as stored
+            specs[edited] = dataclasses.replace(specs[edited], topics=tuple(topics))
         return ranking_inputs.rank_for_subscriber(
             session, settings=pipeline.settings, subscriber=subscriber, index=index, now=now,
             topics=topics, max_papers=max_papers, floor=floor, trending_share=trending_share,
+            interests=specs or None,
         )  # fmt: skip

@@ -96,6 +96,7 @@ class PaperView:
     scored: ScoredPaper  # the raw record, for templates that want more
     compact: bool = False  # past FULL_PAPERS: title, one line and links only
     text_line: str = ""  # the text part's links: 'Abstract: URL · PDF: URL · More like this: URL'
+    section: str = ""  # the reader's interest it was picked for ("": they have one)
 
 
 def excerpt(paper: Candidate, limit: int = EXCERPT_CHARS) -> str:
@@ -274,6 +275,7 @@ def paper_view(
         facts=facts,
         scored=scored,
         compact=compact,
+        section=clean_text(scored.interest or ""),
         text_line=links_lines(
             [
                 *((link.label, link.url) for link in facts.text_links),

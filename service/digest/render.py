@@ -14,6 +14,7 @@ templates, so `render()` is plain Jinja. `render_reference()` is the slow path i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -166,9 +167,14 @@ def specimen_digests() -> tuple[Digest, ...]:
     feedback = {1: (f"{base}/up", f"{base}/down"), 3: (f"{base}/up3", f"{base}/down3")}
     links = DigestLinks(f"{base}/manage", f"{base}/unsubscribe", feedback, f"{base}/archive")
     day = dt.date(2025, 1, 1)
+    sections = tuple(
+        dataclasses.replace(p, interest=name)
+        for p, name in zip(papers, ("First", "First", "Second", "Second"), strict=True)
+    )
     return (
         Digest("specimen@paperboy.invalid", day, papers, links, (Topic("keyword", "topic"),)),
         Digest("specimen@paperboy.invalid", day, (), links, notes=("A note.",)),
+        Digest("specimen@paperboy.invalid", day, sections, links, (Topic("keyword", "topic"),)),
     )
 
 

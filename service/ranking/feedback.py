@@ -40,6 +40,8 @@ class Votes:
 
     liked: tuple[Candidate, ...] = ()
     disliked: tuple[Candidate, ...] = ()
+    # Ids among ``liked`` the reader added to an interest ("more like these"), not voted on.
+    seeds: frozenset[int] = frozenset()
 
     def __len__(self) -> int:
         return len(self.liked) + len(self.disliked)

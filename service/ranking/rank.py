@@ -25,7 +25,13 @@ import numpy as np
 
 from service.ranking.authors import author_matches
 from service.ranking.diversity import diverse_top
-from service.ranking.feedback import ADMIT_SIMILARITY, FEEDBACK_WEIGHT, Votes, feedback_scores
+from service.ranking.feedback import (
+    ADMIT_SIMILARITY,
+    FEEDBACK_WEIGHT,
+    FeedbackScores,
+    Votes,
+    feedback_scores,
+)
 from service.ranking.index import RelevanceIndex
 from service.ranking.reader_model import ADMIT_Z, reader_shift
 from service.ranking.trend import trending_label
@@ -38,6 +44,10 @@ RECENCY_WEIGHT = 0.1  # fresher first among equals; matters for weekly digests
 ON_TOPIC_SHARE_OF_FLOOR = 0.5
 MAX_OFF_TOPIC_TRENDING = 1
 POOL_FACTOR = 3  # MMR chooses the digest among the best POOL_FACTOR × max papers
+# A paper this close in words to one the reader added to an interest ("more like these") is
+# relevant to it, as if it matched a topic; lower than a vote's ADMIT_SIMILARITY because the
+# reader asked for exactly that.
+SEED_SIMILARITY = 0.1
 
 
 def rank(
@@ -80,7 +90,8 @@ def rank(
         shift = shift + reader_shift(reader, len(votes))  # type: ignore[arg-type]
     base = RECENCY_WEIGHT * index.recency + shift
     picks: list[tuple[int, float, str]] = []  # (paper index, score, why: "relevant" or "trending")
-    if positives:
+    if positives or (fb is not None and fb.liked):
+        # Topics or liked papers (an interest seeded from papers may have no topic) pick.
         share = min(max(trending_share, 0.0), 1.0)
         log_miss = np.zeros(len(index), dtype=np.float64)
         matched = np.zeros(len(index), dtype=bool)
@@ -90,6 +101,11 @@ def rank(
             matched |= evidence.hit
         if fb is not None and fb.liked:
             matched |= fb.liked_similarity.max(axis=0) >= ADMIT_SIMILARITY
+            seeded = _seed_similarity(fb, votes)  # type: ignore[arg-type]
+            if seeded is not None:
+                near_seed = seeded >= SEED_SIMILARITY
+                matched |= near_seed
+                log_miss += np.where(near_seed, np.log1p(-np.minimum(seeded, 0.999)), 0.0)
         if reader is not None:
             matched |= reader >= ADMIT_Z
         score = (1 - share) * (1 - np.exp(log_miss)) + share * index.trend + base
@@ -152,16 +168,24 @@ def rank(
             ):  # near a topic, below its floor: say which
                 nearest = max(positives, key=lambda t: float(index.relevance(t)[i]))
                 reasons.append(Reason(f'near "{nearest.text}"', topic=nearest.text, terms=()))
-        if (
-            fb is not None
-            and (closest := fb.closest_liked(i)) is not None
-            and closest[1] >= ADMIT_SIMILARITY
-        ):
-            reasons.append(
-                Reason(f'like "{closest[0].title}", which you liked', topic=None, terms=())
-            )
+        if fb is not None and (closest := fb.closest_liked(i)) is not None:
+            liked, similarity = closest
+            seed = votes is not None and liked.paper_id in votes.seeds
+            if similarity >= (SEED_SIMILARITY if seed else ADMIT_SIMILARITY):
+                label = (
+                    f'like "{liked.title}"' if seed else f'like "{liked.title}", which you liked'
+                )
+                reasons.append(Reason(label, topic=None, terms=()))
         result.append(ScoredPaper(paper, round(value, 6), tuple(reasons)))
     return result
+
+
+def _seed_similarity(fb: FeedbackScores, votes: Votes) -> np.ndarray | None:
+    """Each candidate's highest similarity to the papers added to the interest (None: none)."""
+    rows = [k for k, paper in enumerate(fb.liked) if paper.paper_id in votes.seeds]
+    if not rows:
+        return None
+    return fb.liked_similarity[rows].max(axis=0)
 
 
 def _cover_topics(

@@ -54,15 +54,30 @@ def deliveries_for(
     return found
 
 
+# A delivery item as planning hands it over: (paper id, score, reason labels[, interest name]).
+Item = tuple[int, float, list[str]] | tuple[int, float, list[str], str | None]
+
+
+def _item(item: Item) -> dict[str, Any]:
+    pid, score, reasons, *rest = item
+    return {
+        "paper_id": pid,
+        "score": score,
+        "reasons": reasons,
+        "interest": rest[0] if rest else None,
+    }
+
+
 def create_delivery(
     session: Session,
     *,
     subscriber_id: int,
     digest_date: dt.date,
-    items: Sequence[tuple[int, float, list[str]]],
+    items: Sequence[Item],
     now: dt.datetime,
 ) -> Delivery | None:
-    """Insert a pending delivery with its items (paper id, score, reasons), or None if one exists.
+    """Insert a pending delivery with its items (paper id, score, reasons[, interest name]), or
+    None if one exists.
 
     The unique (subscriber, digest date) constraint is the guard: two runs racing for the same
     digest create one row between them.
@@ -76,14 +91,8 @@ def create_delivery(
             session.add(delivery)
             session.flush()
             session.add_all(
-                DeliveryItem(
-                    delivery_id=delivery.id,
-                    paper_id=pid,
-                    position=pos,
-                    score=score,
-                    reasons=reasons,
-                )
-                for pos, (pid, score, reasons) in enumerate(items, start=1)
+                DeliveryItem(delivery_id=delivery.id, position=pos, **_item(item))
+                for pos, item in enumerate(items, start=1)
             )
             session.flush()
     except IntegrityError:
@@ -94,7 +103,7 @@ def create_delivery(
 def create_deliveries(
     session: Session,
     *,
-    rows: Sequence[tuple[int, dt.date, Sequence[tuple[int, float, list[str]]]]],
+    rows: Sequence[tuple[int, dt.date, Sequence[Item]]],
     now: dt.datetime,
 ) -> list[int]:
     """Insert many pending deliveries (subscriber, digest date, items) in two statements; their
@@ -119,9 +128,9 @@ def create_deliveries(
         )
     )
     items = [
-        {"delivery_id": did, "paper_id": pid, "position": pos, "score": score, "reasons": reasons}
+        {"delivery_id": did, "position": pos, **_item(item)}
         for did, (_, _, chosen) in zip(ids, rows, strict=True)
-        for pos, (pid, score, reasons) in enumerate(chosen, start=1)
+        for pos, item in enumerate(chosen, start=1)
     ]
     if items:
         session.execute(insert(DeliveryItem), items)

@@ -78,12 +78,13 @@ class DeliveryItemRow:
     position: int
     score: float
     reasons: tuple[str, ...]
+    interest: str | None = None
 
     @classmethod
     def of(cls, i: DeliveryItem) -> DeliveryItemRow:
         return cls(
             id=i.id, delivery_id=i.delivery_id, paper_id=i.paper_id, position=i.position,
-            score=i.score, reasons=tuple(i.reasons or ()),
+            score=i.score, reasons=tuple(i.reasons or ()), interest=i.interest,
         )  # fmt: skip
 
 

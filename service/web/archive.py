@@ -21,11 +21,14 @@ from service.web.links import id_in
 LIMIT = 60
 
 
-def atom_feed(*, digests: list[Any], feed_url: str, site_url: str, updated: dt.datetime) -> bytes:
-    """The Atom document of these digests (newest first), one entry per digest listing its papers."""
+def atom_feed(
+    *, digests: list[Any], feed_url: str, site_url: str, updated: dt.datetime, title: str = ""
+) -> bytes:
+    """The Atom document of these digests (newest first), one entry per digest listing its
+    papers, in a section per interest when the reader had several."""
     fg = FeedGenerator()
     fg.id(feed_url)
-    fg.title("Your Paperboy digests")
+    fg.title(f"Your Paperboy digests: {title}" if title else "Your Paperboy digests")
     fg.link(href=feed_url, rel="self", type="application/atom+xml")
     fg.link(href=site_url, rel="alternate")
     fg.author({"name": "Paperboy"})
@@ -40,16 +43,20 @@ def atom_feed(*, digests: list[Any], feed_url: str, site_url: str, updated: dt.d
         for item, paper in items:
             url = safe_url(paper.abstract_url)
             reasons = "; ".join(item.reasons or ())
-            lines.append((paper.title, url, reasons))
+            lines.append((paper.title, url, reasons, item.interest or ""))
         entry.content(_entry_html(lines), type="html")
         if items and safe_url(items[0][1].abstract_url):
             entry.link(href=safe_url(items[0][1].abstract_url), rel="alternate")
     return fg.atom_str(pretty=True)
 
 
-def _entry_html(lines: list[tuple[str, str, str]]) -> str:
+def _entry_html(lines: list[tuple[str, str, str, str]]) -> str:
     parts = ["<ol>"]
-    for title, url, reasons in lines:
+    section = ""
+    for title, url, reasons, interest in lines:
+        if interest and interest != section:
+            parts.append(f"</ol><h3>{escape(interest)}</h3><ol>")
+            section = interest
         name = f'<a href="{escape(url)}">{escape(title)}</a>' if url else str(escape(title))
         parts.append(
             f"<li>{name}" + (f"<br><small>{escape(reasons)}</small>" if reasons else "") + "</li>"
@@ -89,8 +96,22 @@ def feed(
     token: str, session: SessionDep, signer: SignerDep, settings: SettingsDep, clock: ClockDep
 ) -> Response:
     try:
-        subscriber_id = id_in(signer.read("feed", token))
+        payload = signer.read("feed", token)
+        subscriber_id = id_in(payload)
         digests = digests_of(session, subscriber_id)
+        title = ""
+        if "i" in payload:  # the feed of one interest: its papers only
+            interest = store.get_interest_by_id(
+                session, subscriber_id=subscriber_id, interest_id=id_in(payload, "i")
+            )
+            if interest is None:
+                raise TokenError("this interest no longer exists")
+            title = interest.name
+            digests = [
+                (delivery, [(item, paper) for item, paper in items if item.interest == title])
+                for delivery, items in digests
+            ]
+            digests = [(delivery, items) for delivery, items in digests if items]
     except TokenError as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
     base = settings.base_url
@@ -99,6 +120,7 @@ def feed(
         feed_url=f"{base}/feed/{token}.atom",
         site_url=base,
         updated=clock(),
+        title=title,
     )
     return Response(
         body,

@@ -1,4 +1,5 @@
-"""``/manage/{token}``: topics (add, remove, weight, exclude), cadence, hour, time zone, papers per
+"""``/manage/{token}``: interests (``manage_interests.py``: add, rename, remove, reorder) and
+the topics of one of them at a time (add, remove, weight, exclude; ``?interest=<id>``), cadence, hour, time zone, papers per
 digest, quiet days, how strict topic matching is and how many trending papers to mix in, pause,
 resume and unsubscribe, and a preview of the next digest with the settings on the
 form (saved or not). ``/preview/{token}`` shows the whole next email as it would be sent."""
@@ -35,9 +36,18 @@ NOTICES = {"resubscribed": "Welcome back: your digests start again, with the set
 PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
-def _preferences_of(subscriber: Any) -> Preferences:
+def _edited(interests: list[Any], interest_id: int | None) -> Any:
+    """The interest whose topics the form edits: the one asked for, else the first (None: none)."""
+    for interest in interests:
+        if interest.id == interest_id:
+            return interest
+    return interests[0] if interests else None
+
+
+def _preferences_of(subscriber: Any, interest: Any = None) -> Preferences:
+    topics = interest.topics if interest is not None else subscriber.topics
     return Preferences(
-        topics=tuple((t.kind, t.text, t.weight) for t in subscriber.topics),
+        topics=tuple((t.kind, t.text, t.weight) for t in topics),
         timezone=subscriber.timezone, delivery_hour=subscriber.delivery_hour, cadence=subscriber.cadence,
         max_papers=subscriber.max_papers, skip_empty=subscriber.skip_empty,
         relevance_floor=subscriber.relevance_floor, trending_share=subscriber.trending_share,
@@ -66,13 +76,22 @@ class ManagePage:
     ) -> None:
         self.session, self.runtime, self.pages, self.clock = session, runtime, pages, clock
 
-    def load(self, token: str) -> Any:
+    def load(self, token: str, interest_id: int | None = None) -> Any:
         subscriber_id = id_in(self.runtime.signer.read("manage", token))
         subscriber = store.get_subscriber_by_id(self.session, subscriber_id=subscriber_id)
         if subscriber is None:
             raise TokenError("this subscription no longer exists")
         self.session.expunge(subscriber)
+        self.interests = store.list_interests(self.session, subscriber_id=subscriber_id)
+        self.interest = _edited(self.interests, interest_id)
         return subscriber
+
+    @property
+    def interest_id(self) -> int | None:
+        return self.interest.id if self.interest is not None else None
+
+    def prefs(self, subscriber: Any) -> Preferences:
+        return _preferences_of(subscriber, self.interest)
 
     def papers_for(self, subscriber_id: int, prefs: Preferences) -> list[Any]:
         topics = [Topic(kind, text, weight) for kind, text, weight in prefs.topics]
@@ -90,6 +109,7 @@ class ManagePage:
             trending_share=settings.trending_share
             if prefs.trending_share is None
             else prefs.trending_share,
+            interest_id=self.interest_id,
         )
 
     def show(
@@ -103,6 +123,12 @@ class ManagePage:
             "trending_options": TRENDING_SHARE.options(values["trending_share"]),
             "feed_token": self.runtime.signer.make("feed", s=subscriber.id),
             "quiet": self.quiet_of(rows), "quiet_days": topic_check.WINDOW.days,
+            "interests": self.interests, "interest": self.interest,
+            "max_interests": store.MAX_INTERESTS,
+            "feed_tokens": {
+                i.id: self.runtime.signer.make("feed", s=subscriber.id, i=i.id)
+                for i in self.interests
+            },
         }  # fmt: skip
         return self.pages.page(request, "manage.html", context, status_code=status_code, form=True)
 
@@ -156,7 +182,7 @@ class ManagePage:
                 subscriber_id=subscriber.id,
             )
             subscriber.status = new_status
-        prefs = _preferences_of(subscriber)
+        prefs = self.prefs(subscriber)
         notice = {
             "paused": "Paused: no digests until you resume.",
             "active": "Resumed: digests start again.",
@@ -171,13 +197,14 @@ router = APIRouter()
 
 @router.get("/manage/{token}")
 def manage_page(
-    request: Request, token: str, page: ManageDep, notice: str | None = None
-) -> Response:
+    request: Request, token: str, page: ManageDep, notice: str | None = None,
+    interest: int | None = None,
+) -> Response:  # fmt: skip
     try:
-        subscriber = page.load(token)
+        subscriber = page.load(token, interest)
     except TokenError as exc:
         return page.pages.bad_link(request, str(exc))
-    prefs = _preferences_of(subscriber)
+    prefs = page.prefs(subscriber)
     return page.show(
         request, token, subscriber, rows=_rows(prefs.topics), values=_values_of(prefs),
         papers=page.papers_for(subscriber.id, prefs), notice=NOTICES.get(notice or ""),
@@ -202,11 +229,12 @@ def manage(
     relevance_floor: str | None = Form(None),
     trending_share: str | None = Form(None),
     csrf_token: str = Form(""),
+    interest: int | None = Form(None),
 ) -> Response:
     if not page.pages.csrf.valid(request, csrf_token):
         return page.pages.forbidden_form(request)
     try:
-        subscriber = page.load(token)
+        subscriber = page.load(token, interest)
     except TokenError as exc:
         return page.pages.bad_link(request, str(exc))
     text, kind, weight, remove = text or [], kind or [], weight or [], remove or []
@@ -259,7 +287,15 @@ def manage(
     session = page.session
     row = store.get_subscriber_by_id(session, subscriber_id=subscriber.id)
     assert row is not None
-    store.replace_topics(session, subscriber=row, topics=prefs.topics)
+    edited = (
+        store.get_interest_by_id(session, subscriber_id=row.id, interest_id=page.interest_id)
+        if page.interest_id is not None
+        else None
+    )
+    if edited is not None:
+        store.set_interest_topics(session, subscriber=row, interest=edited, topics=prefs.topics)
+    else:
+        store.replace_topics(session, subscriber=row, topics=prefs.topics, now=page.clock())
     store.update_subscriber(
         session, subscriber_id=subscriber.id, timezone=prefs.timezone, delivery_hour=prefs.delivery_hour,
         cadence=prefs.cadence, max_papers=prefs.max_papers, skip_empty=prefs.skip_empty,
@@ -269,6 +305,8 @@ def manage(
         trending_share=prefs.trending_share,
     )  # fmt: skip
     session.commit()
+    page.interests = store.list_interests(session, subscriber_id=subscriber.id)
+    page.interest = _edited(page.interests, page.interest_id)
     log.info("settings_saved", subscriber_id=subscriber.id, topics=len(prefs.topics))
     return page.show(request, token, subscriber, rows=_rows(prefs.topics), values=_values_of(prefs), papers=papers,
                 notice="Saved. Your next digest follows these settings.")  # fmt: skip
