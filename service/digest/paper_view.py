@@ -96,6 +96,7 @@ class PaperView:
     scored: ScoredPaper  # the raw record, for templates that want more
     compact: bool = False  # past FULL_PAPERS: title, one line and links only
     text_line: str = ""  # the text part's links: 'Abstract: URL · PDF: URL · More like this: URL'
+    steer_links: tuple[Link, ...] = ()  # "Mute Jane Doe", "Not interested in “fuzzing”"
 
 
 def excerpt(paper: Candidate, limit: int = EXCERPT_CHARS) -> str:
@@ -254,6 +255,11 @@ def paper_view(
     facts = _paper_facts(scored.paper)
     up, down = links.feedback.get(scored.paper.paper_id, ("", ""))
     up, down = safe_url(up), safe_url(down)
+    steer = tuple(
+        Link(clean_text(label), url)
+        for label, raw in links.steer.get(scored.paper.paper_id, ())
+        if (url := safe_url(raw))
+    )
     reasons = _reason_labels(scored.reasons)
     return PaperView(
         number=number,
@@ -279,6 +285,8 @@ def paper_view(
                 *((link.label, link.url) for link in facts.text_links),
                 *((("More like this", up),) if up else ()),
                 *((("Less like this", down),) if down else ()),
+                *((link.label, link.url) for link in steer),
             ]
         ),
+        steer_links=steer,
     )

@@ -87,6 +87,7 @@ from service.storage.runs import (
     save_http_validators,
     start_ingest_run,
 )
+from service.storage.steering import add_exclude_topic
 from service.storage.subscribers import (
     add_subscriber,
     add_subscribers_bulk,
@@ -122,6 +123,7 @@ __all__ = [
     "NOT_SENT",
     "OPEN_DELIVERY",
     "SUPPRESSED",
+    "add_exclude_topic",
     "add_sightings",
     "add_subscriber",
     "add_subscribers_bulk",

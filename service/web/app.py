@@ -22,7 +22,17 @@ from starlette.exceptions import HTTPException
 from service import logs
 from service.delivery.runtime import Runtime
 from service.resources import templates_dir
-from service.web import archive, bounces, confirm, feedback, landing, manage, ops, unsubscribe
+from service.web import (
+    archive,
+    bounces,
+    confirm,
+    feedback,
+    landing,
+    manage,
+    ops,
+    steer,
+    unsubscribe,
+)
 from service.web.deps import install, utcnow
 from service.web.links import redact_paths
 
@@ -163,6 +173,6 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
-    for module in (landing, confirm, manage, unsubscribe, feedback, archive, ops, bounces):
+    for module in (landing, confirm, manage, unsubscribe, feedback, steer, archive, ops, bounces):
         app.include_router(module.router)
     return app
