@@ -132,6 +132,54 @@ class Subscriber(Base):
     topics: Mapped[list[Topic]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Topic.id"
     )
+    interests: Mapped[list[Interest]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        order_by="(Interest.position, Interest.id)",
+    )
+
+
+class Interest(Base):
+    """One named interest of a subscriber: its own topics, liked papers and share of the digest."""
+
+    __tablename__ = "interests"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "name", name="uq_interests_subscriber_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order in the digest, 0 first
+    share: Mapped[float | None] = mapped_column(Float)  # of max_papers; None: an equal share
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="interests")
+    topics: Mapped[list[Topic]] = relationship(
+        back_populates="interest", order_by="Topic.id", overlaps="topics", passive_deletes=True
+    )
+    likes: Mapped[list[InterestLike]] = relationship(
+        cascade="all, delete-orphan", order_by="InterestLike.id"
+    )
+
+
+class InterestLike(Base):
+    """A paper the reader likes for one interest: similar papers rank higher."""
+
+    __tablename__ = "interest_likes"
+    __table_args__ = (
+        UniqueConstraint("interest_id", "paper_id", name="uq_interest_likes_interest_paper"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interest_id: Mapped[int] = mapped_column(
+        ForeignKey("interests.id", ondelete="CASCADE"), index=True
+    )
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(Text)  # as the reader will see it in "like <title>"
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Topic(Base):
@@ -144,8 +192,13 @@ class Topic(Base):
     kind: Mapped[str] = mapped_column(String(20))  # keyword, category, author, exclude
     text: Mapped[str] = mapped_column(String(300))
     weight: Mapped[float] = mapped_column(Float, default=1.0)
+    # The interest it belongs to (of the same subscriber); every topic has one since 0012.
+    interest_id: Mapped[int] = mapped_column(
+        ForeignKey("interests.id", ondelete="CASCADE"), index=True
+    )
 
-    subscriber: Mapped[Subscriber] = relationship(back_populates="topics")
+    subscriber: Mapped[Subscriber] = relationship(back_populates="topics", overlaps="topics")
+    interest: Mapped[Interest] = relationship(back_populates="topics", overlaps="subscriber,topics")
 
 
 class Delivery(Base):

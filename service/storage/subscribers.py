@@ -14,7 +14,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from service.storage._common import MAILABLE, chunks, dialect_insert, not_suppressed
-from service.storage.models import Delivery, Feedback, Subscriber, Topic
+from service.storage.interests import first_interest, name_from_topics, set_interest_topics
+from service.storage.models import Delivery, Feedback, Interest, Subscriber, Topic
 from service.storage.rows import SubscriberRow
 from service.storage.suppression import is_suppressed
 
@@ -44,14 +45,21 @@ def add_subscriber(
     relevance_floor: float | None = None,
     trending_share: float | None = None,
 ) -> Subscriber:
-    """Create a subscriber with topics (kind, text, weight). Raises IntegrityError if the email exists."""
+    """Create a subscriber with topics (kind, text, weight), all in one interest named after
+    them (none without topics). Raises IntegrityError if the email exists."""
     subscriber = Subscriber(
         email=email, status=status, timezone=timezone, delivery_hour=delivery_hour, cadence=cadence,
         max_papers=max_papers, skip_empty=skip_empty, created_at=now,
         confirmed_at=now if status == "active" else None,
         relevance_floor=relevance_floor, trending_share=trending_share,
     )  # fmt: skip
-    subscriber.topics = [Topic(kind=k, text=t, weight=w) for k, t, w in topics]
+    topics = list(topics)
+    if topics:
+        interest = Interest(name=name_from_topics(topics), position=0, created_at=now)
+        subscriber.interests = [interest]
+        subscriber.topics = [
+            Topic(kind=k, text=t, weight=w, interest=interest) for k, t, w in topics
+        ]
     session.add(subscriber)
     with session.begin_nested():
         session.flush()
@@ -92,7 +100,8 @@ def add_subscribers_bulk(
     session: Session, *, rows: Sequence[dict[str, Any]], now: dt.datetime
 ) -> list[int]:
     """Insert many subscribers at once (imports, benchmarks); each row may carry ``topics``
-    as (kind, text, weight) tuples. Returns the new ids in the order of ``rows``."""
+    as (kind, text, weight) tuples (one interest named after them). Returns the new ids in the
+    order of ``rows``."""
     ids: list[int] = []
     for chunk in chunks(rows, 5000):
         values = [
@@ -105,10 +114,25 @@ def add_subscribers_bulk(
                 insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), values
             )
         )
-        topics = [
-            {"subscriber_id": sid, "kind": kind, "text": text, "weight": weight}
+        with_topics = [
+            (sid, list(row["topics"]))
             for sid, row in zip(new_ids, chunk, strict=True)
-            for kind, text, weight in row.get("topics", ())
+            if row.get("topics")
+        ]
+        interest_ids = list(
+            session.scalars(
+                insert(Interest).returning(Interest.id, sort_by_parameter_order=True),
+                [
+                    {"subscriber_id": sid, "name": name_from_topics(t), "position": 0,
+                     "created_at": now}
+                    for sid, t in with_topics
+                ],
+            )
+        ) if with_topics else []  # fmt: skip
+        topics = [
+            {"subscriber_id": sid, "interest_id": iid, "kind": kind, "text": text, "weight": weight}
+            for (sid, row_topics), iid in zip(with_topics, interest_ids, strict=True)
+            for kind, text, weight in row_topics
         ]
         if topics:
             session.execute(insert(Topic), topics)
@@ -170,11 +194,18 @@ def set_ranking_preferences(
 
 
 def replace_topics(
-    session: Session, *, subscriber: Subscriber, topics: Iterable[tuple[Any, ...]]
+    session: Session,
+    *,
+    subscriber: Subscriber,
+    topics: Iterable[tuple[Any, ...]],
+    now: dt.datetime | None = None,
 ) -> None:
-    """The subscriber's topics become exactly these (kind, text, weight)."""
-    subscriber.topics = [Topic(kind=k, text=t, weight=float(w)) for k, t, w in topics]
-    session.flush()
+    """The topics of the subscriber's first interest (made if they have none) become exactly
+    these (kind, text, weight); their other interests keep theirs."""
+    interest = first_interest(
+        session, subscriber=subscriber, now=now or subscriber.confirmed_at or subscriber.created_at
+    )
+    set_interest_topics(session, subscriber=subscriber, interest=interest, topics=topics)
 
 
 def request_confirmation(
@@ -223,7 +254,7 @@ def confirm_subscriber(
     subscriber.confirm_requested = None
     if "topics" in requested:
         replace_topics(
-            session, subscriber=subscriber, topics=[tuple(t) for t in requested["topics"]]
+            session, subscriber=subscriber, topics=[tuple(t) for t in requested["topics"]], now=now
         )
     for name in ("timezone", "delivery_hour", "cadence"):
         if name in requested:
@@ -252,6 +283,7 @@ def purge_subscriber(session: Session, *, subscriber_id: int) -> bool:
     session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber_id))
     session.execute(delete(Feedback).where(Feedback.subscriber_id == subscriber_id))
     subscriber.topics = []
+    subscriber.interests = []
     subscriber.consent_ip = None
     subscriber.confirm_nonce = None
     subscriber.confirm_requested = None

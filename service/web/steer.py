@@ -78,7 +78,10 @@ def steer(
     except TokenError as exc:
         return pages.bad_link(request, str(exc))
     subscriber = link["subscriber"]
-    added = store.add_exclude_topic(session, subscriber=subscriber, text=link["exclude"])
+    interest_id = payload_interest(signer, token)
+    interest, added = store.add_exclude_topic(
+        session, subscriber=subscriber, text=link["exclude"], interest_id=interest_id, now=clock()
+    )
     session.commit()
     log.info(
         "steer",
@@ -90,5 +93,13 @@ def steer(
     manage = signer.make("manage", s=subscriber.id)
     context = {k: link[k] for k in ("kind", "text", "title", "label")}
     return pages.page(
-        request, "steer.html", {**context, "done": True, "manage_url": f"/manage/{manage}"}
+        request,
+        "steer.html",
+        {**context, "done": True, "interest": interest, "manage_url": f"/manage/{manage}"},
     )
+
+
+def payload_interest(signer: Signer, token: str) -> int | None:
+    """The interest the paper was picked for, when the link names one (``i``)."""
+    payload = signer.read("steer", token)
+    return id_in(payload, "i") if "i" in payload else None
