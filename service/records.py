@@ -154,6 +154,8 @@ class DigestLinks:
     unsubscribe: str
     feedback: dict[int, tuple[str, str]] = field(default_factory=dict)  # paper_id -> (up, down)
     archive: str = ""  # the subscriber's archive page: "view in browser" and "N more" link
+    # paper_id -> ((label, url), ...): "Mute Jane Doe", "Not interested in “fuzzing”"
+    steer: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.digest.render import Renderer
-from service.records import DigestLinks
+from service.records import DigestLinks, ScoredPaper
 from service.settings import Settings
+from service.subscribers.steering import steer_choices, steer_label
 from service.subscribers.tokens import Signer
 
 
@@ -74,8 +75,18 @@ class Pipeline:
     renderer: Renderer
     signer: Signer
 
-    def links(self, subscriber_id: int, paper_ids: Sequence[int]) -> DigestLinks:
+    def links(
+        self, subscriber_id: int, paper_ids: Sequence[int], papers: Sequence[ScoredPaper] = ()
+    ) -> DigestLinks:
+        """The digest's signed links; ``papers`` (the picks) get "mute" / "not interested" ones."""
         base = self.settings.base_url
+        steer = {
+            scored.paper.paper_id: tuple(
+                (steer_label(kind, text), f"{base}/steer/{self.signer.make('steer', s=subscriber_id, p=scored.paper.paper_id, k=kind, t=text)}")
+                for kind, text in steer_choices(scored)
+            )
+            for scored in papers
+        }  # fmt: skip
         feedback = {
             pid: tuple(
                 f"{base}/feedback/{self.signer.make('feedback', s=subscriber_id, p=pid, v=vote)}"
@@ -89,6 +100,7 @@ class Pipeline:
             unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', s=subscriber_id)}",
             feedback=feedback,  # type: ignore[arg-type]
             archive=f"{base}/archive/{manage}",
+            steer=steer,
         )
 
 

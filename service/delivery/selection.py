@@ -54,7 +54,7 @@ def make_digest(
         email=subscriber.email,
         digest_date=digest_date,
         papers=tuple(papers),
-        links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers]),
+        links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers], papers),
         topics=tuple(ranking_inputs.topics_of(subscriber)),
         notes=facts.notes,
         cadence=subscriber.cadence,

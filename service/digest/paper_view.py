@@ -97,6 +97,7 @@ class PaperView:
     compact: bool = False  # past FULL_PAPERS: title, one line and links only
     text_line: str = ""  # the text part's links: 'Abstract: URL · PDF: URL · More like this: URL'
     section: str = ""  # the reader's interest it was picked for ("": they have one)
+    steer_links: tuple[Link, ...] = ()  # "Mute Jane Doe", "Not interested in “fuzzing”"
 
 
 def excerpt(paper: Candidate, limit: int = EXCERPT_CHARS) -> str:
@@ -255,6 +256,11 @@ def paper_view(
     facts = _paper_facts(scored.paper)
     up, down = links.feedback.get(scored.paper.paper_id, ("", ""))
     up, down = safe_url(up), safe_url(down)
+    steer = tuple(
+        Link(clean_text(label), url)
+        for label, raw in links.steer.get(scored.paper.paper_id, ())
+        if (url := safe_url(raw))
+    )
     reasons = _reason_labels(scored.reasons)
     return PaperView(
         number=number,
@@ -281,6 +287,8 @@ def paper_view(
                 *((link.label, link.url) for link in facts.text_links),
                 *((("More like this", up),) if up else ()),
                 *((("Less like this", down),) if down else ()),
+                *((link.label, link.url) for link in steer),
             ]
         ),
+        steer_links=steer,
     )

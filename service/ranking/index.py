@@ -232,9 +232,14 @@ class RelevanceIndex:
         return 1 - np.exp(log_miss)
 
     def excluded(self, text: str) -> np.ndarray:
-        """Papers that contain every term of ``text`` (how an exclude topic matches), memoised."""
+        """Papers that contain every term of ``text`` (how an exclude topic matches), memoised.
+
+        ``author:NAME`` (a muted author) excludes the papers that author signed instead."""
         key = " ".join(text.casefold().split())
         cached = self._exclude_cache.get(key)
+        if cached is None and key.startswith("author:"):
+            name = text.strip()[len("author:") :].strip()
+            cached = self._exclude_cache[key] = self.relevance(Topic("author", name)) > 0
         if cached is None:
             terms = self.match(key).terms
             count = np.zeros(len(self.candidates), dtype=np.int64)

@@ -120,6 +120,7 @@ from service.storage.runs import (
     save_http_validators,
     start_ingest_run,
 )
+from service.storage.steering import add_exclude_topic
 from service.storage.subscribers import (
     add_subscriber,
     add_subscribers_bulk,
@@ -165,6 +166,7 @@ __all__ = [
     "NOT_SENT",
     "OPEN_DELIVERY",
     "SUPPRESSED",
+    "add_exclude_topic",
     "add_interest",
     "add_interest_likes",
     "add_interest_topic",

@@ -1,4 +1,5 @@
-"""Signed, expiring tokens for the links in emails (confirm, manage, unsubscribe, feedback).
+"""Signed, expiring tokens for the links in emails (confirm, manage, unsubscribe, feedback,
+steer).
 
 Each purpose has its own salt, so a token made for one purpose never opens another, and its own
 lifetime. Extra keys (``fallback_keys``) still verify tokens signed before a secret rotation.
@@ -22,6 +23,7 @@ LIFETIME = {
     "manage": 90 * DAY,
     "unsubscribe": 90 * DAY,
     "feedback": 90 * DAY,
+    "steer": 90 * DAY,  # "mute this author", "not interested in …": a page, then a POST
     "feed": 3650 * DAY,  # an Atom feed URL lives in a feed reader; it only reads the archive
     "csrf": DAY,  # the hidden field of a web form, bound to the visitor's cookie
     "form": 600,  # a refused form's values and error, carried in a cookie across its redirect

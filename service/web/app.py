@@ -31,6 +31,7 @@ from service.web import (
     manage,
     manage_interests,
     ops,
+    steer,
     unsubscribe,
 )
 from service.web.deps import install, utcnow
@@ -180,6 +181,7 @@ def create_app(
         manage_interests,
         unsubscribe,
         feedback,
+        steer,
         archive,
         ops,
         bounces,

@@ -23,7 +23,7 @@ def id_in(payload: dict[str, Any], key: str = "s") -> int:
 
 
 _TOKEN_PATH = re.compile(
-    r"/(confirm|manage|unsubscribed|unsubscribe|feedback|archive|feed|preview)/[A-Za-z0-9_.=-]+"
+    r"/(confirm|manage|unsubscribed|unsubscribe|feedback|steer|archive|feed|preview)/[A-Za-z0-9_.=-]+"
 )
 
 
