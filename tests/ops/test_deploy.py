@@ -247,6 +247,24 @@ def test_healthcheck_asks_a_web_role_on_its_port(
     assert "healthz" in (healthcheck.check(["python", "paperboy", "serve"]) or "")
 
 
+def test_healthcheck_is_not_healthy_while_the_entrypoint_starts_the_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by deploy/smoke.sh: the web role was "healthy" (its database answered) while the
+    # entrypoint was still migrating, before anything served on $PORT.
+    from service.settings import get_settings
+
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'h.db'}")
+    get_settings.cache_clear()
+    try:
+        for role in ("web", "all", "worker", "scheduler"):
+            starting = healthcheck.check(["/bin/sh", "/usr/local/bin/paperboy-entrypoint", role])
+            assert "starting" in (starting or ""), role
+        assert healthcheck.check(["python", "/opt/paperboy/bin/paperboy", "worker"]) is None
+    finally:
+        get_settings.cache_clear()
+
+
 def test_healthcheck_asks_a_worker_or_scheduler_for_its_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
