@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from alembic import context
 from service.storage.engine import make_engine
 from service.storage.models import Base
@@ -13,6 +15,10 @@ if not config.get_main_option("sqlalchemy.url"):
     config.set_main_option("sqlalchemy.url", get_settings().database_url.replace("%", "%%"))
 
 target_metadata = Base.metadata
+
+# Containers that start together each run `paperboy db upgrade`: on PostgreSQL the first takes
+# this advisory lock and migrates, the others wait for it, then find the database at head.
+MIGRATIONS_LOCK = 7250412
 
 
 def run_migrations_offline() -> None:
@@ -35,6 +41,11 @@ def run_migrations_online() -> None:
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Held until this transaction ends: PostgreSQL runs every migration inside it.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATIONS_LOCK}
+                )
             context.run_migrations()
     connectable.dispose()
 

@@ -5,8 +5,10 @@ The role is read from PID 1's command line, which the entrypoint replaced with t
   (its ``--port``, else ``$PORT``, else 8000) must answer 200 (the database is reachable);
 - anything else (``scheduler``, ``worker``, one-off commands) has no HTTP port: the database it
   works from must answer instead.
-Before the entrypoint has exec'd the role (waiting for the database, migrating) the container is
-starting, which the HEALTHCHECK's start period covers.
+Before the entrypoint has exec'd the role (PID 1 is still ``sh paperboy-entrypoint …``, waiting for
+the database or migrating) the container is not healthy yet: it is starting, which the
+HEALTHCHECK's start period covers. (Checking the database then would call a web container healthy
+before it serves.)
 """
 
 from __future__ import annotations
@@ -34,8 +36,15 @@ def serving_port(command: list[str]) -> int | None:
     return int(os.environ.get("PORT") or 8000)
 
 
+def still_starting(command: list[str]) -> bool:
+    """PID 1 is the entrypoint script, not yet the role it execs."""
+    return any(Path(arg).name in ("paperboy-entrypoint", "entrypoint.sh") for arg in command)
+
+
 def check(command: list[str], timeout: float = 4.0) -> str | None:
     """None when healthy, else what is wrong."""
+    if still_starting(command):
+        return "starting: the entrypoint is still waiting for the database or migrating"
     port = serving_port(command)
     if port is not None:
         url = f"http://127.0.0.1:{port}/healthz"

@@ -12,7 +12,7 @@ from tests.support.paths import TESTS
 from tests.support.requirements import REQUIRE_ALL, need
 
 
-@pytest.mark.parametrize("thing", ["postgresql", "chromium"])
+@pytest.mark.parametrize("thing", ["postgresql", "chromium", "container engine"])
 def test_a_missing_server_or_browser_skips_locally_and_fails_in_ci(
     thing: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
