@@ -52,6 +52,11 @@ class DeliverySettings(BaseModel):
         le=10000,
         description="Deliveries per job when the delivery queue is `procrastinate`.",
     )
+    delivery_retention_days: int = Field(
+        62,
+        ge=1,
+        description="Finished digests (their papers and delivery record) older than this many days are pruned daily and by `paperboy db prune`; never less than the widest candidate window plus two days, so no paper is sent twice.",
+    )
     worker_concurrency: int = Field(
         4, ge=1, le=64, description="Jobs a `paperboy worker` process runs at once."
     )

@@ -9,6 +9,7 @@ not know which module holds what). Keyword-only arguments, a session first; the 
 - ``suppression``: bounced and complained addresses, soft bounces
 - ``deliveries``: deliveries and their items, claims and leases, queueing, counts and errors
 - ``delivery_history``: what each subscriber was sent: history for planning, the archive
+- ``retention``: pruning the detail of old digests
 - ``votes``: feedback votes
 - ``runs``: ingest runs and HTTP validators
 - ``health``: database activity and integrity, delivery queue status
@@ -42,6 +43,7 @@ from service.storage.delivery_history import (
     last_sent_at,
     planning_history,
     received_paper_ids,
+    resumable_subscriber_ids,
     sent_digests,
 )
 from service.storage.health import (
@@ -77,6 +79,7 @@ from service.storage.papers import (
 from service.storage.ratelimits import (
     count_hit,
 )
+from service.storage.retention import prune_deliveries
 from service.storage.runs import (
     finish_ingest_run,
     http_validators,
@@ -93,6 +96,7 @@ from service.storage.subscribers import (
     confirm_subscriber,
     count_subscribers_by_status,
     delete_subscriber,
+    due_subscribers,
     ensure_subscriber,
     get_subscriber,
     get_subscriber_by_id,
@@ -100,9 +104,11 @@ from service.storage.subscribers import (
     purge_subscriber,
     replace_topics,
     request_confirmation,
+    set_next_due,
     set_ranking_preferences,
     set_subscriber_status,
     update_subscriber,
+    wake_waiting_subscribers,
 )
 from service.storage.suppression import (
     clear_soft_bounces,
@@ -117,6 +123,11 @@ from service.storage.votes import (
 )
 
 __all__ = [
+    "wake_waiting_subscribers",
+    "set_next_due",
+    "resumable_subscriber_ids",
+    "prune_deliveries",
+    "due_subscribers",
     "GIVEN",
     "MAILABLE",
     "NOT_SENT",
