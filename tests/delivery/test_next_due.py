@@ -194,3 +194,29 @@ def test_pruning_keeps_never_twice(runtime: Runtime, smtp_sink: SmtpSink) -> Non
         rows = store.sent_digests(session, subscriber_id=ada, limit=1)
     assert not {item.paper_id for item, _ in rows[0][1]} & set(first)
     assert digest_titles()
+
+
+def test_a_skip_empty_day_stays_open_and_an_ingest_wakes_it(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
+    now = dt.datetime(2025, 8, 20, 9, tzinfo=UTC)
+    bob = subscribe(runtime, "bob@example.org", tz="UTC", at=now - dt.timedelta(hours=4))
+    with session_scope(runtime.factory) as session:
+        subscriber = store.get_subscriber_by_id(session, subscriber_id=bob)
+        assert subscriber is not None
+        subscriber.skip_empty = True
+        subscriber.topics[0].text = "xyzzy"
+    assert tick(runtime, smtp_sink, now) == [("bob@example.org", "skipped")]
+    # The day is still open (no row): looked at again within the hour, not tomorrow.
+    assert next_due(runtime, bob) == now + dt.timedelta(hours=1)
+    assert tick(runtime, smtp_sink, now + dt.timedelta(minutes=5)) == []
+    with session_scope(runtime.factory) as session:  # the ingest tick, after new papers
+        assert (
+            store.wake_waiting_subscribers(
+                session, now=now + dt.timedelta(minutes=6), within=dt.timedelta(hours=1)
+            )
+            == 1
+        )
+    assert tick(runtime, smtp_sink, now + dt.timedelta(minutes=7)) == [
+        ("bob@example.org", "skipped")
+    ]
