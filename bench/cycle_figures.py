@@ -1,5 +1,5 @@
-"""bench/e2e.py's figures beyond the stages: the subscribers inserted in chunks (memory bounded at a
-million), a scheduler tick with nothing due timed inside its process, the bytes a digest keeps
+"""bench/e2e.py's figures beyond the stages: the subscribers inserted by COPY in chunks (memory
+bounded, fast at a million), a scheduler tick with nothing due timed inside its process, the bytes a digest keeps
 in the database before and after pruning, and the CPU of building one message by
 bench/build.py's own path (the yardstick a worker's CPU per message is compared with).
 
@@ -20,26 +20,49 @@ RELATIONS = ("deliveries", "delivery_items")
 
 
 def populate(database_url: str, count: int) -> None:
-    """Child process: insert ``count`` generated subscribers, a chunk per transaction."""
-    from service.storage import store
-    from service.storage.engine import make_engine, make_session_factory, session_scope
+    """Child process: insert ``count`` generated subscribers and their topics with COPY (ids
+    given here, the sequences moved past them), a chunk per COPY; every one due at once, as
+    after migration 0010 (``DUE_NOW``)."""
+    from service.storage.engine import make_engine
+    from service.storage.models import DUE_NOW
 
-    factory = make_session_factory(make_engine(database_url))
+    engine = make_engine(database_url)
+    now = dt.datetime.now(dt.UTC)
     rows = iter_subscriber_rows(count)
     inserted = topics = 0
-    now = dt.datetime.now(dt.UTC)
-    while chunk := list(islice(rows, CHUNK)):
-        with session_scope(factory) as session:
-            store.add_subscribers_bulk(session, rows=chunk, now=now)
-        inserted += len(chunk)
-        topics += sum(len(r["topics"]) for r in chunk)
+    raw = engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        with connection.cursor() as cursor:
+            while chunk := list(islice(rows, CHUNK)):
+                columns = "id, email, status, timezone, delivery_hour, cadence, max_papers, skip_empty, created_at, confirmed_at, soft_bounces, next_due_at"
+                with cursor.copy(f"COPY subscribers ({columns}) FROM STDIN") as copy:
+                    for n, row in enumerate(chunk, start=inserted + 1):
+                        copy.write_row((
+                            n, row["email"], row["status"], row["timezone"], row["delivery_hour"],
+                            row["cadence"], row["max_papers"], False, now, now, 0, DUE_NOW,
+                        ))  # fmt: skip
+                with cursor.copy(
+                    "COPY topics (subscriber_id, kind, text, weight) FROM STDIN"
+                ) as copy:
+                    for n, row in enumerate(chunk, start=inserted + 1):
+                        for kind, text, weight in row["topics"]:
+                            copy.write_row((n, kind, text, weight))
+                            topics += 1
+                inserted += len(chunk)
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('subscribers', 'id'), %s)", (inserted,)
+            )
+        connection.commit()
+    finally:
+        raw.close()
     print(json.dumps({"subscribers": inserted, "topics": topics}))
 
 
 def nothing_due_tick(database_url: str) -> None:
     """Child process: every subscriber's next digest is tomorrow (as after a day's ticks); one
-    scheduler tick (``send_due`` with the delivery queue) timed in-process, the second one (the
-first also connects and compiles, which a running scheduler did long ago)."""
+        scheduler tick (``send_due`` with the delivery queue) timed in-process, the second one (the
+    first also connects and compiles, which a running scheduler did long ago)."""
     from sqlalchemy import text
 
     from service.delivery.fan_out import fan_out
