@@ -132,3 +132,29 @@ def build_cpu_ms_per_message(count: int = 1000, papers: int = 10) -> float:
     for digest in digests:
         paperboy(renderer, digest)
     return (time.process_time() - begin) / count * 1000
+
+
+def tick_only(e2e_file: str, server: object, count: int) -> dict[str, float]:
+    """`e2e.py --tick-only`: a fresh database with ``count`` subscribers (COPY), every one's next
+    digest tomorrow, and the nothing-due tick timed in its own process; no cycle."""
+    import subprocess
+    import sys
+
+    url = server.create_database(migrated=True)  # type: ignore[attr-defined]
+    env = {"PAPERBOY_DATABASE_URL": url, "PAPERBOY_DELIVERY_QUEUE": "procrastinate",
+           "PAPERBOY_SECRET_KEY": "bench-e2e-secret", "PAPERBOY_LOG_LEVEL": "WARNING"}  # fmt: skip
+    import os
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}, **env}
+    subprocess.run(
+        [sys.executable, "-m", "service", "db", "upgrade"], env=env, check=True, capture_output=True
+    )  # fmt: skip  (installs the queue's tables)
+    begin = time.perf_counter()
+    made = subprocess.run([sys.executable, e2e_file, "populate", url, str(count)], env=env,
+                          check=True, capture_output=True, text=True)  # fmt: skip
+    populate_s = time.perf_counter() - begin
+    done = subprocess.run([sys.executable, e2e_file, "tick", url], env=env, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"subscribers": json.loads(made.stdout)["subscribers"], "populate_s": round(populate_s, 1),
+            "tick_nothing_due_s": round(report["seconds"], 3), "planned": report["planned"]}  # fmt: skip

@@ -505,6 +505,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None, help="PAPERBOY_WORKER_CONCURRENCY")
     parser.add_argument("--connections", type=int, default=None, help="PAPERBOY_SMTP_CONNECTIONS")
     parser.add_argument("--no-record", action="store_true", help="do not write bench/results.md")
+    parser.add_argument(
+        "--tick-only", action="store_true",
+        help="only populate --subscribers and time a scheduler tick with nothing due (no cycle)",
+    )  # fmt: skip
     args = parser.parse_args()
     args.settings = {
         name: value
@@ -528,6 +532,23 @@ def main() -> None:
         flush=True,
     )  # fmt: skip
 
+    if args.tick_only:
+        server = BenchPostgres(fsync=not args.no_fsync)
+        server.start()
+        try:
+            figures = cycle_figures.tick_only(__file__, server, args.subscribers)
+        finally:
+            server.stop()
+        if not args.no_record:
+            record_section(TICK_ONLY, [
+                f"{dt.date.today().isoformat()}, `bench/e2e.py --tick-only --subscribers {args.subscribers}`, "
+                f"{cpu_name()} ({os.cpu_count()} CPUs, shared), PostgreSQL fsync {'off' if args.no_fsync else 'on'}; "
+                "every subscriber's next digest set to tomorrow, then one `send_due` tick timed in-process (the "
+                "second of two: the first connects and compiles). Last line printed:",
+                "", "```json", json.dumps(figures), "```",
+            ])  # fmt: skip
+        print(json.dumps(figures), flush=True)
+        return
     began = time.perf_counter()
     full = cycle(args, subscribers=args.subscribers, workers=args.cycle_workers)
     compared = [
@@ -567,6 +588,7 @@ def main() -> None:
 
 
 SUMMARY = "## The daily cycle in one line (`bench/e2e.py`, last line)"
+TICK_ONLY = "## A scheduler tick with nothing due (`bench/e2e.py --tick-only`)"
 
 
 def one_line(full: Cycle, everything: list[Cycle]) -> dict[str, Any]:
