@@ -36,6 +36,12 @@ def run_migrations_online() -> None:
     # The same engine set-up as the app: creates a SQLite file's folder, same pragmas.
     connectable = make_engine(config.get_main_option("sqlalchemy.url"))
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a SQLite table (copy, drop, rename): with foreign keys on, the
+            # drop would cascade into the rows that point at it (a subscriber's topics). Off for
+            # the migration only; PRAGMA foreign_keys has no effect inside a transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         # Batch mode lets later migrations alter SQLite tables (copy-and-move).
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True

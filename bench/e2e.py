@@ -56,8 +56,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+import cycle_figures  # noqa: E402
 from build import cpu_name  # noqa: E402
-from population import subscriber_rows  # noqa: E402
+from results import record_section  # noqa: E402
 from seeds import seed_listings  # noqa: E402
 from sink_process import Sink  # noqa: E402
 
@@ -212,15 +213,8 @@ def run(command: list[str], env: dict[str, str], log: Path, what: str) -> Finish
 
 
 def populate(database_url: str, count: int) -> None:
-    """Child process (`e2e.py populate URL N`): insert the generated subscribers."""
-    from service.storage import store
-    from service.storage.engine import make_engine, make_session_factory, session_scope
-
-    rows = subscriber_rows(count)
-    factory = make_session_factory(make_engine(database_url))
-    with session_scope(factory) as session:
-        store.add_subscribers_bulk(session, rows=rows, now=dt.datetime.now(dt.UTC))
-    print(json.dumps({"subscribers": len(rows), "topics": sum(len(r["topics"]) for r in rows)}))
+    """Child process (`e2e.py populate URL N`): insert the generated subscribers, in chunks."""
+    cycle_figures.populate(database_url, count)
 
 
 # --- one cycle -----------------------------------------------------------------------------------
@@ -254,6 +248,7 @@ class Cycle:
     load_max: float
     items: int
     checks: list[str]
+    figures: dict[str, float] = field(default_factory=dict)  # the nothing-due tick, pruning
 
     @property
     def total(self) -> float:
@@ -414,16 +409,31 @@ def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
                 f"the cycle did not deliver exactly one digest per subscriber; logs in {folder}"
             )
 
+        figures: dict[str, float] = {}
+
         def tick() -> tuple[int, dict[str, Finished], str]:
-            done = run(
-                [*PAPERBOY, "send", "--date", DATE.isoformat(), "--json"], env, log, "paperboy send"
-            )
+            # As after a day of ticks: everybody's next digest is tomorrow; one scheduler tick.
+            done = run([sys.executable, __file__, "tick", url], env, log, "nothing-due tick")
             report = json.loads(done.stdout)
-            if report.get("queued") or report.get("sent") or report.get("skipped") != subscribers:
-                sys.exit(f"the second paperboy send found work: {report}")
-            return int(report["skipped"]), {"paperboy send": done}, "every digest already sent"
+            if report["planned"] or report["queued"]:
+                sys.exit(f"the nothing-due tick found work: {report}")
+            figures["tick_nothing_due_s"] = report["seconds"]
+            return subscribers, {"tick": done}, f"send_due itself {report['seconds']:.3f} s"
 
         measured("next tick, nothing due", "subscribers", tick).in_cycle = False
+
+        def pruning() -> tuple[int, dict[str, Finished], str]:
+            done = run(
+                [sys.executable, __file__, "prune", url, DATE.isoformat()], env, log, "prune"
+            )
+            report = json.loads(done.stdout)
+            figures["db_bytes_per_digest_in_window"] = report["before"] / subscribers
+            figures["db_bytes_per_digest"] = report["after"] / subscribers
+            figures["prune_s"] = report["seconds"]
+            note = f"deliveries + items {report['before']:,} → {report['after']:,} bytes"
+            return int(report["pruned"]), {"prune": done}, note
+
+        measured("prune, retention passed", "digests", pruning).in_cycle = False
         shutil.rmtree(folder, ignore_errors=True)
     finally:
         sampler.done.set()
@@ -444,6 +454,7 @@ def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
         sampler.load_max,
         items,
         checks,
+        figures,
     )
 
 
@@ -471,6 +482,12 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "populate":
         populate(sys.argv[2], int(sys.argv[3]))
         return
+    if len(sys.argv) == 3 and sys.argv[1] == "tick":
+        cycle_figures.nothing_due_tick(sys.argv[2])
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "prune":
+        cycle_figures.prune_after(sys.argv[2], sys.argv[3])
+        return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument(
@@ -488,6 +505,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None, help="PAPERBOY_WORKER_CONCURRENCY")
     parser.add_argument("--connections", type=int, default=None, help="PAPERBOY_SMTP_CONNECTIONS")
     parser.add_argument("--no-record", action="store_true", help="do not write bench/results.md")
+    parser.add_argument(
+        "--tick-only", action="store_true",
+        help="only populate --subscribers and time a scheduler tick with nothing due (no cycle)",
+    )  # fmt: skip
     args = parser.parse_args()
     args.settings = {
         name: value
@@ -511,6 +532,23 @@ def main() -> None:
         flush=True,
     )  # fmt: skip
 
+    if args.tick_only:
+        server = BenchPostgres(fsync=not args.no_fsync)
+        server.start()
+        try:
+            figures = cycle_figures.tick_only(__file__, server, args.subscribers)
+        finally:
+            server.stop()
+        if not args.no_record:
+            record_section(TICK_ONLY, [
+                f"{dt.date.today().isoformat()}, `bench/e2e.py --tick-only --subscribers {args.subscribers}`, "
+                f"{cpu_name()} ({os.cpu_count()} CPUs, shared), PostgreSQL fsync {'off' if args.no_fsync else 'on'}; "
+                "every subscriber's next digest set to tomorrow, then one `send_due` tick timed in-process (the "
+                "second of two: the first connects and compiles). Last line printed:",
+                "", "```json", json.dumps(figures), "```",
+            ])  # fmt: skip
+        print(json.dumps(figures), flush=True)
+        return
     began = time.perf_counter()
     full = cycle(args, subscribers=args.subscribers, workers=args.cycle_workers)
     compared = [
@@ -537,9 +575,46 @@ def main() -> None:
         )
         print(f"delivery, {args.compare_subscribers:,} subscribers: {scaling}")
     print(f"bench wall time {elapsed:.0f} s")
+    summary = one_line(full, everything)
     if not args.no_record:
         record(args, full, compared, bench_rss, scaling, shown)
+        record_section(SUMMARY, [
+            f"{dt.date.today().isoformat()}, `bench/e2e.py --subscribers {args.subscribers} --cycle-workers "
+            f"{args.cycle_workers} --workers '{args.workers}'`, {cpu_name()} ({os.cpu_count()} CPUs, shared); "
+            "the last line it printed:", "", "```json", json.dumps(summary), "```",
+        ])  # fmt: skip
         print(f"recorded in {RESULTS.relative_to(ROOT)}")
+    print(json.dumps(summary), flush=True)  # the last line: one JSON object
+
+
+SUMMARY = "## The daily cycle in one line (`bench/e2e.py`, last line)"
+TICK_ONLY = "## A scheduler tick with nothing due (`bench/e2e.py --tick-only`)"
+
+
+def one_line(full: Cycle, everything: list[Cycle]) -> dict[str, Any]:
+    """The figures issue 17 asks for, of the full cycle."""
+    plan, deliver = full.stages[1], full.stages[2]
+    workers = sum(v for k, v in deliver.cpu.items() if k.startswith("worker"))
+    peak = max(
+        max(max(s.rss_mib.values()) for s in c.stages) for c in everything
+    )  # paperboy processes and the sink
+    figures = full.figures
+    return {
+        "subscribers": full.subscribers,
+        "whole_cycle_s": round(full.total, 1),
+        "plan_per_s": round(plan.rate, 1),
+        "deliver_per_s": round(deliver.rate, 1),
+        "commits_per_message": round(deliver.db["commits"] / max(deliver.count, 1), 3),
+        "peak_rss_mib": round(max(peak, max(c.pg_peak_mib for c in everything)), 1),
+        "peak_rss_mib_paperboy": round(peak, 1),
+        "tick_nothing_due_s": round(figures.get("tick_nothing_due_s", float("nan")), 3),
+        "db_bytes_per_digest": round(figures.get("db_bytes_per_digest", float("nan")), 1),
+        "db_bytes_per_digest_in_window": round(
+            figures.get("db_bytes_per_digest_in_window", float("nan")), 1
+        ),
+        "worker_cpu_ms_per_message": round(workers / max(deliver.count, 1) * 1000, 3),
+        "build_cpu_ms_per_message": round(cycle_figures.build_cpu_ms_per_message(), 3),
+    }
 
 
 def record(

@@ -10,6 +10,7 @@ way a global community is. Deterministic for a given seed.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 KEYWORDS = [
@@ -38,9 +39,15 @@ def subscriber_rows(
     count: int, *, seed: int = 7, domain: str = "bench.example.org"
 ) -> list[dict[str, Any]]:
     """``count`` rows for ``store.add_subscribers_bulk``."""
+    return list(iter_subscriber_rows(count, seed=seed, domain=domain))
+
+
+def iter_subscriber_rows(
+    count: int, *, seed: int = 7, domain: str = "bench.example.org"
+) -> Iterator[dict[str, Any]]:
+    """The same rows, one at a time (a million need not be in memory at once)."""
     rng = random.Random(seed)
     zones, zone_weights = zip(*TIMEZONES, strict=True)
-    rows = []
     for i in range(count):
         topics: list[tuple[str, str, float]] = []
         if rng.random() >= 0.05:  # 5% follow only what is trending
@@ -51,7 +58,7 @@ def subscriber_rows(
                 topics.append(("category", rng.choice(CATEGORIES), 1.0))
             if rng.random() < 0.10:
                 topics.append(("exclude", rng.choice(EXCLUDES), 1.0))
-        rows.append(
+        yield (
             {
                 "email": f"reader{i:07d}@{domain}",
                 "status": "active",
@@ -62,4 +69,3 @@ def subscriber_rows(
                 "topics": topics,
             }
         )
-    return rows

@@ -6,7 +6,7 @@ cs.CL"), holding all their topics. Downgrade folds the interests back: each subs
 union of their interests' topics (a topic in two interests once, at its highest weight).
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

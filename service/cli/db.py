@@ -1,4 +1,5 @@
-"""The ``paperboy db`` commands: apply the schema migrations and show whether any is pending."""
+"""The ``paperboy db`` commands: apply the schema migrations, show whether any is pending, and
+prune old digests."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from service.cli.common import runtime_from
 
 @click.group()
 def db() -> None:
-    """Database schema migrations."""
+    """Database schema migrations and retention."""
 
 
 @db.command("upgrade")
@@ -45,3 +46,18 @@ def db_status(ctx: click.Context) -> None:
     )
     if current != head:
         sys.exit(1)
+
+
+@db.command("prune")
+@click.pass_context
+def db_prune(ctx: click.Context) -> None:
+    """Delete finished digests older than PAPERBOY_DELIVERY_RETENTION_DAYS (the scheduler also
+    does it after each ingest)."""
+    from service.delivery.retention import prune, retention_days
+    from service.ledger.ingest import utcnow
+
+    runtime = runtime_from(ctx)
+    deleted = prune(runtime.factory, settings=runtime.settings, now=utcnow())
+    click.echo(
+        f"pruned {deleted} finished digests older than {retention_days(runtime.settings)} days"
+    )

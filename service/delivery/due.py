@@ -46,6 +46,29 @@ def due_at(*, digest_date: dt.date, timezone: str, hour: int) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
+def next_look_at(
+    *, now: dt.datetime, timezone: str, hour: int, cadence: str, last_digest: dt.date | None,
+    settled: dt.date | None,
+) -> dt.datetime:  # fmt: skip
+    """Pure: when the planner next looks at a subscriber (their stored ``next_due_at``).
+
+    ``settled``: the digest date just dealt with (a delivery row made or found, or given up):
+    the delivery moment of the day after it; the planner then decides by the cadence. None
+    (nothing due yet): the first date from today whose delivery moment is still ahead and that
+    the cadence allows. Never later than ``digest_date_due`` would first say yes, DST included
+    (``due_at`` is the first local moment at or past the hour).
+    """
+    if settled is not None:
+        return due_at(digest_date=settled + dt.timedelta(days=1), timezone=timezone, hour=hour)
+    today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    for days in range(9):
+        date = today + dt.timedelta(days=days)
+        moment = due_at(digest_date=date, timezone=timezone, hour=hour)
+        if moment > now and cadence_allows(day=date, cadence=cadence, last_digest=last_digest):
+            return moment
+    raise AssertionError("a digest is due within 9 days")  # pragma: no cover
+
+
 def next_digest_at(
     *, now: dt.datetime, timezone: str, hour: int, cadence: str, last_digest: dt.date | None,
     deadline_hours: int, taken: Collection[dt.date] = (),

@@ -15,14 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import logs
 from service.delivery import ranking_inputs
-from service.delivery.due import cadence_allows, digest_date_due, due_at
+from service.delivery.due import cadence_allows, digest_date_due, due_at, next_look_at
+from service.delivery.due_scan import Chunk, due_chunks
 from service.delivery.mailer import Mailer
 from service.delivery.outbox import send_deliveries
 from service.delivery.run import Outcome, Pipeline, Progress, SendReport
@@ -68,29 +69,30 @@ def send_due(
     """
     report = SendReport(dry_run=dry_run)
     started = time.monotonic()
-    with session_scope(pipeline.factory) as session:
-        subscribers = store.list_subscribers(session, status="active")
-        if only is not None:
-            subscribers = [s for s in subscribers if s.email == only]
-        index = build_index(pipeline, session, now) if subscribers else RelevanceIndex([])
+    stale_before = now - dt.timedelta(seconds=pipeline.settings.lease_seconds)
+    # Only an ordinary run moves subscribers' next due times (``--date`` and dry runs do not).
+    track = not dry_run and digest_date is None
+    index: RelevanceIndex | None = None
     ready: list[int] = []
     planned_count = 0
-    for chunk in _chunked(subscribers, PLAN_CHUNK):
+    chunks = due_chunks(
+        pipeline.factory, now=now, size=PLAN_CHUNK, only=only, everyone=digest_date is not None,
+        pending_before=stale_before if enqueue is not None else None,
+    )  # fmt: skip
+    for chunk in chunks:
         if stop is not None and stop.is_set():
-            # Shutting down mid-plan: rows already written stay open for the next tick.
-            log.info(
-                "plan_stopping",
-                reason="shutdown",
-                planned=planned_count,
-                left=len(subscribers) - planned_count,
-            )
+            # Shutting down mid-plan: rows already written stay open, the rest stay due.
+            log.info("plan_stopping", reason="shutdown", planned=planned_count)
             break
-        _plan_chunk(pipeline, chunk, index, now, digest_date, dry_run, report, ready)
+        if index is None:  # built once, and only when somebody is due
+            with session_scope(pipeline.factory) as session:
+                index = build_index(pipeline, session, now)
+        _plan_chunk(pipeline, chunk, index, now, digest_date, dry_run, report, ready, track)
         planned_count += len(chunk)
     planned_at = time.monotonic()
     log.info(
         "plan",
-        subscribers=len(subscribers),
+        subscribers=planned_count,
         ready=len(ready),
         skipped=report.skipped,
         missed=report.missed,
@@ -103,7 +105,7 @@ def send_due(
                 session,
                 ids=ready,
                 now=now,
-                stale_before=now - dt.timedelta(seconds=pipeline.settings.lease_seconds),
+                stale_before=stale_before,
             )
         report.queued = len(to_queue)
         report.jobs = enqueue(to_queue)
@@ -134,25 +136,28 @@ def send_due(
 
 
 PLAN_CHUNK = 500  # subscribers planned per transaction
-
-
-def _chunked(items: Sequence[ReadSubscriber], size: int) -> Iterator[Sequence[ReadSubscriber]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+# A digest date still open with no row (skip-empty, or a quiet day before its deadline) is looked
+# at again this much later, or by the next tick after an ingest brought papers.
+RECHECK = dt.timedelta(hours=1)
 
 
 def _plan_chunk(
     pipeline: Pipeline,
-    chunk: Sequence[ReadSubscriber],
+    due_chunk: Chunk,
     index: RelevanceIndex,
     now: dt.datetime,
     forced_date: dt.date | None,
     dry_run: bool,
     report: SendReport,
     ready: list[int],
+    track: bool,
 ) -> None:
     """Plan a chunk of subscribers in one transaction: their history in a few queries, then each
-    subscriber in a savepoint, so one subscriber's bad data rolls back only their own row."""
+    subscriber in a savepoint, so one subscriber's bad data rolls back only their own row; with
+    ``track``, each one's next due time is stored in the same transaction."""
+    chunk = [s for s, _ in due_chunk]
+    read_due = {s.id: due for s, due in due_chunk}
+    next_due: list[tuple[int, dt.datetime | None, dt.datetime]] = []
     with session_scope(pipeline.factory) as session:
         history = ranking_inputs.histories(session, subscriber_ids=[s.id for s in chunk])
         dates: dict[int, dt.date | None] = {
@@ -172,6 +177,12 @@ def _plan_chunk(
             except Exception as exc:  # one subscriber's bug or bad data must not stop the run
                 log.exception("delivery_error", subscriber_id=subscriber.id)
                 planned = Outcome(subscriber.email, "failed", f"internal error: {exc}")
+            if track and not (isinstance(planned, Outcome) and planned.status == "failed"):
+                found = existing.get((subscriber.id, date)) if date else None
+                look = _next_look(
+                    pipeline, subscriber, now, date, planned, found, history[subscriber.id][0]
+                )
+                next_due.append((subscriber.id, read_due[subscriber.id], look))
             if isinstance(planned, Outcome):
                 report.add(planned)
             elif isinstance(planned, int):
@@ -180,6 +191,32 @@ def _plan_chunk(
                 new.append((subscriber, *planned))
         if new:
             _record_new(session, new, now, report, ready)
+        store.set_next_due(session, changes=next_due)
+
+
+def _next_look(
+    pipeline: Pipeline,
+    subscriber: ReadSubscriber,
+    now: dt.datetime,
+    date: dt.date | None,
+    planned: Outcome | int | tuple[dt.date, list[tuple[int, float, list[str]]]],
+    existing: DeliveryRow | None,
+    last_digest: dt.date | None,
+) -> dt.datetime:
+    """The subscriber's next due time after this plan: the next date's delivery moment once
+    ``date`` is settled (a row made or found, or given up past its deadline); soon again while
+    it is open with no row (skip-empty or a quiet day, before the deadline); else, nothing due
+    yet, their next digest's moment by the cadence."""
+    rules = {"timezone": subscriber.timezone, "hour": subscriber.delivery_hour}
+    if date is not None and isinstance(planned, Outcome) and planned.status == "skipped":
+        deadline = due_at(digest_date=date, **rules) + dt.timedelta(
+            hours=pipeline.settings.delivery_deadline_hours
+        )
+        if existing is None and now <= deadline:
+            return min(deadline, now + RECHECK)
+    return next_look_at(
+        now=now, cadence=subscriber.cadence, last_digest=last_digest, settled=date, **rules
+    )
 
 
 def _planned_date(

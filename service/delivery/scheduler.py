@@ -11,10 +11,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from service import logs
 from service.delivery.fan_out import fan_out
-from service.delivery.planning import send_due
+from service.delivery.planning import RECHECK, send_due
+from service.delivery.retention import prune
 from service.delivery.runtime import Runtime
 from service.ledger.ingest import utcnow
 from service.ledger.source_runs import ingest_sources
+from service.storage import store
+from service.storage.engine import session_scope
 
 log = logs.get_logger(__name__)
 
@@ -29,6 +32,12 @@ def ingest_tick(runtime: Runtime) -> None:
         new=sum(r.new for r in reports),
         failed=sum(1 for r in reports if r.errors),
     )
+    now = utcnow()
+    if any(r.new for r in reports):
+        # Digests still open for want of papers (skip-empty, quiet days) are looked at again.
+        with session_scope(runtime.factory) as session:
+            store.wake_waiting_subscribers(session, now=now, within=RECHECK)
+    prune(runtime.factory, settings=settings, now=now)  # the daily tick keeps the database bounded
 
 
 def delivery_tick(runtime: Runtime) -> None:

@@ -64,6 +64,11 @@ class DeliverySettings(BaseModel):
         le=60,
         description="Outcomes of a claimed batch still sending are written at least this often (one transaction each); the whole batch is written before the next claim.",
     )
+    delivery_retention_days: int = Field(
+        62,
+        ge=1,
+        description="Finished digests (their papers and delivery record) older than this many days are pruned daily and by `paperboy db prune`; never less than the widest candidate window plus two days, so no paper is sent twice.",
+    )
     worker_concurrency: int = Field(
         4, ge=1, le=64, description="Jobs a `paperboy worker` process runs at once."
     )

@@ -101,3 +101,20 @@ def sent_digests(
         )
         for d in deliveries
     ]
+
+
+def resumable_subscriber_ids(
+    session: Session, *, now: dt.datetime, pending_before: dt.datetime | None = None
+) -> list[int]:
+    """Subscribers with a delivery the planner resumes whatever their next due time: deferred and
+    due for a retry, ``sending`` whose lease ran out, or pending (only those untouched since
+    ``pending_before`` when given: the rest wait in the delivery queue). The status index."""
+    pending = Delivery.status == "pending"
+    if pending_before is not None:
+        pending = pending & (Delivery.updated_at < pending_before)
+    query = select(Delivery.subscriber_id).where(
+        ((Delivery.status == "deferred") & (Delivery.next_attempt_at <= now))
+        | ((Delivery.status == "sending") & (Delivery.lease_until < now))
+        | pending
+    )
+    return sorted(set(session.scalars(query)))

@@ -19,7 +19,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -128,6 +130,10 @@ class Subscriber(Base):
     # Soft bounces since the last successful send; at PAPERBOY_SOFT_BOUNCE_LIMIT → bounced.
     soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     suppressed_reason: Mapped[str | None] = mapped_column(Text)  # why bounced / complained
+    # When the planner next looks at this subscriber (UTC): the delivery moment of their next
+    # digest, DUE_NOW after a change of hour, time zone, cadence or status (the next tick works it
+    # out), NULL while not active (never due). Indexed: a tick reads only who is due.
+    next_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
     topics: Mapped[list[Topic]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Topic.id"
@@ -306,3 +312,27 @@ class RateLimitHit(Base):
         Integer, primary_key=True, index=True
     )  # start, epoch seconds
     hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# "Look at this subscriber at the next tick": earlier than any tick, so always due.
+DUE_NOW = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# The settings a subscriber's next due time depends on.
+DUE_FIELDS = ("status", "timezone", "delivery_hour", "cadence")
+
+
+def due_mark(status: str) -> dt.datetime | None:
+    """The next due time a subscriber gets when their delivery settings or status change."""
+    return DUE_NOW if status == "active" else None
+
+
+@event.listens_for(Subscriber, "before_insert")
+def _due_on_insert(_mapper: object, _connection: object, target: Subscriber) -> None:
+    if target.next_due_at is None:
+        target.next_due_at = due_mark(target.status or "pending")
+
+
+@event.listens_for(Subscriber, "before_update")
+def _due_on_change(_mapper: object, _connection: object, target: Subscriber) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in DUE_FIELDS):
+        target.next_due_at = due_mark(target.status)

@@ -11,6 +11,7 @@ not know which module holds what). Keyword-only arguments, a session first; the 
 - ``deliveries``: deliveries and their items, claims and leases, queueing, counts and errors
 - ``delivery_batches``: the outbox a batch at a time: claim, load, record many in one go
 - ``delivery_history``: what each subscriber was sent: history for planning, the archive
+- ``retention``: pruning the detail of old digests
 - ``votes``: feedback votes
 - ``runs``: ingest runs and HTTP validators
 - ``health``: database activity and integrity, delivery queue status
@@ -54,6 +55,7 @@ from service.storage.delivery_history import (
     last_sent_at,
     planning_history,
     received_paper_ids,
+    resumable_subscriber_ids,
     sent_digests,
 )
 from service.storage.health import (
@@ -110,6 +112,7 @@ from service.storage.papers import (
 from service.storage.ratelimits import (
     count_hit,
 )
+from service.storage.retention import prune_deliveries
 from service.storage.runs import (
     finish_ingest_run,
     http_validators,
@@ -127,6 +130,7 @@ from service.storage.subscribers import (
     confirm_subscriber,
     count_subscribers_by_status,
     delete_subscriber,
+    due_subscribers,
     ensure_subscriber,
     get_subscriber,
     get_subscriber_by_id,
@@ -134,9 +138,11 @@ from service.storage.subscribers import (
     purge_subscriber,
     replace_topics,
     request_confirmation,
+    set_next_due,
     set_ranking_preferences,
     set_subscriber_status,
     update_subscriber,
+    wake_waiting_subscribers,
 )
 from service.storage.suppression import (
     clear_soft_bounces,
@@ -159,6 +165,11 @@ __all__ = [
     "items_of_deliveries",
     "last_digest_dates",
     "subscribers_by_id",
+    "wake_waiting_subscribers",
+    "set_next_due",
+    "resumable_subscriber_ids",
+    "prune_deliveries",
+    "due_subscribers",
     "GIVEN",
     "MAILABLE",
     "MAX_INTERESTS",

@@ -10,12 +10,21 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from service.storage._common import MAILABLE, chunks, dialect_insert, not_suppressed
 from service.storage.interests import first_interest, name_from_topics, set_interest_topics
-from service.storage.models import Delivery, Feedback, Interest, Subscriber, Topic
+from service.storage.models import (
+    DUE_FIELDS,
+    DUE_NOW,
+    Delivery,
+    Feedback,
+    Interest,
+    Subscriber,
+    Topic,
+    due_mark,
+)
 from service.storage.rows import SubscriberRow
 from service.storage.suppression import is_suppressed
 
@@ -107,6 +116,7 @@ def add_subscribers_bulk(
         values = [
             {k: v for k, v in row.items() if k != "topics"}
             | {"created_at": now, "confirmed_at": now if row.get("status") == "active" else None}
+            | {"next_due_at": due_mark(row.get("status", "pending"))}
             for row in chunk
         ]
         new_ids = list(
@@ -147,6 +157,64 @@ def list_subscribers(session: Session, *, status: str | None = None) -> list[Sub
     return [SubscriberRow.of(s) for s in session.scalars(query)]
 
 
+def due_subscribers(
+    session: Session,
+    *,
+    now: dt.datetime,
+    after_id: int,
+    limit: int,
+    ids: Sequence[int] | None = None,
+    email: str | None = None,
+    everyone: bool = False,
+) -> list[tuple[SubscriberRow, dt.datetime | None]]:
+    """The next ``limit`` active subscribers after ``after_id`` (keyset, by id) the planner looks
+    at, each with the next due time it read: those due (``next_due_at <= now``, the index), or
+    of ``ids``, or with this ``email``, or ``everyone`` (``send --date``)."""
+    query = select(Subscriber).where(Subscriber.status == "active", Subscriber.id > after_id)
+    if ids is not None:
+        query = query.where(Subscriber.id.in_(ids))
+    elif email is not None:
+        query = query.where(Subscriber.email == email)
+    elif not everyone:
+        query = query.where(Subscriber.next_due_at <= now)
+    query = query.options(selectinload(Subscriber.topics)).order_by(Subscriber.id).limit(limit)
+    return [(SubscriberRow.of(s), s.next_due_at) for s in session.scalars(query)]
+
+
+def set_next_due(
+    session: Session, *, changes: Sequence[tuple[int, dt.datetime | None, dt.datetime]]
+) -> int:
+    """Store each (subscriber id, next due time read, new next due time) in one statement, only
+    where the time is still the one read: a settings change meanwhile (DUE_NOW) wins."""
+    if not changes:
+        return 0
+    table = Subscriber.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("sid"), table.c.next_due_at == bindparam("old"))
+        .values(next_due_at=bindparam("new"))
+    )
+    rows = [{"sid": sid, "old": old, "new": new} for sid, old, new in changes if old is not None]
+    if not rows:
+        return 0
+    return session.connection().execute(statement, rows).rowcount or 0
+
+
+def wake_waiting_subscribers(session: Session, *, now: dt.datetime, within: dt.timedelta) -> int:
+    """New papers came: subscribers the planner looks at again within ``within`` (a skip-empty
+    or quiet-day digest still open) are looked at by the next tick."""
+    result = session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.status == "active",
+            Subscriber.next_due_at > now,
+            Subscriber.next_due_at <= now + within,
+        )
+        .values(next_due_at=now)
+    )
+    return result.rowcount or 0
+
+
 def count_subscribers_by_status(session: Session) -> dict[str, int]:
     return dict(
         session.execute(
@@ -166,7 +234,7 @@ def set_subscriber_status(
         # A bounced or complained address is never mailed again: no path makes it mailable
         # (only ``unsuppress_subscriber``, an operator's explicit act, clears it).
         query = query.where(not_suppressed())
-    return bool(session.execute(query.values(status=status)).rowcount)
+    return bool(session.execute(query.values(status=status, next_due_at=due_mark(status))).rowcount)
 
 
 def update_subscriber(session: Session, *, subscriber_id: int, **values: Any) -> None:
@@ -175,6 +243,11 @@ def update_subscriber(session: Session, *, subscriber_id: int, **values: Any) ->
     unknown = set(values) - allowed
     if unknown:
         raise ValueError(f"not a subscriber setting: {sorted(unknown)}")
+    if "status" in values:
+        values["next_due_at"] = due_mark(values["status"])
+    elif any(name in values for name in DUE_FIELDS):
+        # The next tick works out the next digest by the new settings (see models.DUE_NOW).
+        values["next_due_at"] = case((Subscriber.status == "active", DUE_NOW), else_=None)
     session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(**values))
 
 
@@ -242,7 +315,12 @@ def confirm_subscriber(
         update(Subscriber)
         .where(Subscriber.id == subscriber_id, Subscriber.confirm_nonce == nonce, not_suppressed())
         .values(
-            confirm_nonce=None, status="active", confirmed_at=now, consent_ip=ip, soft_bounces=0
+            confirm_nonce=None,
+            status="active",
+            confirmed_at=now,
+            consent_ip=ip,
+            soft_bounces=0,
+            next_due_at=DUE_NOW,
         )
     )
     if result.rowcount != 1:

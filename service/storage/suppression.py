@@ -45,7 +45,7 @@ def suppress_subscriber(session: Session, *, email: str, status: str, reason: st
     result = session.execute(
         update(Subscriber)
         .where(Subscriber.email == email, Subscriber.status.not_in(keep))
-        .values(status=status, suppressed_reason=reason[:1000])
+        .values(status=status, suppressed_reason=reason[:1000], next_due_at=None)
     )
     return bool(result.rowcount)
 
