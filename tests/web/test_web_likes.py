@@ -12,12 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.delivery.runtime import Runtime
+from service.settings import load_settings
 from service.storage import store
 from service.storage.engine import session_scope
 from service.subscribers.liked_papers import MAX_FILE_BYTES
 from tests.ledger.test_http_sources import arxiv_clock  # noqa: F401
 from tests.support.http_replay import FakeClock, ReplayServer, Reply
 from tests.support.web_helpers import NOW, csrf_of
+from tests.web.test_web_browser import server, shoot  # noqa: F401
 
 UNKNOWN = "2409.99999"
 
@@ -151,3 +153,37 @@ def test_an_upload_over_2_mb_is_refused_before_it_is_read(
     )  # fmt: skip
     assert chunked.status_code == 413
     assert likes(runtime, sub_id, "Reward models") == []
+
+
+@pytest.mark.browser
+def test_the_liked_papers_fit_a_phone_and_a_desktop(server, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    server.run("subscribers", "add", "ada@example.org", "--topic", "reasoning")
+    server.run("interests", "add", "ada@example.org", "Reward models",
+               "--like", "2410.18451", "--like", "2410.18252")  # fmt: skip
+    runtime = Runtime(load_settings(database_url=server.env["PAPERBOY_DATABASE_URL"]))
+    try:
+        with session_scope(runtime.factory) as session:
+            sid = store.get_subscriber(session, email="ada@example.org").id
+            target = store.get_interest(session, subscriber_id=sid, name="Reward models").id
+        token = runtime.signer.make("manage", s=sid)
+    finally:
+        runtime.engine.dispose()
+    for width in (375, 1280):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{server.url}/manage/{token}?interest={target}")
+        liked = page.locator("details#likes .liked-title")
+        assert liked.count() == (2 if width == 375 else 3) and liked.first.is_visible()
+        # Papers the ledger has (no look-up: the served app has no fake arXiv).
+        page.fill(f"#ids-{target}", "2410.18533 https://arxiv.org/abs/2410.18533v1 nonsense")
+        page.locator(f"#file-{target}").set_input_files(
+            files=[{"name": "z.json", "mimeType": "application/json",
+                    "buffer": b'[{"URL": "https://arxiv.org/abs/2410.18533"}, {"title": "x"}]'}]
+        )  # fmt: skip
+        if width == 375:
+            page.locator("details#likes button.small", has_text="Add papers").click()
+            page.wait_for_selector(".seed-report")
+            report = page.locator(".seed-report").inner_text()
+            assert "1 added" in report and "item 2" in report and "nonsense" in report
+            assert page.locator("details#likes .liked-title").count() == 3
+        shoot(page, tmp_path, "web-manage-likes", width)
+        page.close()
