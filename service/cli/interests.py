@@ -3,6 +3,7 @@ move), each with its own topics and share of the digest."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -130,6 +131,8 @@ def interests_add(
         data["seeded"] = report.as_dict()
         human += "\n" + _seed_text(report)
     emit(data, as_json, human)
+    if liked is not None and data["seeded"].get("error"):
+        sys.exit(1)
 
 
 @interests.command("like")
@@ -167,6 +170,8 @@ def interests_like(
         subscriber_id, interest_id = subscriber.id, interest.id
     report = _seed(runtime, subscriber_id, interest_id, liked)
     emit(report.as_dict(), as_json, _seed_text(report))
+    if report.error:
+        sys.exit(1)  # arXiv could not be asked: the papers it would have found are not in
 
 
 def _read_liked(ids: tuple[str, ...], bibtex: tuple[str, ...], zotero: tuple[str, ...]) -> Any:

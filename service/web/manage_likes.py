@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import FormParser, MultiPartParser
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from service import logs
 from service.delivery.seeding import read_liked, seed_interest
@@ -68,6 +68,8 @@ async def seed_likes(request: Request, token: str, page: ManageDep) -> Response:
         form = await read_form(request)
     except TooLarge:
         return await run_in_threadpool(_show, page, request, token, None, TOO_LARGE, 413)
+    except MultiPartException as exc:  # a broken body, too many fields, a field over 1 MB
+        return await run_in_threadpool(_show, page, request, token, None, f"form: {exc}", 400)
     csrf = form.get("csrf_token")
     if not page.pages.csrf.valid(request, csrf if isinstance(csrf, str) else ""):
         return page.pages.forbidden_form(request)

@@ -85,6 +85,11 @@ def test_an_interest_seeded_from_five_arxiv_ids_gets_its_section(run, replay_ser
     assert "0 added, 1 already liked, 1 not found on arXiv (2409.99999)" in out
     assert replay_server.requests_to("/api/query")[-1].query["id_list"] == UNKNOWN
 
+    # arXiv down: the id is reported not found, with the error, and the command exits 1.
+    replay_server.routes["/api/query"] = lambda request: Reply(503, b"down")
+    out = run("interests", "like", "ada@example.org", "Software testing", UNKNOWN, code=1).output
+    assert "1 not found on arXiv" in out and "arXiv look-up failed" in out and "503" in out
+
 
 def test_bibtex_and_zotero_files_and_bad_input(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bib = tmp_path / "mine.bib"
