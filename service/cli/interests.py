@@ -3,6 +3,7 @@ move), each with its own topics and share of the digest."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -79,13 +80,25 @@ def _interest_or_fail(session: Any, subscriber: Any, name: str) -> Any:
     default=None,
     help="Share 0-1 of the digest's papers (default: an equal part of what is left).",
 )
+@click.option(
+    "--like", "likes", multiple=True, help="A paper you like: arXiv id or URL (repeatable)."
+)
+@click.option(
+    "--bibtex", "bibtex", multiple=True, type=click.Path(), help="Liked papers from a .bib file."
+)
+@click.option(
+    "--zotero", "zotero", multiple=True, type=click.Path(),
+    help="Liked papers from a Zotero CSL JSON export.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def interests_add(
     ctx: click.Context, email: str, name: str, topics: tuple[str, ...], excludes: tuple[str, ...],
-    share: float | None, as_json: bool,
+    share: float | None, likes: tuple[str, ...], bibtex: tuple[str, ...],
+    zotero: tuple[str, ...], as_json: bool,
 ) -> None:  # fmt: skip
-    """Add an interest NAME to the subscriber EMAIL (at most 20 interests)."""
+    """Add an interest NAME to the subscriber EMAIL (at most 20 interests), from topics and/or
+    papers they like (arXiv ids or URLs, a BibTeX file, a Zotero CSL JSON export)."""
     from service.ledger.ingest import utcnow
     from service.storage import store
     from service.storage.engine import session_scope
@@ -93,6 +106,7 @@ def interests_add(
     address = parse_email(email)
     try:
         parsed = _parse(topics, excludes)
+        liked = _read_liked(likes, bibtex, zotero)
     except InputError as exc:
         fail(str(exc), 2)
     runtime = runtime_from(ctx)
@@ -108,13 +122,100 @@ def interests_add(
                 if r.id == interest.id
             ]
             data = interest_dict(row)
+            subscriber_id, interest_id = subscriber.id, interest.id
     except InputError as exc:
         fail(str(exc), 2)
-    emit(
-        data,
-        as_json,
-        f"added interest {data['name']!r} to {address} ({counted(len(parsed), 'topic')})",
-    )
+    human = f"added interest {data['name']!r} to {address} ({counted(len(parsed), 'topic')})"
+    if liked is not None:
+        report = _seed(runtime, subscriber_id, interest_id, liked)
+        data["seeded"] = report.as_dict()
+        human += "\n" + _seed_text(report)
+    emit(data, as_json, human)
+    if liked is not None and data["seeded"].get("error"):
+        sys.exit(1)
+
+
+@interests.command("like")
+@click.argument("email")
+@click.argument("name")
+@click.argument("papers", nargs=-1)
+@click.option(
+    "--bibtex", "bibtex", multiple=True, type=click.Path(), help="Liked papers from a .bib file."
+)
+@click.option(
+    "--zotero", "zotero", multiple=True, type=click.Path(),
+    help="Liked papers from a Zotero CSL JSON export.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def interests_like(
+    ctx: click.Context, email: str, name: str, papers: tuple[str, ...], bibtex: tuple[str, ...],
+    zotero: tuple[str, ...], as_json: bool,
+) -> None:  # fmt: skip
+    """Strengthen the interest NAME with papers the subscriber likes: arXiv ids or URLs (PAPERS),
+    a BibTeX file, a Zotero CSL JSON export. Papers the ledger lacks are looked up on arXiv."""
+    from service.storage.engine import session_scope
+
+    address = parse_email(email)
+    try:
+        liked = _read_liked(papers, bibtex, zotero)
+    except InputError as exc:
+        fail(str(exc), 2)
+    if liked is None:
+        fail("give arXiv ids or URLs, --bibtex FILE or --zotero FILE", 2)
+    runtime = runtime_from(ctx)
+    with session_scope(runtime.factory) as session:
+        subscriber = _subscriber_or_fail(session, address)
+        interest = _interest_or_fail(session, subscriber, name)
+        subscriber_id, interest_id = subscriber.id, interest.id
+    report = _seed(runtime, subscriber_id, interest_id, liked)
+    emit(report.as_dict(), as_json, _seed_text(report))
+    if report.error:
+        sys.exit(1)  # arXiv could not be asked: the papers it would have found are not in
+
+
+def _read_liked(ids: tuple[str, ...], bibtex: tuple[str, ...], zotero: tuple[str, ...]) -> Any:
+    """The liked papers given, None when none were; InputError naming a bad file or id."""
+    from service.delivery.seeding import read_liked
+    from service.subscribers.liked_papers import MAX_FILE_BYTES
+
+    if not (ids or bibtex or zotero):
+        return None
+    files = []
+    for option, paths in (("--bibtex", bibtex), ("--zotero", zotero)):
+        for path in paths:
+            try:
+                with open(path, "rb") as handle:
+                    files.append((path, handle.read(MAX_FILE_BYTES + 1)))
+            except OSError as exc:
+                raise InputError(f"{option} {path}: {exc.strerror or exc}") from None
+    liked = read_liked(ids, files)
+    if not liked.papers:
+        reasons = "; ".join(liked.rejected[:5]) or "nothing given"
+        raise InputError(f"no arXiv papers found in what was given: {reasons}")
+    return liked
+
+
+def _seed(runtime: Any, subscriber_id: int, interest_id: int, liked: Any) -> Any:
+    from service.delivery.seeding import seed_interest
+    from service.ledger import source_runs
+
+    try:
+        with source_runs.make_fetcher(runtime.settings) as fetcher:
+            return seed_interest(
+                runtime.factory, settings=runtime.settings, fetcher=fetcher,
+                subscriber_id=subscriber_id, interest_id=interest_id, liked=liked,
+            )  # fmt: skip
+    except InputError as exc:
+        fail(str(exc), 2)
+
+
+def _seed_text(report: Any) -> str:
+    lines = [report.summary()]
+    lines += [f"  rejected: {reason}" for reason in report.rejected]
+    if report.error:
+        lines.append(f"  arXiv look-up failed: {report.error}")
+    return "\n".join(lines)
 
 
 @interests.command("list")

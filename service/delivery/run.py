@@ -4,7 +4,7 @@ signer, built once per run), one subscriber's ``Outcome`` and the run's ``SendRe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -76,24 +76,34 @@ class Pipeline:
     signer: Signer
 
     def links(
-        self, subscriber_id: int, paper_ids: Sequence[int], papers: Sequence[ScoredPaper] = ()
-    ) -> DigestLinks:
-        """The digest's signed links; ``papers`` (the picks) get "mute" / "not interested" ones."""
+        self, subscriber_id: int, paper_ids: Sequence[int], papers: Sequence[ScoredPaper] = (),
+        interest_ids: Mapping[str, int] | None = None,
+    ) -> DigestLinks:  # fmt: skip
+        """The digest's signed links; ``papers`` (the picks) get "mute" / "not interested" ones.
+
+        A pick's links name the interest it was picked for (``i``, from ``interest_ids``: name →
+        id), so "more like this" and an exclude land on that interest."""
         base = self.settings.base_url
+        ids = interest_ids or {}
+        picked_for = {
+            scored.paper.paper_id: {"i": ids[scored.interest]}
+            for scored in papers
+            if scored.interest is not None and scored.interest in ids
+        }
         steer = {
             scored.paper.paper_id: tuple(
-                (steer_label(kind, text), f"{base}/steer/{self.signer.make('steer', s=subscriber_id, p=scored.paper.paper_id, k=kind, t=text)}")
+                (steer_label(kind, text), f"{base}/steer/{self.signer.make('steer', s=subscriber_id, p=scored.paper.paper_id, k=kind, t=text, **picked_for.get(scored.paper.paper_id, {}))}")
                 for kind, text in steer_choices(scored)
             )
             for scored in papers
         }  # fmt: skip
         feedback = {
             pid: tuple(
-                f"{base}/feedback/{self.signer.make('feedback', s=subscriber_id, p=pid, v=vote)}"
+                f"{base}/feedback/{self.signer.make('feedback', s=subscriber_id, p=pid, v=vote, **picked_for.get(pid, {}))}"
                 for vote in (1, -1)
             )
             for pid in paper_ids
-        }
+        }  # fmt: skip
         manage = self.signer.make("manage", s=subscriber_id)
         return DigestLinks(
             manage=f"{base}/manage/{manage}",

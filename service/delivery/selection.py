@@ -54,7 +54,9 @@ def make_digest(
         email=subscriber.email,
         digest_date=digest_date,
         papers=tuple(papers),
-        links=pipeline.links(subscriber.id, [p.paper.paper_id for p in papers], papers),
+        links=pipeline.links(
+            subscriber.id, [p.paper.paper_id for p in papers], papers, facts.interest_ids
+        ),
         topics=tuple(ranking_inputs.topics_of(subscriber)),
         notes=facts.notes,
         cadence=subscriber.cadence,
@@ -69,6 +71,8 @@ class DayFacts:
 
     new_papers: int | None = None
     notes: tuple[str, ...] = ()
+    # The reader's interests by name (when the picks name theirs): the links carry the id.
+    interest_ids: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def window(subscriber: ReadSubscriber, digest_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -110,7 +114,12 @@ def day_facts(
         if quiet:
             notes.append(f"Nothing was announced on {source_calendar.day_names(quiet)}.")
     if papers:
-        return DayFacts(None, tuple(notes))
+        ids = (
+            store.interest_ids(session, subscriber_id=subscriber.id)
+            if any(p.interest for p in papers)
+            else {}
+        )
+        return DayFacts(None, tuple(notes), ids)
     last_sent = store.last_sent_at(session, subscriber_id=subscriber.id)
     since = ranking_inputs.candidate_since(
         settings=settings, subscriber=subscriber, now=now, previous=last_sent

@@ -136,6 +136,12 @@ def get_interest(session: Session, *, subscriber_id: int, name: str) -> Interest
     return None
 
 
+def interest_ids(session: Session, *, subscriber_id: int) -> dict[str, int]:
+    """The subscriber's interests, name → id (the digest's links name a pick's interest)."""
+    query = select(Interest.name, Interest.id).where(Interest.subscriber_id == subscriber_id)
+    return {name: interest_id for name, interest_id in session.execute(query)}
+
+
 def get_interest_by_id(
     session: Session, *, subscriber_id: int, interest_id: int
 ) -> Interest | None:

@@ -84,10 +84,18 @@ def archive(
     except TokenError as exc:
         return pages.bad_link(request, str(exc))
     feed = signer.make("feed", s=subscriber_id)
+    ids = store.interest_ids(session, subscriber_id=subscriber_id)
+    more = {}  # (digest date, paper id) -> its "more like this" link, naming the interest
+    for delivery, items in digests:
+        for item, paper in items:
+            picked_for = {"i": ids[item.interest]} if item.interest in ids else {}
+            more[(delivery.id, paper.paper_id)] = "/feedback/" + signer.make(
+                "feedback", s=subscriber_id, p=paper.paper_id, v=1, **picked_for
+            )
     return pages.page(
         request,
         "archive.html",
-        {"digests": digests, "token": token, "feed_url": f"/feed/{feed}.atom"},
+        {"digests": digests, "token": token, "feed_url": f"/feed/{feed}.atom", "more": more},
     )
 
 

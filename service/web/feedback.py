@@ -4,6 +4,10 @@ The GET shows the vote and a button; the POST records it. Link scanners in mail 
 every GET, and a vote they cast would skew the reader's ranking. A small script submits the
 form on load for people with JavaScript, so a click in the email still reads as one action;
 a scanner that runs scripts could cast a vote, which the reader's own next click replaces.
+
+A "more like this" link of a paper picked for one of the reader's interests names it (``i``):
+the paper also becomes a liked paper of that interest (the manage page lists it, with a button
+to remove it again). The archive page has the same link on each paper.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from service import logs
+from service.delivery.seeding import like_paper
 from service.storage import store
 from service.subscribers.tokens import Signer, TokenError
 from service.web.deps import ClockDep, PagesDep, SessionDep, SignerDep
@@ -74,11 +79,27 @@ def feedback(
     changed = store.record_feedback(
         session, subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, now=clock()
     )
+    liked_for = None
+    if vote == 1:
+        liked_for = like_paper(
+            session, subscriber_id=subscriber_id, interest_id=payload_interest(signer, token),
+            paper_id=paper_id, now=clock(),
+        )  # fmt: skip
     session.commit()
-    log.info("feedback", subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, changed=changed)
+    log.info(
+        "feedback", subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, changed=changed,
+        liked=liked_for is not None,
+    )  # fmt: skip
     manage = signer.make("manage", s=subscriber_id)
     return pages.page(
         request,
         "feedback.html",
-        {"vote": vote, "title": title, "done": True, "manage_url": f"/manage/{manage}"},
-    )
+        {"vote": vote, "title": title, "done": True, "manage_url": f"/manage/{manage}",
+         "interest": liked_for},
+    )  # fmt: skip
+
+
+def payload_interest(signer: Signer, token: str) -> int | None:
+    """The interest the paper was picked for, when the link names one (``i``)."""
+    payload = signer.read("feedback", token)
+    return id_in(payload, "i") if "i" in payload else None

@@ -17,6 +17,7 @@ from service.errors import InputError
 from service.records import Topic
 from service.storage import store
 from service.subscribers import topic_check
+from service.subscribers.liked_papers import MAX_FILE_BYTES
 from service.subscribers.ranking_levels import RELEVANCE_FLOOR, TRENDING_SHARE
 from service.subscribers.subscriptions import Preferences, parse_preferences
 from service.subscribers.tokens import TokenError
@@ -115,6 +116,7 @@ class ManagePage:
     def show(
         self, request: Request, token: str, subscriber: Any, *, rows: list[dict[str, Any]], values: dict[str, Any],
         papers: list[Any] | None, notice: str | None = None, error: str | None = None, status_code: int = 200,
+        extra: dict[str, Any] | None = None,
     ) -> Response:  # fmt: skip
         context = {
             "token": token, "status": subscriber.status, "rows": rows, "values": values, "papers": papers,
@@ -129,6 +131,7 @@ class ManagePage:
                 i.id: self.runtime.signer.make("feed", s=subscriber.id, i=i.id)
                 for i in self.interests
             },
+            "seeded": None, "max_upload_mb": MAX_FILE_BYTES // (1024 * 1024), **(extra or {}),
         }  # fmt: skip
         return self.pages.page(request, "manage.html", context, status_code=status_code, form=True)
 
