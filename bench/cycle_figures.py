@@ -21,7 +21,7 @@ RELATIONS = ("deliveries", "delivery_items")
 
 def populate(database_url: str, count: int) -> None:
     """Child process: insert ``count`` generated subscribers and their topics with COPY (ids
-    given here, the sequences moved past them), a chunk per COPY; every one due at once, as
+    given here, the sequences moved past them; one interest each), a chunk per COPY; every one due at once, as
     after migration 0010 (``DUE_NOW``)."""
     from service.storage.engine import make_engine
     from service.storage.models import DUE_NOW
@@ -43,15 +43,23 @@ def populate(database_url: str, count: int) -> None:
                             row["cadence"], row["max_papers"], False, now, now, 0, DUE_NOW,
                         ))  # fmt: skip
                 with cursor.copy(
-                    "COPY topics (subscriber_id, kind, text, weight) FROM STDIN"
+                    "COPY interests (id, subscriber_id, name, position, created_at) FROM STDIN"
+                ) as copy:
+                    for n in range(inserted + 1, inserted + len(chunk) + 1):
+                        copy.write_row((n, n, "My papers", 0, now))  # one interest each, id = n
+                with cursor.copy(
+                    "COPY topics (subscriber_id, interest_id, kind, text, weight) FROM STDIN"
                 ) as copy:
                     for n, row in enumerate(chunk, start=inserted + 1):
                         for kind, text, weight in row["topics"]:
-                            copy.write_row((n, kind, text, weight))
+                            copy.write_row((n, n, kind, text, weight))
                             topics += 1
                 inserted += len(chunk)
             cursor.execute(
                 "SELECT setval(pg_get_serial_sequence('subscribers', 'id'), %s)", (inserted,)
+            )
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('interests', 'id'), %s)", (inserted,)
             )
         connection.commit()
     finally:
