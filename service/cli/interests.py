@@ -62,6 +62,21 @@ def _interest_or_fail(session: Any, subscriber: Any, name: str) -> Any:
     return interest
 
 
+def _liked_paper_files(command: Any) -> Any:
+    """The --bibtex and --zotero options of the commands that seed an interest."""
+    command = click.option(
+        "--zotero", "zotero", multiple=True, type=click.Path(),
+        help="Liked papers from a Zotero CSL JSON export.",
+    )(command)  # fmt: skip
+    return click.option(
+        "--bibtex",
+        "bibtex",
+        multiple=True,
+        type=click.Path(),
+        help="Liked papers from a .bib file.",
+    )(command)
+
+
 @interests.command("add")
 @click.argument("email")
 @click.argument("name")
@@ -83,13 +98,7 @@ def _interest_or_fail(session: Any, subscriber: Any, name: str) -> Any:
 @click.option(
     "--like", "likes", multiple=True, help="A paper you like: arXiv id or URL (repeatable)."
 )
-@click.option(
-    "--bibtex", "bibtex", multiple=True, type=click.Path(), help="Liked papers from a .bib file."
-)
-@click.option(
-    "--zotero", "zotero", multiple=True, type=click.Path(),
-    help="Liked papers from a Zotero CSL JSON export.",
-)  # fmt: skip
+@_liked_paper_files
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def interests_add(
@@ -139,13 +148,7 @@ def interests_add(
 @click.argument("email")
 @click.argument("name")
 @click.argument("papers", nargs=-1)
-@click.option(
-    "--bibtex", "bibtex", multiple=True, type=click.Path(), help="Liked papers from a .bib file."
-)
-@click.option(
-    "--zotero", "zotero", multiple=True, type=click.Path(),
-    help="Liked papers from a Zotero CSL JSON export.",
-)  # fmt: skip
+@_liked_paper_files
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def interests_like(

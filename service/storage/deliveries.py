@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.storage._common import OPEN_DELIVERY, chunks, not_suppressed
+from service.storage._common import chunks
 from service.storage.models import Delivery, DeliveryItem, Subscriber
 from service.storage.rows import DeliveryItemRow, DeliveryRow
 
@@ -27,11 +27,6 @@ def get_delivery(
             Delivery.subscriber_id == subscriber_id, Delivery.digest_date == digest_date
         )
     )
-    return DeliveryRow.of(delivery) if delivery is not None else None
-
-
-def get_delivery_by_id(session: Session, *, delivery_id: int) -> DeliveryRow | None:
-    delivery = session.get(Delivery, delivery_id)
     return DeliveryRow.of(delivery) if delivery is not None else None
 
 
@@ -137,38 +132,6 @@ def create_deliveries(
     return ids
 
 
-def claim_delivery(
-    session: Session, *, delivery_id: int, now: dt.datetime, lease_until: dt.datetime
-) -> bool:
-    """Move a delivery to ``sending`` under a lease; True only for the one caller that won it.
-
-    Claimable: open (pending, or deferred whose retry time has come), or ``sending`` whose lease
-    ran out because the process holding it died. The subscriber must still be active: an
-    unsubscribe between planning and sending is honoured.
-    """
-    open_now = Delivery.status.in_(OPEN_DELIVERY) & (
-        Delivery.next_attempt_at.is_(None) | (Delivery.next_attempt_at <= now)
-    )
-    abandoned = (Delivery.status == "sending") & (Delivery.lease_until < now)
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            open_now | abandoned,
-            Delivery.subscriber_id.in_(
-                select(Subscriber.id).where(Subscriber.status == "active", not_suppressed())
-            ),
-        )
-        .values(
-            status="sending",
-            attempts=Delivery.attempts + 1,
-            updated_at=now,
-            lease_until=lease_until,
-        )
-    )
-    return result.rowcount == 1
-
-
 def finish_delivery(
     session: Session,
     *,
@@ -187,16 +150,6 @@ def finish_delivery(
     session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
-def release_delivery(session: Session, *, delivery_id: int, now: dt.datetime) -> bool:
-    """Hand a claimed delivery back unsent: pending again, this attempt not counted."""
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "sending")
-        .values(status="pending", attempts=Delivery.attempts - 1, updated_at=now, lease_until=None)
-    )
-    return result.rowcount == 1
-
-
 def delivery_items(session: Session, *, delivery_id: int) -> list[DeliveryItemRow]:
     return [
         DeliveryItemRow.of(item)
@@ -206,10 +159,6 @@ def delivery_items(session: Session, *, delivery_id: int) -> list[DeliveryItemRo
             .order_by(DeliveryItem.position)
         )
     ]
-
-
-def delivery_attempts(session: Session, *, delivery_id: int) -> int:
-    return session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 0
 
 
 def deliveries_to_queue(

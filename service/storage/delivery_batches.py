@@ -35,7 +35,7 @@ def claim_deliveries(
     """Move those of these deliveries that are claimable to ``sending`` under a lease, in one
     statement; the ones this caller won.
 
-    Claimable as in ``claim_delivery``: open (pending, or deferred whose retry time has come) or
+    Claimable: open (pending, or deferred whose retry time has come) or
     ``sending`` with its lease run out, and its subscriber still active. On PostgreSQL the rows
     are locked ``FOR UPDATE SKIP LOCKED``: two workers given the same ids split them without
     waiting on each other; SQLite runs one writer at a time, so its plain UPDATE is atomic too.

@@ -25,20 +25,16 @@ from __future__ import annotations
 
 from service.storage._common import GIVEN, MAILABLE, NOT_SENT, OPEN_DELIVERY, SUPPRESSED
 from service.storage.deliveries import (
-    claim_delivery,
     count_deliveries_by_status,
     count_delivery_items,
     create_deliveries,
     create_delivery,
     deliveries_for,
     deliveries_to_queue,
-    delivery_attempts,
     delivery_items,
     finish_delivery,
     get_delivery,
-    get_delivery_by_id,
     recent_delivery_errors,
-    release_delivery,
 )
 from service.storage.delivery_batches import (
     Claimed,
@@ -187,7 +183,6 @@ __all__ = [
     "add_subscribers_bulk",
     "arxiv_ids_without_categories",
     "candidates_since",
-    "claim_delivery",
     "clear_soft_bounces",
     "confirm_subscriber",
     "count_deliveries_by_status",
@@ -202,7 +197,6 @@ __all__ = [
     "delete_subscriber",
     "deliveries_for",
     "deliveries_to_queue",
-    "delivery_attempts",
     "delivery_items",
     "ensure_subscriber",
     "feedback_votes",
@@ -212,7 +206,6 @@ __all__ = [
     "finish_ingest_run",
     "first_interest",
     "get_delivery",
-    "get_delivery_by_id",
     "get_interest",
     "get_interest_by_id",
     "get_subscriber",
@@ -248,7 +241,6 @@ __all__ = [
     "recent_paper_terms",
     "record_feedback",
     "record_soft_bounce",
-    "release_delivery",
     "remove_interest",
     "remove_interest_like",
     "remove_interest_topic",

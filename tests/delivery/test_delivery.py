@@ -106,9 +106,9 @@ def test_an_unsubscribe_between_planning_and_claim_is_honoured(
     with session_scope(runtime.factory) as session:
         delivery = session.scalars(select(Delivery)).one()
         assert delivery.status == "deferred"
-        assert store.claim_delivery(
-            session, delivery_id=delivery.id, now=now + dt.timedelta(hours=2), lease_until=now + dt.timedelta(hours=3)
-        ) is False  # fmt: skip
+        assert store.claim_deliveries(
+            session, ids=[delivery.id], now=now + dt.timedelta(hours=2), lease_until=now + dt.timedelta(hours=3)
+        ) == []  # fmt: skip
 
 
 def test_permanent_failures_are_not_retried_and_show_in_deliveries(
