@@ -48,6 +48,11 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cpu_split() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
 def run(command: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode:
@@ -127,10 +132,12 @@ def main() -> None:
 
         time.sleep(1.2)  # idle backends flush their statistics (PGSTAT_MIN_INTERVAL 1 s)
         db0, cpu0, n0 = activity(), cpu(), statements[0]
+        split0 = cpu_split()
         begin = time.perf_counter()
         run_worker(runtime, concurrency=runtime.settings.worker_concurrency, wait=False)
         seconds = time.perf_counter() - begin
         cpu1, n1 = cpu(), statements[0]
+        split1 = cpu_split()
         time.sleep(1.2)
         db1 = activity()
         with session_scope(runtime.factory) as session:
@@ -153,6 +160,8 @@ def main() -> None:
         "worker_cpu_ms_per_message": round(worker_ms, 3), "build_cpu_ms_per_message": round(build_ms, 3),
         "cpu_ratio": round(worker_ms / build_ms, 2), "commits_per_message": round(commits, 4),
         "statements_per_message": round(per_statement, 3), "papers_per_message": papers,
+        "worker_user_ms_per_message": round((split1[0] - split0[0]) * 1000 / sent, 3),
+        "worker_system_ms_per_message": round((split1[1] - split0[1]) * 1000 / sent, 3),
     }  # fmt: skip
     print(json.dumps(figures), flush=True)
     if not args.no_record:

@@ -14,6 +14,8 @@ from email.utils import getaddresses
 from types import TracebackType
 from typing import Protocol, Self
 
+from service.digest.message import raw_values
+
 
 class Mailer(Protocol):
     """Hands finished messages on; send() raises Transient/PermanentSendError on failure."""
@@ -36,5 +38,5 @@ class Mailer(Protocol):
 
 def recipients(msg: EmailMessage) -> str:
     """The To addresses of `msg`, for logs and error messages."""
-    addresses = [addr for _, addr in getaddresses(msg.get_all("To", []))]
+    addresses = [addr for _, addr in getaddresses(raw_values(msg, "To"))]
     return ", ".join(addresses) or "(no recipient)"

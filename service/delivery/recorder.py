@@ -21,6 +21,7 @@ from service import logs
 from service.delivery.bounces import BounceEvent, apply_events, classify_refusal
 from service.delivery.run import Outcome, Pipeline
 from service.delivery.smtp_pool import Result
+from service.digest.message import raw_values
 from service.errors import SendError, StoreWriteError
 from service.settings import Settings
 from service.storage import store
@@ -77,7 +78,11 @@ class Recorder:
         if self.failed is not None:
             raise self.failed
         prepared: Prepared = result.job.key
-        message_id = result.job.message["Message-ID"] if result.status == "sent" else None
+        message_id = (
+            next(iter(raw_values(result.job.message, "Message-ID")), None)
+            if result.status == "sent"
+            else None
+        )  # the stored value: indexing the message would run the header parser for it
         with self._lock:
             self._pending.append(Entry(prepared, result.status, result.error, None, message_id))
 

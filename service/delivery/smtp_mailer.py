@@ -23,6 +23,7 @@ from service.delivery.smtp_replies import (
     send_wire,
     was_dropped,
 )
+from service.digest.message import raw_values
 from service.errors import (
     ConfigError,
     InDoubtSendError,
@@ -94,6 +95,10 @@ class SmtpMailer(Mailer):
         self.local_hostname = local_hostname
         self._ssl_context = ssl_context
         self._smtp: smtplib.SMTP | None = None
+        # False from the start of a send until the server took the message: then the
+        # connection is between transactions (RFC 5321 §4.1.1.4: the end of DATA resets
+        # it) and the next send needs no RSET first.
+        self._clean = True
         self.connections = 0  # opened so far; for logs and tests
 
     @property
@@ -259,13 +264,14 @@ class SmtpMailer(Mailer):
         return TransientSendError(f"{prefix} sending to {to} failed: {type(exc).__name__}: {exc}")
 
     def send(self, msg: EmailMessage) -> None:
-        if not msg.get_all("To"):
+        if not raw_values(msg, "To"):
             raise ValueError("message has no To header")
         to = recipients(msg)
         for attempt in (1, 2):
             reused = self._smtp is not None
             smtp = self._connection(to)
             setattr(smtp, "message_sent", False)  # noqa: B010 (any smtplib.SMTP may stand here)
+            self._clean = False
             try:
                 refused = send_wire(smtp, msg)
             except (smtplib.SMTPException, OSError) as exc:
@@ -302,11 +308,12 @@ class SmtpMailer(Mailer):
                     server=self.server,
                     refused={mask_address(a): r for a, r in refused.items()},
                 )
+            self._clean = True
             log.info(
                 "smtp.sent",
                 server=self.server,
                 to=mask_address(to),
-                message_id=msg.get("Message-ID"),
+                message_id=next(iter(raw_values(msg, "Message-ID")), None),
             )
             return
 
@@ -328,7 +335,7 @@ class SmtpMailer(Mailer):
             "smtp.in_doubt",
             server=self.server,
             to=mask_address(to),
-            message_id=msg.get("Message-ID"),
+            message_id=next(iter(raw_values(msg, "Message-ID")), None),
             timed_out=timed_out,
         )
         return error
@@ -339,12 +346,16 @@ class SmtpMailer(Mailer):
         return self._smtp is not None
 
     def rset(self) -> None:
-        """RSET on an open connection, so the next message starts a clean transaction.
+        """RSET on an open connection whose last transaction did not end with the server taking
+        the message, so the next one starts clean; nothing after a message went through (the
+        end of DATA already reset the session, and a round trip per message costs the worker,
+        the relay and the wire). A server that has since dropped an idle connection is met by
+        send()'s one reconnect.
 
-        Also a cheap liveness check: a connection the server dropped, or answered with anything
-        but 250 (421: closing), is discarded, and the next send opens a new one. Never raises.
+        A connection the server dropped, or whose RSET it answered with anything but 250 (421:
+        closing), is discarded, and the next send opens a new one. Never raises.
         """
-        if self._smtp is None:
+        if self._smtp is None or self._clean:
             return
         try:
             code, reply = self._smtp.rset()
@@ -357,7 +368,7 @@ class SmtpMailer(Mailer):
             self._discard()
 
     def _discard(self) -> None:
-        smtp, self._smtp = self._smtp, None
+        smtp, self._smtp, self._clean = self._smtp, None, True
         if smtp is not None:
             try:
                 smtp.close()

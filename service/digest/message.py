@@ -83,7 +83,7 @@ def recipient_address(address: str) -> str:
 
 def needs_smtputf8(msg: EmailMessage) -> bool:
     """True when a recipient's address is not ASCII: the message goes out as UTF-8 (RFC 6532)."""
-    return not "".join(str(value) for value in msg.get_all("To", [])).isascii()
+    return not "".join(raw_values(msg, "To")).isascii()
 
 
 def _message_id_domain(from_addr: str, base_url: str) -> str:
@@ -284,6 +284,22 @@ def wire_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=pol)
 
 
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def raw_values(msg: EmailMessage, name: str) -> list[str]:
+    """The values of every `name` header as stored, unparsed: reading ``msg[name]`` runs the
+    header registry's parser, which costs more per message than building it did. Enough for
+    addresses (``getaddresses`` reads folded and encoded-word values as they are)."""
+    wanted = name.lower()
+    return [_unfolded(str(v)) for key, v in msg.raw_items() if key.lower() == wanted]
+
+
+def _unfolded(value: str) -> str:
+    """A header value with its folding line breaks taken out (RFC 5322 §2.2.3)."""
+    return _FOLD.sub("", value) if "\n" in value else value
+
+
 def envelope(msg: EmailMessage) -> tuple[str, list[str]] | None:
     """Envelope sender and recipients as smtplib's send_message would take them from `msg`.
 
@@ -292,9 +308,8 @@ def envelope(msg: EmailMessage) -> tuple[str, list[str]] | None:
     """
     if any(name in msg for name in ("Sender", "Bcc", "Resent-Date", "Resent-Bcc")):
         return None
-    senders = getaddresses([str(msg["From"] or "")])
-    fields = [str(value) for value in (msg["To"], msg["Cc"]) if value is not None]
-    recipients = [address for _, address in getaddresses(fields)]
+    senders = getaddresses(raw_values(msg, "From")[:1])
+    recipients = [addr for _, addr in getaddresses(raw_values(msg, "To") + raw_values(msg, "Cc"))]
     sender = senders[0][1] if senders else ""
     if not "".join([sender, *recipients]).isascii():
         return None

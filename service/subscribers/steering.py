@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from service.records import Candidate, ScoredPaper
 
@@ -53,6 +54,13 @@ def matched_terms(scored: ScoredPaper) -> frozenset[str]:
     return frozenset(words)
 
 
+@lru_cache(maxsize=4096)
+def _title_words(title: str) -> tuple[str, ...]:
+    """The title's words of four letters or more that are not generic, in order (the same for
+    every reader of the paper: a digest run asks once per paper, not once per reader)."""
+    return tuple(w for w in _WORD.findall(title) if len(w) >= 4 and w.casefold() not in _GENERIC)
+
+
 def exclude_phrase(paper: Candidate, matched: Iterable[str] = ()) -> str:
     """A word or short phrase of the paper a reader may not want; "" when none stands out."""
     taken = {word.casefold() for word in matched}
@@ -65,7 +73,7 @@ def exclude_phrase(paper: Candidate, matched: Iterable[str] = ()) -> str:
         phrase = " ".join(str(keyword).split())
         if fresh(phrase) and len(phrase.split()) <= MAX_PHRASE_WORDS and len(phrase) <= MAX_TEXT:
             return phrase
-    words = [w for w in _WORD.findall(paper.title) if len(w) >= 4 and fresh(w)]
+    words = [w for w in _title_words(paper.title) if w.casefold() not in taken]
     if not words:
         return ""
     best = max(words, key=len)  # the first of the longest: the most specific, usually

@@ -19,7 +19,7 @@ import pytest
 from service.delivery.outbox_mailer import OutboxMailer
 from service.delivery.runtime import mailer_from_settings
 from service.delivery.smtp_mailer import SmtpMailer
-from service.digest.message import build_message, envelope, header_value, wire_bytes
+from service.digest.message import build_message, envelope, header_value, raw_values, wire_bytes
 from service.errors import ConfigError, PermanentSendError, TransientSendError
 from service.records import RenderedDigest
 from tests.support.smtp_sink import SmtpSink
@@ -449,6 +449,30 @@ def test_headers_round_trip_through_the_registry() -> None:
     assert parsed["To"] == '"Jane Q. Doe" <jane@example.org>'
     assert [a.addr_spec for a in parsed["To"].addresses] == ["jane@example.org"]
     assert parsed["Date"] == format_datetime(WHEN)
+
+
+@pytest.mark.parametrize("overrides", VARIED)
+def test_raw_values_read_what_the_header_parser_reads(overrides: dict[str, object]) -> None:
+    """The envelope and the logged Message-ID come from the stored header values, unparsed:
+    the same addresses and id as the registry's parser gives, folded values included."""
+    from email.utils import getaddresses
+
+    long_name = "Dr. Jane Quentin Doe-Smithson of the Very Long Department Name"
+    for msg in (
+        message(**overrides),
+        message(**{**overrides, "to": f'"{long_name}" <jd@example.org>'}),
+    ):  # type: ignore[arg-type]
+        parsed = reparse(msg)
+        assert [a for _, a in getaddresses(raw_values(msg, "To"))] == [
+            a.addr_spec for a in parsed["To"].addresses
+        ]
+        assert raw_values(msg, "Message-ID") == [str(parsed["Message-ID"])]
+        if envelope(msg) is not None:
+            assert envelope(msg) == (
+                parsed["From"].addresses[0].addr_spec,
+                [a.addr_spec for a in parsed["To"].addresses],
+            )
+    assert raw_values(message(), "Cc") == []
 
 
 def test_strict_smtp_server_accepts_our_messages_and_refuses_bare_line_feeds() -> None:

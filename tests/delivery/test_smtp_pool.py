@@ -35,13 +35,29 @@ def pool_for(sink: SmtpSink, size: int = 1, **kwargs: object) -> SmtpPool:
     return SmtpPool(lambda: SmtpMailer(sink.url, timeout=5), size=size, **kwargs)  # type: ignore[arg-type]
 
 
-def test_one_connection_is_reused_with_rset_between_messages(smtp_sink: SmtpSink) -> None:
+def test_one_connection_is_reused_without_rset_after_messages_that_went_through(
+    smtp_sink: SmtpSink,
+) -> None:
     with pool_for(smtp_sink) as pool:
         outcome, results = run(pool, jobs(5))
     assert {r.status for r in results.values()} == {"sent"} and outcome.sent == 5  # type: ignore[attr-defined]
     assert smtp_sink.connections == 1
-    assert smtp_sink.commands["rset"] == 4 and smtp_sink.commands["mail"] == 5
+    # The end of DATA resets the session: no RSET round trip between messages that went out.
+    assert smtp_sink.commands["rset"] == 0 and smtp_sink.commands["mail"] == 5
     assert sorted(smtp_sink.accepted) == sorted(f"reader{n}@example.org" for n in range(5))
+
+
+def test_a_refused_message_is_followed_by_rset_and_the_rest_go_out(smtp_sink: SmtpSink) -> None:
+    """After a transaction the server did not complete, the next message starts with RSET."""
+    smtp_sink.fail_next(1, "550 5.7.1 refused", stage="rcpt")
+    with pool_for(smtp_sink) as pool:
+        outcome, results = run(pool, jobs(4))
+    statuses = sorted(r.status for r in results.values())
+    assert statuses == ["failed", "sent", "sent", "sent"]
+    assert smtp_sink.connections == 1
+    # smtplib sends its own RSET after the refusal; the pool adds one before the next message.
+    assert smtp_sink.commands["rset"] == 2 and smtp_sink.commands["mail"] == 4
+    assert len(smtp_sink.accepted) == 3
 
 
 def test_parallel_connections_share_the_batch(smtp_sink: SmtpSink) -> None:

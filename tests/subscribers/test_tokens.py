@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from freezegun import freeze_time
 
@@ -56,3 +58,23 @@ def test_made_tokens_are_itsdangerous_tokens_byte_for_byte() -> None:
             assert signer.read("steer", token) == payload
     with pytest.raises(ValueError, match="unknown token purpose"):
         signer.make("nothing", s=1)
+
+
+def test_short_payloads_are_not_compressed_and_read_back() -> None:
+    """A short payload skips zlib (its setup costs more than the rest of a link), even one
+    zlib would shorten; itsdangerous reads the uncompressed form all the same."""
+    import zlib
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    from service.subscribers.tokens import COMPRESS_FROM
+
+    payload = {"s": 5, "p": 6, "k": "phrase", "t": "aaaa" * 10}
+    data = json.dumps(payload, separators=(",", ":")).encode()
+    assert len(data) < COMPRESS_FROM and len(zlib.compress(data)) < len(data) - 1
+    signer = Signer("secret")
+    token = signer.make("steer", **payload)
+    assert not token.startswith(".")
+    reference = URLSafeTimedSerializer(["secret"], salt="paperboy.steer")
+    assert reference.loads(token) == payload == signer.read("steer", token)
+    assert reference.dumps(payload).startswith(".")  # itsdangerous would have compressed it
