@@ -21,7 +21,8 @@ separate `paperboy` process exactly as an operator runs it, PAPERBOY_DELIVERY_QU
    then checks that every delivery is `sent`, the sink accepted exactly one message per
    subscriber and no job is left in the queue.
 
-The sink is tests/support/smtp_sink.py (aiosmtpd, counting only) in its own process. Figures per stage:
+The sink is bench/lean_sink.py (counting only; `--sink aiosmtpd` for tests/support/smtp_sink.py, which
+runs ~5× the CPU per message) in its own process. Figures per stage:
 wall time, throughput, CPU seconds of each party (the stage's `paperboy` processes from wait4,
 PostgreSQL from /proc: the postmaster's own and reaped children's time plus live backends', the
 sink's getrusage), the whole machine's busy CPU from /proc/stat (so work of other users on this
@@ -264,7 +265,7 @@ def cycle(args: argparse.Namespace, *, subscribers: int, workers: int) -> Cycle:
     load_before = os.getloadavg()[0]
     server = BenchPostgres(fsync=not args.no_fsync)
     server.start()
-    sink = Sink(args.latency / 1000)
+    sink = Sink(args.latency / 1000, lean=args.sink == "lean")
     folder = Path(tempfile.mkdtemp(prefix="paperboy-e2e-"))
     log = folder / "paperboy.log"
     seeds = folder / "seeds.jsonl"
@@ -506,6 +507,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=None, help="PAPERBOY_SMTP_CONNECTIONS")
     parser.add_argument("--no-record", action="store_true", help="do not write bench/results.md")
     parser.add_argument(
+        "--sink", choices=("lean", "aiosmtpd"), default="lean",
+        help="bench/lean_sink.py (default) or tests/support/smtp_sink.py",
+    )  # fmt: skip
+    parser.add_argument(
         "--tick-only", action="store_true",
         help="only populate --subscribers and time a scheduler tick with nothing due (no cycle)",
     )  # fmt: skip
@@ -632,7 +637,7 @@ def record(
         f"Python {platform.python_version()} on {cpu_name()} ({os.cpu_count()} CPUs, shared with other work: "
         "see the \"other\" CPU column and the load). PostgreSQL "
         f"{_bindir().parent.name if _bindir() else '?'} in a temp folder, fsync {'off' if args.no_fsync else 'on'}, "
-        "default configuration; the sink (tests/support/smtp_sink.py, counting only) in its own process, reply latency "
+        f"default configuration; the sink ({'bench/lean_sink.py' if args.sink == 'lean' else 'tests/support/smtp_sink.py'}, counting only) in its own process, reply latency "
         f"{args.latency:g} ms; everything on this one machine. "
         + ", ".join(f"`PAPERBOY_{k}={v}`" for k, v in shown.items())
         + f". Command: `bench/e2e.py --subscribers {args.subscribers} --cycle-workers {args.cycle_workers} "

@@ -8,7 +8,8 @@ Setup, not timed: a private PostgreSQL server (bench/e2e.py's BenchPostgres, fsy
 seed papers ingested, and `paperboy send --date D` (PAPERBOY_DELIVERY_QUEUE=procrastinate) planning
 one delivery each and queueing them. Then, timed: `service.delivery.queue.run_worker(wait=False)`
 (what `paperboy worker --once` runs) in this process, with default settings, sending to the sink
-(tests/support/smtp_sink.py, counting only) in its own process. Counted: this process's CPU
+(bench/lean_sink.py, or with --sink aiosmtpd tests/support/smtp_sink.py; counting only) in its
+own process, and the sink's CPU per message. Counted: this process's CPU
 (getrusage), commits (pg_stat_database.xact_commit delta, the queue's own included) and SQL
 statements the worker's engine sent (SQLAlchemy's before_cursor_execute: an executemany counts
 once; procrastinate's own queries go through its own connection and are not counted). Then
@@ -84,6 +85,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="sink latency in ms")
     parser.add_argument("--no-fsync", action="store_true")
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument(
+        "--sink", choices=("lean", "aiosmtpd"), default="lean",
+        help="bench/lean_sink.py (default) or tests/support/smtp_sink.py",
+    )  # fmt: skip
     args = parser.parse_args()
 
     from sqlalchemy import event
@@ -97,7 +102,7 @@ def main() -> None:
 
     server = BenchPostgres(fsync=not args.no_fsync)
     server.start()
-    sink = Sink(args.latency / 1000)
+    sink = Sink(args.latency / 1000, lean=args.sink == "lean")
     folder = Path(tempfile.mkdtemp(prefix="paperboy-worker-"))
     try:
         url = server.create_database()
@@ -145,6 +150,7 @@ def main() -> None:
             items = store.count_delivery_items(session, digest_date=DATE)
         sent = by_status.get("sent", 0)
         accepted, recipients = sink.ask("count")
+        sink_cpu = sink.ask("usage")[0]
         assert by_status == {"sent": args.messages}, by_status
         assert accepted == recipients == args.messages, (accepted, recipients)
     finally:
@@ -160,6 +166,7 @@ def main() -> None:
         "worker_cpu_ms_per_message": round(worker_ms, 3), "build_cpu_ms_per_message": round(build_ms, 3),
         "cpu_ratio": round(worker_ms / build_ms, 2), "commits_per_message": round(commits, 4),
         "statements_per_message": round(per_statement, 3), "papers_per_message": papers,
+        "sink_cpu_ms_per_message": round(sink_cpu * 1000 / sent, 3), "sink": args.sink,
         "worker_user_ms_per_message": round((split1[0] - split0[0]) * 1000 / sent, 3),
         "worker_system_ms_per_message": round((split1[1] - split0[1]) * 1000 / sent, 3),
     }  # fmt: skip
