@@ -16,10 +16,12 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import logs
+from service.delivery.builder import Builder
 from service.delivery.mailer import Mailer
 from service.delivery.recorder import Entry, Prepared, Recorder
 from service.delivery.run import Outcome, Pipeline, Progress, SendReport
@@ -95,7 +97,7 @@ def send_deliveries(
                 size = min(size, cap - attempted)
             chunk = ids[reached : reached + size]
             try:
-                jobs, skipped, failed = _claim_and_build(pipeline, chunk, clock())
+                prepared, skipped = _claim_and_load(pipeline, chunk, clock())
             except SQLAlchemyError as exc:  # the database refuses: stop before sending more
                 report.aborted = f"cannot claim deliveries in the database: {_brief(exc)}"
                 log.error("send_aborted", reason=report.aborted)
@@ -103,20 +105,28 @@ def send_deliveries(
             reached += len(chunk)
             for outcome in skipped:
                 add(outcome)
-            recorder.extend(failed)
-            pulled = 0
+            when = clock()
+            builder = Builder(
+                prepared, lambda row, when=when: _build(pipeline, row, when), _row_label
+            )
 
-            def source(jobs: list[Job] = jobs) -> Iterator[Job]:
-                nonlocal pulled
-                for job in jobs:
-                    if stop is not None and stop.is_set():
-                        return  # shutting down: messages in flight finish, the rest is released
-                    pulled += 1
+            def source(builder: Builder[_Row] = builder) -> Iterator[Job]:
+                built = builder.jobs()
+                # Shutting down: messages in flight finish, the rest is released.
+                while not (stop is not None and stop.is_set()):
+                    job = next(built, None)
+                    if job is None:
+                        return
                     yield job
 
-            run = pool.run(source(), recorder.add, breaker=breaker)
+            with builder:
+                run = pool.run(source(), recorder.add, breaker=breaker)
             attempted += run.attempted
-            recorder.extend([Entry(job.key, "released") for job in jobs[pulled:]])
+            recorder.extend(
+                [Entry(_row_key(row), "failed", detail=f"could not build the message: {exc}")
+                 for row, exc in builder.failed]
+                + [Entry(_row_key(row), "released") for row in builder.unsent]
+            )  # fmt: skip
             try:
                 recorder.flush()  # every outcome written before anything else is claimed
             except StoreWriteError as exc:
@@ -134,11 +144,23 @@ def send_deliveries(
     return report
 
 
-def _claim_and_build(
+_Row = tuple[store.Claimed, Any, list[ScoredPaper], Any]  # claim, subscriber, picks, day facts
+
+
+def _row_label(row: _Row) -> str:
+    return f"delivery {row[0].delivery_id}"
+
+
+def _row_key(row: _Row) -> Prepared:
+    claim, subscriber, chosen, _ = row
+    return Prepared(claim, subscriber.email, len(chosen))
+
+
+def _claim_and_load(
     pipeline: Pipeline, delivery_ids: Sequence[int], now: dt.datetime
-) -> tuple[list[Job], list[Outcome], list[Entry]]:
-    """Claim what is claimable of these rows in one statement and build their messages: the jobs
-    to send, the outcomes of the rows skipped, and the build failures to record."""
+) -> tuple[list[_Row], list[Outcome]]:
+    """Claim what is claimable of these rows in one statement and load what their messages
+    need in a few queries: the rows to build, and the outcomes of the rows skipped."""
     settings = pipeline.settings
     lease_until = now + dt.timedelta(seconds=settings.lease_seconds)
     skipped: list[Outcome] = []
@@ -154,7 +176,7 @@ def _claim_and_build(
                 for did in lost
             ]  # fmt: skip
         if not claims:
-            return [], skipped, []
+            return [], skipped
         subscriber_ids = [claim.subscriber_id for claim in claims]
         subscribers = store.subscribers_by_id(session, ids=subscriber_ids)
         items = store.items_of_deliveries(session, ids=sorted(won))
@@ -162,7 +184,7 @@ def _claim_and_build(
             session, ids={i.paper_id for rows in items.values() for i in rows}
         )
         last_dates = store.last_digest_dates(session, subscriber_ids=subscriber_ids)
-        prepared = []
+        prepared: list[_Row] = []
         for claim in claims:
             subscriber = subscribers[claim.subscriber_id]
             chosen = [
@@ -178,25 +200,22 @@ def _claim_and_build(
             facts = day_facts(session, settings, subscriber, claim.digest_date, chosen, now,
                               last_date=last_dates.get(claim.subscriber_id))  # fmt: skip
             prepared.append((claim, subscriber, chosen, facts))
-    jobs: list[Job] = []
-    failed: list[Entry] = []
-    for claim, subscriber, chosen, facts in prepared:
-        key = Prepared(claim, subscriber.email, len(chosen))
-        try:
-            digest = make_digest(pipeline, subscriber, claim.digest_date, chosen, facts=facts)
-            message = build_message(
-                pipeline.renderer.render(digest), to=subscriber.email, from_addr=settings.from_address,
-                base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
-                list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
-                unsubscribe_mailto=settings.list_unsubscribe_mailto,
-                message_key=pipeline.signer.opaque_id("message-id", claim.delivery_id),
-            )  # fmt: skip
-        except Exception as exc:  # rendering or building failed: keep the row, say why
-            log.exception("delivery_build_failed", delivery_id=claim.delivery_id)
-            failed.append(Entry(key, "failed", detail=f"could not build the message: {exc}"))
-            continue
-        jobs.append(Job(key=key, message=message, email=subscriber.email))
-    return jobs, skipped, failed
+    return prepared, skipped
+
+
+def _build(pipeline: Pipeline, row: _Row, now: dt.datetime) -> Job:
+    """The message of one claimed row (in the builder's thread; raises when it cannot be built)."""
+    settings = pipeline.settings
+    claim, subscriber, chosen, facts = row
+    digest = make_digest(pipeline, subscriber, claim.digest_date, chosen, facts=facts)
+    message = build_message(
+        pipeline.renderer.render(digest), to=subscriber.email, from_addr=settings.from_address,
+        base_url=settings.base_url, unsubscribe_url=digest.links.unsubscribe,
+        list_id=f"digest.{settings.list_domain}", reply_to=settings.reply_to, date=now,
+        unsubscribe_mailto=settings.list_unsubscribe_mailto,
+        message_key=pipeline.signer.opaque_id("message-id", claim.delivery_id),
+    )  # fmt: skip
+    return Job(key=_row_key(row), message=message, email=subscriber.email)
 
 
 def _brief(exc: BaseException) -> str:

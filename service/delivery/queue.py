@@ -184,6 +184,7 @@ def run_worker(
                 app.run_worker_async(
                     concurrency=concurrency,
                     wait=wait,
+                    listen_notify=wait,  # a worker that stops when the queue is empty waits for nothing
                     name=name,
                     install_signal_handlers=False,
                     update_heartbeat_interval=5,
