@@ -3,7 +3,8 @@ in_doubt (went out, no reply to its end: never resent).
 
 ``send_deliveries`` works a batch at a time (``PAPERBOY_SEND_CLAIM_BATCH``): it claims the batch's
 rows under a lease in one statement, loads their subscribers, items and papers in a few queries,
-builds the messages (outside any lock), sends them through the SMTP pool and records the
+builds the messages in a builder thread a few ahead of the senders (delivery/builder.py; outside
+any lock), sends them through the SMTP pool and records the
 outcomes in one transaction per batch (or every ``PAPERBOY_SEND_RECORD_SECONDS`` while it is still
 sending): service/delivery/recorder.py. Every outcome of a batch is written before the next batch
 is claimed, so a crash leaves at most one batch sent but unrecorded: its rows stay ``sending``

@@ -2,8 +2,8 @@
 
 `SmtpPool.run(jobs, on_result)` pulls jobs lazily from an iterable (the caller claims and builds
 each message as it is pulled, so nothing waits long under a claim), sends each on one of `size`
-connections (each a `Mailer` from `connect`, opened lazily, reused with RSET between messages,
-reopened after a 421 or a drop), and hands every outcome to `on_result` in the worker's thread,
+connections (each a `Mailer` from `connect`, opened lazily, reused, with RSET only after a
+transaction the server did not finish, reopened after a 421 or a drop), and hands every outcome to `on_result` in the worker's thread,
 before that worker takes its next job. So at any moment at most `size` messages are between the
 server's reply and the caller's record of it: the in-flight bound a crash can duplicate.
 
@@ -196,7 +196,7 @@ class SmtpPool(Mailer):
     def _send_on(mailer: Mailer, job: Job) -> Result:
         rset = getattr(mailer, "rset", None)
         if rset is not None and getattr(mailer, "connected", False):
-            rset()  # a clean transaction on a reused connection; drops a dead one
+            rset()  # after an unfinished transaction only: the next starts clean
         try:
             mailer.send(job.message)
         except InDoubtSendError as exc:
@@ -234,7 +234,7 @@ class SmtpPool(Mailer):
 
         Jobs are pulled one at a time under a lock, so the iterable may claim and build lazily
         (and need not be thread-safe): it should be cheap, since the lock is held while it is
-        pulled (a caller builds its messages before, outside the pool). ``breaker``: one kept
+        pulled (a caller builds its messages outside the pool: delivery/builder.py). ``breaker``: one kept
         across the runs of a caller that sends in batches. Returns when all workers are done.
         """
         state = _RunState(

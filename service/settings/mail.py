@@ -39,7 +39,7 @@ class MailSettings(BaseModel):
         16,
         ge=1,
         le=100,
-        description="SMTP connections a send run uses in parallel (each reused, with RSET between messages).",
+        description="SMTP connections a send run uses in parallel (each reused; RSET only after a transaction the server did not finish).",
     )
     smtp_rate_limit: float = Field(
         0,
