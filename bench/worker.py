@@ -176,7 +176,7 @@ def main() -> None:
         record_section(SECTION, [
             f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()} ({os.cpu_count()} CPUs, shared); "
             f"PostgreSQL fsync {'off' if args.no_fsync else 'on'}. One `paperboy worker --once` (run_worker, in the bench's "
-            f"process) delivering {sent:,} planned digests of {papers} papers to the counting sink in its own process "
+            f"process) delivering {sent:,} planned digests of {papers} papers to the counting sink ({args.sink}) in its own process "
             f"(latency {args.latency:g} ms); default settings: {s.worker_concurrency} jobs at once of "
             f"{s.delivery_batch_size} deliveries, {s.smtp_connections} SMTP connections, claim batch {s.send_claim_batch}.",
             "",
@@ -186,6 +186,8 @@ def main() -> None:
             f"| worker CPU per message | {worker_ms:.2f} ms |",
             f"| bench/build.py path, CPU per built message | {build_ms:.2f} ms |",
             f"| ratio worker / build | {worker_ms / build_ms:.2f}× |",
+            f"| worker CPU per message: user / system | {figures['worker_user_ms_per_message']:.2f} / {figures['worker_system_ms_per_message']:.2f} ms |",
+            f"| sink CPU per message ({args.sink}) | {figures['sink_cpu_ms_per_message']:.2f} ms |",
             f"| commits per message (pg_stat_database, queue included) | {commits:.3f} |",
             f"| SQL statements per message (worker's engine; an executemany counts once) | {per_statement:.2f} |",
             "",
