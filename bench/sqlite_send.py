@@ -440,7 +440,7 @@ def main() -> None:
             f"~100 ms (median {summary['web_op_p50_ms']} ms, slowest {summary['web_op_max_ms']} ms "
             f"for a write and a read), **{summary['web_errors']} errors**"
             + ("" if summary["pages_ok"] is None else
-               f"; `paperboy serve` answered {summary['pages_ok']} page requests, "
+               f"; `paperboy serve` answered {summary['pages_ok']} requests for / and /healthz, "
                f"{summary['pages_failed']} failed")
             + f". **\"database is locked\": {summary['database_locked']}.** Every digest sent, the "
             "sink took one message per subscriber, every write of the second process is in the "
