@@ -565,7 +565,7 @@ def main() -> None:
     elapsed = time.perf_counter() - began
 
     print(f"\nfull cycle, {full.subscribers:,} subscribers, {full.workers} workers: {full.total:.1f} s "
-          f"({full.total / 60:.1f} min; target < 10 min)")  # fmt: skip
+          f"({full.total / 60:.1f} min; target {target(full.subscribers)})")  # fmt: skip
     everything = [full, *compared]
     peak = max(max(max(s.rss_mib.values()) for s in c.stages) for c in everything)
     print(f"peak RSS: bench process {bench_rss:.0f} MiB; largest paperboy/sink process {peak:.0f} MiB; "
@@ -590,6 +590,11 @@ def main() -> None:
         ])  # fmt: skip
         print(f"recorded in {RESULTS.relative_to(ROOT)}")
     print(json.dumps(summary), flush=True)  # the last line: one JSON object
+
+
+def target(subscribers: int) -> str:
+    """The whole-cycle target for this size: issue 17's for a million, the earlier one below."""
+    return "≤ 30 min (issue 17)" if subscribers >= 1_000_000 else "< 10 min at 100,000"
 
 
 SUMMARY = "## The daily cycle in one line (`bench/e2e.py`, last line)"
@@ -641,7 +646,7 @@ def record(
         f"{args.latency:g} ms; everything on this one machine. "
         + ", ".join(f"`PAPERBOY_{k}={v}`" for k, v in shown.items())
         + f". Command: `bench/e2e.py --subscribers {args.subscribers} --cycle-workers {args.cycle_workers} "
-        f"--workers {args.workers} --compare-subscribers {args.compare_subscribers}"
+        f"--workers '{args.workers}' --compare-subscribers {args.compare_subscribers}"
         + (f" --latency {args.latency:g}" if args.latency else "") + (" --no-fsync" if args.no_fsync else "") + "`.",
         "",
     ]  # fmt: skip
@@ -658,7 +663,7 @@ def record(
         ]  # fmt: skip
     peak = max(max(max(s.rss_mib.values()) for s in c.stages) for c in [full, *compared])
     lines += [
-        f"Whole cycle for {full.subscribers:,}: **{full.total:.0f} s ({full.total / 60:.1f} min)**, target < 10 min. "
+        f"Whole cycle for {full.subscribers:,}: **{full.total:.0f} s ({full.total / 60:.1f} min)**, target {target(full.subscribers)}. "
         f"Peak RSS: bench process {bench_rss:.0f} MiB, largest `paperboy` process or sink {peak:.0f} MiB, largest "
         f"PostgreSQL process {max(c.pg_peak_mib for c in [full, *compared]):.0f} MiB (its shared buffers included), "
         "target < 1 GB each."
