@@ -234,9 +234,8 @@ class DeliveryItem(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
-    )
+    # Looked up through uq_delivery_items_delivery_paper (delivery_id leads): no index of its own.
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
