@@ -1,8 +1,7 @@
 """delivery_items: drop the index on delivery_id alone
 
 The unique constraint on (delivery_id, paper_id) already serves every lookup by delivery_id (its
-leading column), so the single-column index only cost space (about a tenth of what a kept digest
-takes) and a write per item planned.
+leading column), so the single-column index only cost space and an index write per item planned.
 
 Revision ID: 0013
 Revises: 0012
