@@ -99,14 +99,18 @@ def send_due(
         failed=report.failed,
         seconds=round(planned_at - started, 2),
     )
-    if ready and enqueue is not None and not dry_run:
-        with session_scope(pipeline.factory) as session:
-            to_queue = store.deliveries_to_queue(
-                session,
-                ids=ready,
-                now=now,
-                stale_before=stale_before,
-            )
+    if enqueue is not None and not dry_run:
+        # With a queue the report always says how many were handed to workers, none included
+        # (rows still under another sender's lease are not ready, so a tick may queue none).
+        to_queue: list[int] = []
+        if ready:
+            with session_scope(pipeline.factory) as session:
+                to_queue = store.deliveries_to_queue(
+                    session,
+                    ids=ready,
+                    now=now,
+                    stale_before=stale_before,
+                )
         report.queued = len(to_queue)
         report.jobs = enqueue(to_queue)
     elif ready:

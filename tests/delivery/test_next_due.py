@@ -220,3 +220,24 @@ def test_a_skip_empty_day_stays_open_and_an_ingest_wakes_it(
     assert tick(runtime, smtp_sink, now + dt.timedelta(minutes=7)) == [
         ("bob@example.org", "skipped")
     ]
+
+
+def test_a_queued_tick_with_nothing_ready_says_it_queued_none(runtime: Runtime) -> None:
+    """With the queue, a tick's report always says how many it handed to workers: 0 when nothing
+    is ready (the three-worker test's tick during a dead worker's lease found its "queued"
+    missing)."""
+    now = dt.datetime(2025, 8, 20, 9, tzinfo=UTC)
+    subscribe(runtime, "q@example.org", tz="UTC", at=now - dt.timedelta(hours=4))
+    handed: list[list[int]] = []
+
+    def enqueue(ids: object) -> int:
+        handed.append(list(ids))  # type: ignore[call-overload]
+        return 1 if handed[-1] else 0
+
+    first = send_due(runtime.pipeline, mailer=None, now=now, enqueue=enqueue)
+    assert first.queued == 1 and first.jobs == 1 and first.as_dict()["queued"] == 1
+    later = send_due(
+        runtime.pipeline, mailer=None, now=now + dt.timedelta(minutes=5), enqueue=enqueue
+    )
+    assert later.queued == 0 and later.jobs == 0 and later.as_dict()["queued"] == 0
+    assert later.sent == 0
