@@ -47,6 +47,7 @@ class Builder(Generic[T]):
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, ahead))
         self._halt = threading.Event()
         self._handed: set[int] = set()  # indexes of rows handed to the pool
+        self._failed_at: set[int] = set()  # indexes of rows whose message could not be built
         self._thread = threading.Thread(target=self._run, name="outbox-builder", daemon=True)
 
     def __enter__(self) -> Builder[T]:
@@ -81,6 +82,7 @@ class Builder(Generic[T]):
                 except Exception as exc:  # rendering or building failed: keep the row, say why
                     log.exception("delivery_build_failed", row=self.label(row))
                     self.failed.append((row, exc))
+                    self._failed_at.add(index)
                     continue
                 if not self._put((index, job)):
                     return
@@ -100,9 +102,8 @@ class Builder(Generic[T]):
     @property
     def unsent(self) -> list[T]:
         """Rows neither handed to the pool nor failed: call after the ``with`` block."""
-        failed = {id(row) for row, _ in self.failed}
         return [
             row
             for index, row in enumerate(self.rows)
-            if index not in self._handed and id(row) not in failed
+            if index not in self._handed and index not in self._failed_at
         ]
