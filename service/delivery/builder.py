@@ -2,10 +2,9 @@
 
 One builder per batch renders and assembles the messages one after the other and hands them to
 the pool through a short queue, so rendering (CPU) overlaps sending (waiting on the relay)
-within one job: a worker needs no second job running beside it to keep its connections busy,
-and its threads stop fighting over the GIL (measured: 4 jobs at once cost ~25 % more CPU per
-message than 1). No lock is held while a message is built; the senders only take finished
-messages off the queue.
+within one job instead of only across a worker's concurrent jobs (whose threads compete for
+the GIL: before the builder, 4 jobs at once cost ~25 % more CPU per message than 1). No lock is
+held while a message is built; the senders only take finished messages off the queue.
 
 What was not handed to the pool when the run ends (the breaker opened, a stop) is ``unsent``:
 the caller releases those rows. A message that cannot be built is ``failed``, with why.
