@@ -185,6 +185,7 @@ def _claim_and_load(
             session, ids={i.paper_id for rows in items.values() for i in rows}
         )
         last_dates = store.last_digest_dates(session, subscriber_ids=subscriber_ids)
+        interests = store.interest_ids_of(session, subscriber_ids=subscriber_ids)
         prepared: list[_Row] = []
         for claim in claims:
             subscriber = subscribers[claim.subscriber_id]
@@ -199,7 +200,8 @@ def _claim_and_load(
                 if i.paper_id in papers
             ]
             facts = day_facts(session, settings, subscriber, claim.digest_date, chosen, now,
-                              last_date=last_dates.get(claim.subscriber_id))  # fmt: skip
+                              last_date=last_dates.get(claim.subscriber_id),
+                              interest_ids=interests.get(claim.subscriber_id, {}))  # fmt: skip
             prepared.append((claim, subscriber, chosen, facts))
     return prepared, skipped
 

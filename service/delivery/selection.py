@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -97,11 +97,13 @@ def calendar_quiet(settings: Settings, subscriber: ReadSubscriber, digest_date: 
 def day_facts(
     session: Session, settings: Settings, subscriber: ReadSubscriber, digest_date: dt.date,
     papers: Sequence[ScoredPaper], now: dt.datetime, *, last_date: dt.date | None | bool = False,
+    interest_ids: Mapping[str, int] | None = None,
 ) -> DayFacts:  # fmt: skip
     """The new papers and notes of one digest: the calendar-quiet days since the subscriber's
     previous digest ("Nothing was announced on Saturday and Sunday."), and for an empty digest
     the number of new papers in its window and which expected source had none. ``last_date``:
-    the subscriber's latest sent digest date when the caller loaded it already (a batch)."""
+    the subscriber's latest sent digest date when the caller loaded it already (a batch);
+    ``interest_ids`` likewise, their interests' name → id."""
     notes: list[str] = []
     if last_date is False or last_date is True:
         last_date = store.last_digest_date(session, subscriber_id=subscriber.id)
@@ -114,11 +116,13 @@ def day_facts(
         if quiet:
             notes.append(f"Nothing was announced on {source_calendar.day_names(quiet)}.")
     if papers:
-        ids = (
-            store.interest_ids(session, subscriber_id=subscriber.id)
-            if any(p.interest for p in papers)
-            else {}
-        )
+        ids: dict[str, int] = {}
+        if any(p.interest for p in papers):
+            ids = (
+                dict(interest_ids)
+                if interest_ids is not None
+                else store.interest_ids(session, subscriber_id=subscriber.id)
+            )
         return DayFacts(None, tuple(notes), ids)
     last_sent = store.last_sent_at(session, subscriber_id=subscriber.id)
     since = ranking_inputs.candidate_since(

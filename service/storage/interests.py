@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from service.errors import InputError
 from service.records import Topic as TopicRecord
+from service.storage._common import chunks
 from service.storage.models import Interest, InterestLike, Subscriber, Topic
 
 MAX_INTERESTS = 20
@@ -140,6 +141,20 @@ def interest_ids(session: Session, *, subscriber_id: int) -> dict[str, int]:
     """The subscriber's interests, name → id (the digest's links name a pick's interest)."""
     query = select(Interest.name, Interest.id).where(Interest.subscriber_id == subscriber_id)
     return {name: interest_id for name, interest_id in session.execute(query)}
+
+
+def interest_ids_of(
+    session: Session, *, subscriber_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """``interest_ids`` of many subscribers in one query a chunk: subscriber → name → id."""
+    found: dict[int, dict[str, int]] = {sid: {} for sid in subscriber_ids}
+    for chunk in chunks(sorted(set(subscriber_ids))):
+        query = select(Interest.subscriber_id, Interest.name, Interest.id).where(
+            Interest.subscriber_id.in_(chunk)
+        )
+        for sid, name, interest_id in session.execute(query):
+            found[sid][name] = interest_id
+    return found
 
 
 def get_interest_by_id(

@@ -95,3 +95,28 @@ def test_at_most_twenty_interests_and_a_new_name_follows_new_topics(runtime: Run
         with pytest.raises(InputError, match="at most 20 interests"):
             store.add_interest(session, subscriber=sub, name="one more", now=NOW)
         assert store.count_interests(session, subscriber_id=sub.id) == 20
+
+
+def test_interest_ids_of_many_subscribers_match_each_ones_own(runtime: Runtime) -> None:
+    """The batch sender reads every reader's interest ids in one query; each must get exactly
+    its own (a wrong id would land "mute" or "more like this" on another interest)."""
+    with session_scope(runtime.factory) as session:
+        ids = []
+        for n in range(3):
+            sub = store.add_subscriber(
+                session, email=f"r{n}@example.org", status="active", timezone="UTC",
+                delivery_hour=8, cadence="daily", max_papers=10,
+                topics=[("keyword", f"topic {n}", 1.0)], now=NOW,
+            )  # fmt: skip
+            session.flush()
+            if n:
+                store.add_interest(session, subscriber=sub, name=f"second {n}", now=NOW,
+                                   topics=[("keyword", "graphs", 1.0)])  # fmt: skip
+            ids.append(sub.id)
+    with session_scope(runtime.factory) as session:
+        many = store.interest_ids_of(session, subscriber_ids=[*ids, 999_999])
+        assert many == {
+            **{sid: store.interest_ids(session, subscriber_id=sid) for sid in ids},
+            999_999: {},
+        }
+        assert [len(many[sid]) for sid in ids] == [1, 2, 2]
