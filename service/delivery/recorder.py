@@ -21,7 +21,7 @@ from service import logs
 from service.delivery.bounces import BounceEvent, apply_events, classify_refusal
 from service.delivery.run import Outcome, Pipeline
 from service.delivery.smtp_pool import Result
-from service.digest.message import raw_values
+from service.digest.message import message_id
 from service.errors import SendError, StoreWriteError
 from service.settings import Settings
 from service.storage import store
@@ -78,13 +78,10 @@ class Recorder:
         if self.failed is not None:
             raise self.failed
         prepared: Prepared = result.job.key
-        message_id = (
-            next(iter(raw_values(result.job.message, "Message-ID")), None)
-            if result.status == "sent"
-            else None
-        )  # the stored value: indexing the message would run the header parser for it
+        # The stored value: indexing the message would run the header parser for it.
+        sent_id = message_id(result.job.message) if result.status == "sent" else None
         with self._lock:
-            self._pending.append(Entry(prepared, result.status, result.error, None, message_id))
+            self._pending.append(Entry(prepared, result.status, result.error, None, sent_id))
 
     def extend(self, entries: Sequence[Entry]) -> None:
         with self._lock:

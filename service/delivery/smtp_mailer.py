@@ -23,7 +23,7 @@ from service.delivery.smtp_replies import (
     send_wire,
     was_dropped,
 )
-from service.digest.message import raw_values
+from service.digest.message import message_id, raw_values
 from service.errors import (
     ConfigError,
     InDoubtSendError,
@@ -313,7 +313,7 @@ class SmtpMailer(Mailer):
                 "smtp.sent",
                 server=self.server,
                 to=mask_address(to),
-                message_id=next(iter(raw_values(msg, "Message-ID")), None),
+                message_id=message_id(msg),
             )
             return
 
@@ -335,7 +335,7 @@ class SmtpMailer(Mailer):
             "smtp.in_doubt",
             server=self.server,
             to=mask_address(to),
-            message_id=next(iter(raw_values(msg, "Message-ID")), None),
+            message_id=message_id(msg),
             timed_out=timed_out,
         )
         return error

@@ -295,6 +295,11 @@ def raw_values(msg: EmailMessage, name: str) -> list[str]:
     return [_unfolded(str(v)) for key, v in msg.raw_items() if key.lower() == wanted]
 
 
+def message_id(msg: EmailMessage) -> str | None:
+    """The message's Message-ID as stored (for logs and the delivery record), None if it has none."""
+    return next(iter(raw_values(msg, "Message-ID")), None)
+
+
 def _unfolded(value: str) -> str:
     """A header value with its folding line breaks taken out (RFC 5322 §2.2.3)."""
     return _FOLD.sub("", value) if "\n" in value else value
