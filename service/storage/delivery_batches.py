@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from service.storage._common import OPEN_DELIVERY, chunks, not_suppressed
 from service.storage.models import Delivery, DeliveryItem, Subscriber
@@ -68,19 +68,6 @@ def claim_deliveries(
         )
         claimed += [Claimed(*row) for row in rows]
     return sorted(claimed, key=lambda c: c.delivery_id)
-
-
-def subscribers_by_id(session: Session, *, ids: Sequence[int]) -> dict[int, Subscriber]:
-    """These subscribers with their topics, in two queries a chunk."""
-    found: dict[int, Subscriber] = {}
-    for chunk in chunks(sorted(set(ids))):
-        for subscriber in session.scalars(
-            select(Subscriber)
-            .where(Subscriber.id.in_(chunk))
-            .options(selectinload(Subscriber.topics))
-        ):
-            found[subscriber.id] = subscriber
-    return found
 
 
 def emails_of_deliveries(session: Session, *, ids: Sequence[int]) -> dict[int, str]:

@@ -71,17 +71,17 @@ def count_papers(session: Session) -> int:
 def latest_papers(session: Session, *, limit: int = 30) -> list[Candidate]:
     """The most recently first-seen papers, most upvoted first within the same moment."""
     rows = session.scalars(
-        select(Paper)
+        select_candidates()
         .order_by(Paper.first_seen.desc(), Paper.upvotes.desc().nulls_last(), Paper.id)
         .limit(limit)
     )
-    return [to_candidate(p) for p in rows]
+    return [candidate_of(row) for row in rows]
 
 
 def candidates_since(session: Session, *, since: dt.datetime) -> list[Candidate]:
     """Papers first seen at or after ``since``: the pool one run ranks from."""
-    rows = session.scalars(select(Paper).where(Paper.first_seen >= since).order_by(Paper.id))
-    return [to_candidate(p) for p in rows]
+    rows = session.execute(select_candidates().where(Paper.first_seen >= since).order_by(Paper.id))
+    return [candidate_of(row) for row in rows]
 
 
 def trending_papers(session: Session, *, window: dt.timedelta, limit: int = 30) -> list[Candidate]:
@@ -90,12 +90,12 @@ def trending_papers(session: Session, *, window: dt.timedelta, limit: int = 30) 
     if newest is None:
         return []
     rows = session.scalars(
-        select(Paper)
+        select_candidates()
         .where(Paper.first_seen >= newest - window)
         .order_by(Paper.upvotes.desc().nulls_last(), Paper.first_seen.desc(), Paper.id)
         .limit(limit)
     )
-    return [to_candidate(p) for p in rows]
+    return [candidate_of(row) for row in rows]
 
 
 def sources_of_papers_seen(
@@ -113,8 +113,8 @@ def papers_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Candidate
     wanted = sorted(set(ids))
     found: dict[int, Candidate] = {}
     for chunk in chunks(wanted):
-        for paper in session.scalars(select(Paper).where(Paper.id.in_(chunk))):
-            found[paper.id] = to_candidate(paper)
+        for row in session.execute(select_candidates().where(Paper.id.in_(chunk))):
+            found[row[0]] = candidate_of(row)
     return found
 
 
@@ -130,6 +130,29 @@ def find_paper_ids(
     else:
         return []
     return list(session.scalars(query.order_by(Paper.id)))
+
+
+# Candidate's fields in order, as Paper's columns (``paper_id`` is ``id``): read as plain rows,
+# not ORM objects, where only Candidates are wanted (a planning run or a delivery batch).
+_CANDIDATE_COLUMNS = tuple(
+    getattr(Paper, "id" if name == "paper_id" else name)
+    for name in Candidate.__slots__  # type: ignore[attr-defined]
+)
+
+
+def select_candidates() -> Any:
+    """``SELECT`` of the columns ``candidate_of`` reads: add the WHERE and ORDER."""
+    return select(*_CANDIDATE_COLUMNS)
+
+
+def candidate_of(row: Sequence[Any]) -> Candidate:
+    """A ``select_candidates`` row as a Candidate (JSON lists as tuples, no abstract as "")."""
+    (pid, key, title, abstract, arxiv_id, authors, author_count, categories, *rest) = row
+    published, first_seen, sources, *links = rest
+    return Candidate(
+        pid, key, title, abstract or "", arxiv_id, tuple(authors or ()), author_count,
+        tuple(categories or ()), published, first_seen, tuple(sources or ()), *links,
+    )  # fmt: skip
 
 
 def to_candidate(paper: Paper) -> Candidate:

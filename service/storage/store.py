@@ -44,7 +44,6 @@ from service.storage.delivery_batches import (
     finish_deliveries,
     items_of_deliveries,
     last_digest_dates,
-    subscribers_by_id,
 )
 from service.storage.delivery_history import (
     last_digest_date,
@@ -122,6 +121,7 @@ from service.storage.runs import (
     start_ingest_run,
 )
 from service.storage.steering import add_exclude_topic
+from service.storage.subscriber_rows import subscribers_by_id
 from service.storage.subscribers import (
     add_subscriber,
     add_subscribers_bulk,

@@ -26,6 +26,7 @@ from service.storage.models import (
     due_mark,
 )
 from service.storage.rows import SubscriberRow
+from service.storage.subscriber_rows import read_subscribers, select_subscribers
 from service.storage.suppression import is_suppressed
 
 
@@ -170,15 +171,14 @@ def due_subscribers(
     """The next ``limit`` active subscribers after ``after_id`` (keyset, by id) the planner looks
     at, each with the next due time it read: those due (``next_due_at <= now``, the index), or
     of ``ids``, or with this ``email``, or ``everyone`` (``send --date``)."""
-    query = select(Subscriber).where(Subscriber.status == "active", Subscriber.id > after_id)
+    query = select_subscribers().where(Subscriber.status == "active", Subscriber.id > after_id)
     if ids is not None:
         query = query.where(Subscriber.id.in_(ids))
     elif email is not None:
         query = query.where(Subscriber.email == email)
     elif not everyone:
         query = query.where(Subscriber.next_due_at <= now)
-    query = query.options(selectinload(Subscriber.topics)).order_by(Subscriber.id).limit(limit)
-    return [(SubscriberRow.of(s), s.next_due_at) for s in session.scalars(query)]
+    return read_subscribers(session, query.order_by(Subscriber.id).limit(limit))
 
 
 def set_next_due(
