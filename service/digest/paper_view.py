@@ -229,14 +229,21 @@ def matched_words(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in cleaned if len(w) > 2 and w not in _STOPWORDS))
 
 
+@functools.lru_cache(maxsize=1024)
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled pattern per set of matched words, kept: the same sets recur across a day's
+    digests, and re's own cache (512 patterns, shared with every other module) kept missing."""
+    alternatives = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+    return re.compile(rf"(?<!\w)(?:{alternatives})[\w-]*", re.IGNORECASE)
+
+
 @functools.lru_cache(maxsize=16384)
 def highlight(text: str, words: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
     """`text` cut into (piece, is a matched word) parts: each word that starts with one of
     `words` (so "model" also marks "models"), case-insensitively."""
     if not text or not words:
         return ((text, False),) if text else ()
-    alternatives = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
-    pattern = re.compile(rf"(?<!\w)(?:{alternatives})[\w-]*", re.IGNORECASE)
+    pattern = _words_pattern(words)
     parts: list[tuple[str, bool]] = []
     position = 0
     for found in pattern.finditer(text):

@@ -70,7 +70,10 @@ class DeliverySettings(BaseModel):
         description="Finished digests (their papers and delivery record) older than this many days are pruned daily and by `paperboy db prune`; never less than the widest candidate window plus two days, so no paper is sent twice.",
     )
     worker_concurrency: int = Field(
-        4, ge=1, le=64, description="Jobs a `paperboy worker` process runs at once."
+        1,
+        ge=1,
+        le=64,
+        description="Jobs (batches of deliveries) a `paperboy worker` process runs at once. One batch already sends over all `PAPERBOY_SMTP_CONNECTIONS` while its next messages are built; more jobs in one process compete for its one core (2 cost 25 % more CPU per message), so run more worker processes instead, and raise this only to hide a relay tens of milliseconds away.",
     )
 
     @field_validator("default_timezone")
