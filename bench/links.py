@@ -22,8 +22,12 @@ def main() -> None:
     parser.add_argument("--digests", type=int, default=2000)
     parser.add_argument("--papers", type=int, default=11)
     args = parser.parse_args()
-    settings = load_settings(secret_key="bench-secret-key-" + "x" * 32, base_url="https://paperboy.example.org")
-    pipeline = Pipeline(settings=settings, factory=None, renderer=None, signer=Signer(settings.secret_key))  # type: ignore[arg-type]
+    settings = load_settings(
+        secret_key="bench-secret-key-" + "x" * 32, base_url="https://paperboy.example.org"
+    )
+    pipeline = Pipeline(
+        settings=settings, factory=None, renderer=None, signer=Signer(settings.secret_key)
+    )  # type: ignore[arg-type]
     pool = seed_papers()
     interests = {"ml": 7, "vision": 8}
     digests = []
@@ -42,8 +46,12 @@ def main() -> None:
             pipeline.links(subscriber, ids, picks, interests)
         best = min(best, (time.perf_counter() - began) / len(digests))
     links = pipeline.links(*digests[0], interests)
-    count = 3 + sum(len(v) for v in links.feedback.values()) + sum(len(v) for v in links.steer.values())
-    print(f"Pipeline.links: {args.papers} papers, {count} links: {best * 1e3:.3f} ms a digest (best of 5 x {len(digests)})")
+    count = (
+        3 + sum(len(v) for v in links.feedback.values()) + sum(len(v) for v in links.steer.values())
+    )
+    print(
+        f"Pipeline.links: {args.papers} papers, {count} links: {best * 1e3:.3f} ms a digest (best of 5 x {len(digests)})"
+    )
 
 
 if __name__ == "__main__":
