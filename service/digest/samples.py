@@ -14,6 +14,7 @@ from service.ranking.rank import rank
 from service.records import Candidate, Digest, DigestLinks, Reason, ScoredPaper, Topic
 from service.resources import sample_listings_path
 from service.sources.listing_file import read_listing_file
+from service.subscribers.paper_links import digest_token, feedback_url
 from service.subscribers.tokens import Signer
 
 BASE_URL = "https://paperboy.example.org"
@@ -65,11 +66,9 @@ def sample_digest(
         ScoredPaper(p, 1 - j / (len(papers) + 1), (Reason(f'matches "{topic}"'), *([Reason(f"trending: {p.upvotes} upvotes")] if p.upvotes else [])))
         for j, p in enumerate(papers)
     )  # fmt: skip
+    token = digest_token(signer, subscriber)
     feedback = {
-        p.paper_id: tuple(
-            f"{BASE_URL}/feedback/{signer.make('feedback', s=subscriber, p=p.paper_id, v=vote)}"
-            for vote in (1, -1)
-        )
+        p.paper_id: tuple(feedback_url(BASE_URL, token, p.paper_id, vote, None) for vote in (1, -1))
         for p in papers
     }
     manage = signer.make("manage", s=subscriber)

@@ -1,5 +1,5 @@
-"""Signed, expiring tokens for the links in emails (confirm, manage, unsubscribe, feedback,
-steer).
+"""Signed, expiring tokens for the links in emails (confirm, manage, unsubscribe, digest;
+feedback and steer in digests sent before the digest token).
 
 Each purpose has its own salt, so a token made for one purpose never opens another, and its own
 lifetime. Extra keys (``fallback_keys``) still verify tokens signed before a secret rotation.
@@ -26,7 +26,10 @@ LIFETIME = {
     "confirm": 2 * DAY,
     "manage": 90 * DAY,
     "unsubscribe": 90 * DAY,
-    "feedback": 90 * DAY,
+    # One per digest: its paper links (vote, like, mute, exclude) carry it, the action in the
+    # query (subscribers/paper_links.py says why that is safe).
+    "digest": 90 * DAY,
+    "feedback": 90 * DAY,  # one per link, in digests sent before the digest token: still read
     "steer": 90 * DAY,  # "mute this author", "not interested in …": a page, then a POST
     "feed": 3650 * DAY,  # an Atom feed URL lives in a feed reader; it only reads the archive
     "csrf": DAY,  # the hidden field of a web form, bound to the visitor's cookie

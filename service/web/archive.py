@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.digest.text import safe_url
 from service.storage import store
+from service.subscribers.paper_links import digest_token, feedback_url
 from service.subscribers.tokens import TokenError
 from service.web.deps import ClockDep, PagesDep, SessionDep, SettingsDep, SignerDep
 from service.web.links import id_in
@@ -85,13 +86,14 @@ def archive(
         return pages.bad_link(request, str(exc))
     feed = signer.make("feed", s=subscriber_id)
     ids = store.interest_ids(session, subscriber_id=subscriber_id)
-    more = {}  # (digest date, paper id) -> its "more like this" link, naming the interest
-    for delivery, items in digests:
-        for item, paper in items:
-            picked_for = {"i": ids[item.interest]} if item.interest in ids else {}
-            more[(delivery.id, paper.paper_id)] = "/feedback/" + signer.make(
-                "feedback", s=subscriber_id, p=paper.paper_id, v=1, **picked_for
-            )
+    digest = digest_token(signer, subscriber_id)  # one signature for every paper's link
+    more = {  # (digest, paper id) -> its "more like this" link, naming the interest
+        (delivery.id, paper.paper_id): feedback_url(
+            "", digest, paper.paper_id, 1, ids.get(item.interest) if item.interest else None
+        )
+        for delivery, items in digests
+        for item, paper in items
+    }
     return pages.page(
         request,
         "archive.html",

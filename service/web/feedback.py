@@ -1,4 +1,7 @@
-"""``/feedback/{token}``: the "more / less like this" links of every digest.
+"""``/feedback/{token}?p=…&v=…``: the "more / less like this" links of every digest.
+
+The token is the digest's one signed token, the vote in the query; ``web/paper_link.py`` reads
+and checks both (and the per-link tokens of digests sent before, without a query).
 
 The GET shows the vote and a button; the POST records it. Link scanners in mail gateways fetch
 every GET, and a vote they cast would skew the reader's ranking. A small script submits the
@@ -14,14 +17,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from service import logs
 from service.delivery.seeding import like_paper
 from service.storage import store
-from service.subscribers.tokens import Signer, TokenError
+from service.subscribers.tokens import TokenError
 from service.web.deps import ClockDep, PagesDep, SessionDep, SignerDep
-from service.web.links import id_in
+from service.web.paper_link import read
 
 log = logs.get_logger(__name__)
 
@@ -29,33 +31,18 @@ log = logs.get_logger(__name__)
 router = APIRouter()
 
 
-def read(session: Session, signer: Signer, token: str) -> tuple[int, int, int, str]:
-    """(subscriber id, paper id, vote, paper title); TokenError for a bad link."""
-    payload = signer.read("feedback", token)
-    subscriber_id, paper_id, vote = id_in(payload, "s"), id_in(payload, "p"), payload.get("v")
-    if isinstance(vote, bool) or vote not in (1, -1):
-        raise TokenError("this link is not valid")
-    papers = store.papers_by_id(session, ids=[paper_id])
-    if (
-        paper_id not in papers
-        or store.get_subscriber_by_id(session, subscriber_id=subscriber_id) is None
-    ):
-        raise TokenError("this paper or subscription no longer exists")
-    return subscriber_id, paper_id, vote, papers[paper_id].title
-
-
 @router.get("/feedback/{token}")
 def feedback_page(
     request: Request, token: str, session: SessionDep, signer: SignerDep, pages: PagesDep
 ) -> Response:
     try:
-        _s, _p, vote, title = read(session, signer, token)
+        link = read(session, signer, token, request.query_params, "feedback")
     except TokenError as exc:
         return pages.bad_link(request, str(exc))
     return pages.page(
         request,
         "feedback.html",
-        {"token": token, "vote": vote, "title": title, "done": False},
+        {"action": link.action, "vote": link.vote, "title": link.paper.title, "done": False},
         form=True,
     )
 
@@ -73,16 +60,22 @@ def feedback(
     if not pages.csrf.valid(request, csrf_token):
         return pages.forbidden_form(request)
     try:
-        subscriber_id, paper_id, vote, title = read(session, signer, token)
+        link = read(session, signer, token, request.query_params, "feedback")
     except TokenError as exc:
         return pages.bad_link(request, str(exc))
+    subscriber_id, paper_id, vote, title = (
+        link.subscriber.id,
+        link.paper.paper_id,
+        link.vote,
+        link.paper.title,
+    )
     changed = store.record_feedback(
         session, subscriber_id=subscriber_id, paper_id=paper_id, vote=vote, now=clock()
     )
     liked_for = None
     if vote == 1:
         liked_for = like_paper(
-            session, subscriber_id=subscriber_id, interest_id=payload_interest(signer, token),
+            session, subscriber_id=subscriber_id, interest_id=link.interest_id,
             paper_id=paper_id, now=clock(),
         )  # fmt: skip
     session.commit()
@@ -97,9 +90,3 @@ def feedback(
         {"vote": vote, "title": title, "done": True, "manage_url": f"/manage/{manage}",
          "interest": liked_for},
     )  # fmt: skip
-
-
-def payload_interest(signer: Signer, token: str) -> int | None:
-    """The interest the paper was picked for, when the link names one (``i``)."""
-    payload = signer.read("feedback", token)
-    return id_in(payload, "i") if "i" in payload else None

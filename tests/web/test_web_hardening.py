@@ -117,6 +117,8 @@ def test_a_signed_token_with_the_wrong_payload_is_a_bad_link_not_a_500(
         client.get(f"/unsubscribed/{unsubscribe}"),
         client.get(f"/confirm/{runtime.signer.make('confirm', n='x', **payload)}"),
         client.get(f"/feedback/{runtime.signer.make('feedback', p=1, v=1, **payload)}"),
+        client.get(f"/feedback/{runtime.signer.make('digest', **payload)}?p=1&v=1"),
+        client.get(f"/steer/{runtime.signer.make('digest', **payload)}?p=1&k=author&t=A"),
     ]
     assert [a.status_code for a in answers] == [400] * len(answers), [a.text[:80] for a in answers]
 

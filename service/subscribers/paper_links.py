@@ -1,0 +1,77 @@
+"""The per-paper links of a digest: "More like this" / "Less like this" (``/feedback/…``) and
+"Mute <author>" / "Not interested in “<phrase>”" (``/steer/…``), all under ONE signed token.
+
+A digest signs one token of purpose ``digest`` (payload ``{"s": subscriber id}``, 90 days) and
+every paper link carries it in its path, the action in its query string:
+
+    /feedback/<digest token>?p=<paper id>&v=1|-1[&i=<interest id>]
+    /steer/<digest token>?p=<paper id>&k=author|phrase&t=<text>[&i=<interest id>]
+
+so a digest costs one HMAC instead of ~46 (one per link, as before: those per-link tokens,
+purposes ``feedback`` and ``steer``, are still read while they are valid).
+
+Why the unsigned query is safe: the same email carries the manage link, which lets its holder
+change everything about the subscription; the digest token grants no more than that, and less:
+a vote, a liked paper or an exclude on this subscriber's own interests. The server checks
+everything that is no longer signed (``p``, ``v``, ``i`` integers, ``v`` 1 or -1, the paper
+exists, the interest is looked up among this subscriber's only, ``k`` author or phrase, ``t``
+one of the paper's authors or a phrase of its title: see ``belongs``); GET still changes
+nothing, the POST still needs CSRF, and the steer page is still not submitted by script.
+
+Pure: string formatting only (no database, no web framework).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from service.records import Candidate
+from service.subscribers.steering import MAX_TEXT
+from service.subscribers.tokens import Signer
+
+KINDS = ("author", "phrase")
+
+
+def digest_token(signer: Signer, subscriber_id: int) -> str:
+    """The one signed token every paper link of a digest (or of an archive page) carries."""
+    return signer.make("digest", s=subscriber_id)
+
+
+def interest_query(interest_id: int | None) -> str:
+    """``&i=<id>`` naming the interest a paper was picked for, "" for none."""
+    return "" if interest_id is None else f"&i={interest_id}"
+
+
+def feedback_url(base: str, token: str, paper_id: int, vote: int, interest_id: int | None) -> str:
+    """``{base}/feedback/{token}?p=…&v=…[&i=…]``; ``base`` "" gives the site-relative path."""
+    return f"{base}/feedback/{token}?p={paper_id}&v={vote}{interest_query(interest_id)}"
+
+
+def steer_url(
+    base: str, token: str, paper_id: int, kind: str, text: str, interest_id: int | None
+) -> str:
+    """``{base}/steer/{token}?p=…&k=…&t=…[&i=…]``, the text percent-encoded."""
+    return (
+        f"{base}/steer/{token}?p={paper_id}&k={kind}&t={quote(text, safe='')}"
+        f"{interest_query(interest_id)}"
+    )
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def belongs(paper: Candidate, kind: str, text: str) -> bool:
+    """Whether a steering link's text is the paper's own: an author of the paper (case and
+    spaces ignored; a name cut at ``steering.MAX_TEXT`` as ``mute_author`` cuts it), or a
+    phrase occurring in its title (casefolded, whitespace normalised)."""
+    wanted = _clean(text)
+    if not wanted:
+        return False
+    if kind == "author":
+        for name in paper.authors:
+            spaced = " ".join(str(name).split())
+            if wanted in (spaced.casefold(), spaced[:MAX_TEXT].casefold()):
+                return True
+        return False
+    return kind == "phrase" and wanted in _clean(paper.title)
