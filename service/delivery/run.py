@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.digest.render import Renderer
 from service.records import DigestLinks, ScoredPaper
 from service.settings import Settings
-from service.subscribers.paper_links import digest_token, feedback_url, steer_url
-from service.subscribers.steering import steer_choices, steer_label
+from service.subscribers.paper_links import digest_links
 from service.subscribers.tokens import Signer
 
 
@@ -80,41 +79,9 @@ class Pipeline:
         self, subscriber_id: int, paper_ids: Sequence[int], papers: Sequence[ScoredPaper] = (),
         interest_ids: Mapping[str, int] | None = None,
     ) -> DigestLinks:  # fmt: skip
-        """The digest's links; ``papers`` (the picks) get "mute" / "not interested" ones.
-
-        Every paper link carries the digest's one signed token, the action in its query
-        (``subscribers.paper_links``). A pick's links name the interest it was picked for (``i``,
-        from ``interest_ids``: name → id), so "more like this" and an exclude land on that
-        interest."""
-        base = self.settings.base_url
-        token = digest_token(self.signer, subscriber_id)
-        ids = interest_ids or {}
-        picked_for = {
-            scored.paper.paper_id: ids[scored.interest]
-            for scored in papers
-            if scored.interest is not None and scored.interest in ids
-        }
-        steer = {
-            scored.paper.paper_id: tuple(
-                (steer_label(kind, text), steer_url(base, token, scored.paper.paper_id, kind, text, picked_for.get(scored.paper.paper_id)))
-                for kind, text in steer_choices(scored)
-            )
-            for scored in papers
-        }  # fmt: skip
-        feedback = {
-            pid: (
-                feedback_url(base, token, pid, 1, picked_for.get(pid)),
-                feedback_url(base, token, pid, -1, picked_for.get(pid)),
-            )
-            for pid in paper_ids
-        }
-        manage = self.signer.make("manage", s=subscriber_id)
-        return DigestLinks(
-            manage=f"{base}/manage/{manage}",
-            unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', s=subscriber_id)}",
-            feedback=feedback,  # type: ignore[arg-type]
-            archive=f"{base}/archive/{manage}",
-            steer=steer,
+        """The digest's links (``subscribers.paper_links.digest_links``)."""
+        return digest_links(
+            self.signer, self.settings.base_url, subscriber_id, paper_ids, papers, interest_ids
         )
 
 

@@ -11,10 +11,10 @@ import datetime as dt
 
 from service.ranking.index import RelevanceIndex
 from service.ranking.rank import rank
-from service.records import Candidate, Digest, DigestLinks, Reason, ScoredPaper, Topic
+from service.records import Candidate, Digest, Reason, ScoredPaper, Topic
 from service.resources import sample_listings_path
 from service.sources.listing_file import read_listing_file
-from service.subscribers.paper_links import digest_token, feedback_url
+from service.subscribers.paper_links import digest_links
 from service.subscribers.tokens import Signer
 
 BASE_URL = "https://paperboy.example.org"
@@ -59,25 +59,15 @@ def sample_digest(
     topics: tuple[Topic, ...] = TOPICS,
     signer: Signer | None = None,
 ) -> Digest:
-    """A digest of `papers` for one subscriber, with signed links shaped like delivery's."""
+    """A digest of `papers` for one subscriber, with the links delivery gives a digest (the same
+    function makes them: one signed token, more / less like this, mute, not interested)."""
     signer = signer or Signer("sample-secret-key")
     topic = next((t.text for t in topics if t.kind == "keyword"), "your topics")
     scored = tuple(
         ScoredPaper(p, 1 - j / (len(papers) + 1), (Reason(f'matches "{topic}"'), *([Reason(f"trending: {p.upvotes} upvotes")] if p.upvotes else [])))
         for j, p in enumerate(papers)
     )  # fmt: skip
-    token = digest_token(signer, subscriber)
-    feedback = {
-        p.paper_id: tuple(feedback_url(BASE_URL, token, p.paper_id, vote, None) for vote in (1, -1))
-        for p in papers
-    }
-    manage = signer.make("manage", s=subscriber)
-    links = DigestLinks(
-        manage=f"{BASE_URL}/manage/{manage}",
-        unsubscribe=f"{BASE_URL}/unsubscribe/{signer.make('unsubscribe', s=subscriber)}",
-        feedback=feedback,  # type: ignore[arg-type]
-        archive=f"{BASE_URL}/archive/{manage}",
-    )
+    links = digest_links(signer, BASE_URL, subscriber, [p.paper_id for p in papers], scored)
     return Digest(email, DIGEST_DATE, scored, links, topics)
 
 
@@ -92,4 +82,7 @@ def ranked_sample_digest(
         trending_share=trending_share,
     )
     digest = sample_digest([p.paper for p in picks], topics=topics)
-    return dataclasses.replace(digest, papers=tuple(picks))
+    links = digest_links(
+        Signer("sample-secret-key"), BASE_URL, 1, [p.paper.paper_id for p in picks], picks
+    )
+    return dataclasses.replace(digest, papers=tuple(picks), links=links)

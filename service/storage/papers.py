@@ -70,7 +70,7 @@ def count_papers(session: Session) -> int:
 
 def latest_papers(session: Session, *, limit: int = 30) -> list[Candidate]:
     """The most recently first-seen papers, most upvoted first within the same moment."""
-    rows = session.scalars(
+    rows = session.execute(
         select_candidates()
         .order_by(Paper.first_seen.desc(), Paper.upvotes.desc().nulls_last(), Paper.id)
         .limit(limit)
@@ -89,7 +89,7 @@ def trending_papers(session: Session, *, window: dt.timedelta, limit: int = 30) 
     newest = session.scalar(select(func.max(Paper.first_seen)))
     if newest is None:
         return []
-    rows = session.scalars(
+    rows = session.execute(
         select_candidates()
         .where(Paper.first_seen >= newest - window)
         .order_by(Paper.upvotes.desc().nulls_last(), Paper.first_seen.desc(), Paper.id)

@@ -23,10 +23,11 @@ Pure: string formatting only (no database, no web framework).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from service.records import Candidate
-from service.subscribers.steering import MAX_TEXT
+from service.records import Candidate, DigestLinks, ScoredPaper
+from service.subscribers.steering import MAX_TEXT, steer_choices, steer_label
 from service.subscribers.tokens import Signer
 
 KINDS = ("author", "phrase")
@@ -75,3 +76,44 @@ def belongs(paper: Candidate, kind: str, text: str) -> bool:
                 return True
         return False
     return kind == "phrase" and wanted in _clean(paper.title)
+
+
+def digest_links(
+    signer: Signer, base: str, subscriber_id: int, paper_ids: Sequence[int],
+    papers: Sequence[ScoredPaper] = (), interest_ids: Mapping[str, int] | None = None,
+) -> DigestLinks:  # fmt: skip
+    """A digest's links: manage, unsubscribe, archive, and for each of ``paper_ids`` "more" /
+    "less like this"; ``papers`` (the picks) also get "mute" / "not interested" ones. Every
+    paper link carries the digest's one signed token. A pick's links name the interest it was
+    picked for (``i``, from ``interest_ids``: name → id), so "more like this" and an exclude land
+    on that interest. Delivery builds every digest's links here, and so do the samples that
+    bench/build.py and the previews render."""
+    token = digest_token(signer, subscriber_id)
+    ids = interest_ids or {}
+    picked_for = {
+        scored.paper.paper_id: ids[scored.interest]
+        for scored in papers
+        if scored.interest is not None and scored.interest in ids
+    }
+    steer = {
+        scored.paper.paper_id: tuple(
+            (steer_label(kind, text), steer_url(base, token, scored.paper.paper_id, kind, text, picked_for.get(scored.paper.paper_id)))
+            for kind, text in steer_choices(scored)
+        )
+        for scored in papers
+    }  # fmt: skip
+    feedback = {
+        pid: (
+            feedback_url(base, token, pid, 1, picked_for.get(pid)),
+            feedback_url(base, token, pid, -1, picked_for.get(pid)),
+        )
+        for pid in paper_ids
+    }
+    manage = signer.make("manage", s=subscriber_id)
+    return DigestLinks(
+        manage=f"{base}/manage/{manage}",
+        unsubscribe=f"{base}/unsubscribe/{signer.make('unsubscribe', s=subscriber_id)}",
+        feedback=feedback,  # type: ignore[arg-type]
+        archive=f"{base}/archive/{manage}",
+        steer=steer,
+    )

@@ -97,11 +97,17 @@ def steer_label(kind: str, text: str) -> str:
 def steer_choices(scored: ScoredPaper) -> tuple[tuple[str, str], ...]:
     """(kind, text) of the links a paper gets: ("author", name) and ("phrase", phrase), each
     when the paper has one."""
+    return _choices(scored.paper, matched_terms(scored))
+
+
+@lru_cache(maxsize=8192)
+def _choices(paper: Candidate, matched: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """steer_choices, once per paper and set of matched words (the same for most of its readers)."""
     choices = []
-    author = mute_author(scored.paper)
+    author = mute_author(paper)
     if author:
         choices.append(("author", author))
-    phrase = exclude_phrase(scored.paper, matched_terms(scored))
+    phrase = exclude_phrase(paper, matched)
     if phrase:
         choices.append(("phrase", phrase))
     return tuple(choices)

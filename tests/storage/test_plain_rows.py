@@ -56,3 +56,9 @@ def test_subscribers_and_papers_as_rows_match_the_orm(runtime: Runtime) -> None:
         assert store.candidates_since(session, since=NOW - dt.timedelta(days=1)) == [
             papers[i] for i in sorted(paper_ids)
         ]
+        assert store.latest_papers(session, limit=5) == [
+            papers[i] for i in paper_ids
+        ]  # most upvoted
+        assert store.trending_papers(session, window=dt.timedelta(days=2), limit=5) == [
+            papers[paper_ids[0]], papers[paper_ids[1]]
+        ]  # fmt: skip
