@@ -17,6 +17,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -190,12 +191,7 @@ def _claim_and_load(
         for claim in claims:
             subscriber = subscribers[claim.subscriber_id]
             chosen = [
-                ScoredPaper(
-                    papers[i.paper_id],
-                    i.score,
-                    tuple(Reason(label) for label in i.reasons),
-                    i.interest,
-                )
+                ScoredPaper(papers[i.paper_id], i.score, _reasons(i.reasons), i.interest)
                 for i in items[claim.delivery_id]
                 if i.paper_id in papers
             ]
@@ -204,6 +200,13 @@ def _claim_and_load(
                               interest_ids=interests.get(claim.subscriber_id, {}))  # fmt: skip
             prepared.append((claim, subscriber, chosen, facts))
     return prepared, skipped
+
+
+@lru_cache(maxsize=16384)
+def _reasons(labels: tuple[str, ...]) -> tuple[Reason, ...]:
+    """A stored item's reason labels as Reasons, one tuple per distinct list: the digest's
+    caches keyed by reasons (the labels shown, the words highlighted) then find it at once."""
+    return tuple(Reason(label) for label in labels)
 
 
 def _build(pipeline: Pipeline, row: _Row, now: dt.datetime) -> Job:

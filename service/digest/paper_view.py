@@ -229,7 +229,7 @@ def matched_words(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in cleaned if len(w) > 2 and w not in _STOPWORDS))
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """One compiled pattern per set of matched words, kept: the same sets recur across a day's
     digests, and re's own cache (512 patterns, shared with every other module) kept missing."""

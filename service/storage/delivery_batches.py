@@ -7,11 +7,13 @@ Keyword-only arguments, a session first; the caller commits.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Text, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from service.storage._common import OPEN_DELIVERY, chunks, not_suppressed
@@ -83,6 +85,13 @@ def emails_of_deliveries(session: Session, *, ids: Sequence[int]) -> dict[int, s
     return found
 
 
+@lru_cache(maxsize=16384)
+def _labels(reasons: str | None) -> tuple[str, ...]:
+    """A stored reasons list (its JSON text) as a tuple, decoded once per distinct list: a day's
+    digests repeat the same few hundred ('matches "diffusion"', 'trending: 42 upvotes')."""
+    return tuple(json.loads(reasons)) if reasons else ()
+
+
 def items_of_deliveries(
     session: Session, *, ids: Sequence[int]
 ) -> dict[int, list[DeliveryItemRow]]:
@@ -92,13 +101,13 @@ def items_of_deliveries(
     for chunk in chunks(sorted(set(ids))):
         query = (
             select(table.id, table.delivery_id, table.paper_id, table.position, table.score,
-                   table.reasons, table.interest)
+                   cast(table.reasons, Text), table.interest)
             .where(table.delivery_id.in_(chunk))
             .order_by(table.delivery_id, table.position)
         )  # fmt: skip
         for iid, did, pid, position, score, reasons, interest in session.execute(query):
             found[did].append(
-                DeliveryItemRow(iid, did, pid, position, score, tuple(reasons or ()), interest)
+                DeliveryItemRow(iid, did, pid, position, score, _labels(reasons), interest)
             )
     return found
 

@@ -24,6 +24,7 @@ Pure: string formatting only (no database, no web framework).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import quote
 
 from service.records import Candidate, DigestLinks, ScoredPaper
@@ -48,13 +49,18 @@ def feedback_url(base: str, token: str, paper_id: int, vote: int, interest_id: i
     return f"{base}/feedback/{token}?p={paper_id}&v={vote}{interest_query(interest_id)}"
 
 
+@lru_cache(maxsize=8192)
+def _quoted(text: str) -> str:
+    """``text`` percent-encoded for a query, once per author or phrase (each is in many digests)."""
+    return quote(text, safe="")
+
+
 def steer_url(
     base: str, token: str, paper_id: int, kind: str, text: str, interest_id: int | None
 ) -> str:
     """``{base}/steer/{token}?p=…&k=…&t=…[&i=…]``, the text percent-encoded."""
     return (
-        f"{base}/steer/{token}?p={paper_id}&k={kind}&t={quote(text, safe='')}"
-        f"{interest_query(interest_id)}"
+        f"{base}/steer/{token}?p={paper_id}&k={kind}&t={_quoted(text)}{interest_query(interest_id)}"
     )
 
 

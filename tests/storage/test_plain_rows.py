@@ -62,3 +62,27 @@ def test_subscribers_and_papers_as_rows_match_the_orm(runtime: Runtime) -> None:
         assert store.trending_papers(session, window=dt.timedelta(days=2), limit=5) == [
             papers[paper_ids[0]], papers[paper_ids[1]]
         ]  # fmt: skip
+
+
+def test_items_of_deliveries_read_every_reason_back(runtime: Runtime) -> None:
+    reasons = ['matches "diffusion"', "trending: 42 upvotes", 'like "Ünïcode \\"quoted\\""']
+    with session_scope(runtime.factory) as session:
+        sub = store.add_subscriber(
+            session, email="ada@example.org", status="active", timezone="UTC", delivery_hour=8,
+            cadence="daily", max_papers=10, topics=[("keyword", "diffusion", 1.0)], now=NOW,
+        )  # fmt: skip
+        one = store.insert_paper(session, key="2508.00001", fields=FULL, now=NOW)
+        two = store.insert_paper(session, key="title:bare", fields={"title": "Bare"}, now=NOW)
+        session.flush()
+        (did,) = store.create_deliveries(
+            session, now=NOW,
+            rows=[(sub.id, NOW.date(), [(one.id, 0.9, reasons, "Diffusion"), (two.id, 0.5, [])])],
+        )  # fmt: skip
+    with session_scope(runtime.factory) as session:
+        first, second = store.items_of_deliveries(session, ids=[did])[did]
+        assert (first.paper_id, first.reasons, first.interest) == (
+            one.id,
+            tuple(reasons),
+            "Diffusion",
+        )
+        assert (second.paper_id, second.reasons, second.interest) == (two.id, (), None)
