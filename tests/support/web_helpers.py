@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import html
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -110,3 +112,16 @@ def link_path(message: EmailMessage, kind: str) -> str:
     found = re.search(rf"https?://[^/\s]+(/{kind}/\S+)", text_of(message))
     assert found, f"no /{kind}/ link in:\n{text_of(message)}"
     return found.group(1)
+
+
+def press(client: TestClient, url: str) -> str:
+    """Follow a link (a page, nothing changed) and press its button: POST the page's form to its
+    own action, with CSRF. ``url`` is a full URL or a path, with its query."""
+    parts = urlsplit(url)
+    page = client.get(f"{parts.path}?{parts.query}" if parts.query else parts.path)
+    assert page.status_code == 200, page.text
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action, page.text
+    done = client.post(html.unescape(action.group(1)), data={"csrf_token": csrf_of(page.text)})
+    assert done.status_code == 200, done.text
+    return done.text

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +21,7 @@ from service.records import Candidate, Reason, ScoredPaper
 from service.storage import store
 from service.storage.engine import session_scope
 from service.subscribers.paper_links import belongs, digest_token, feedback_url, steer_url
-from tests.support.web_helpers import csrf_of
+from tests.support.web_helpers import press
 
 NOW = dt.datetime(2025, 8, 20, 5, tzinfo=dt.UTC)
 MOLECULES = ("2508.00001", "Graph Neural Networks for Molecules", ["Jane Q. Doe", "Max Roe"])
@@ -77,17 +76,6 @@ def path_of(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def open_and_press(client: TestClient, path: str) -> str:
-    """GET the link (a page), then POST its form (to the action the page gives) with CSRF."""
-    page = client.get(path)
-    assert page.status_code == 200, page.text
-    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
-    assert action, page.text
-    done = client.post(html.unescape(action.group(1)), data={"csrf_token": csrf_of(page.text)})
-    assert done.status_code == 200, done.text
-    return done.text
-
-
 def test_a_digest_signs_once_and_its_links_work_end_to_end(
     runtime: Runtime, client: TestClient, world: dict[str, int]
 ) -> None:
@@ -108,17 +96,17 @@ def test_a_digest_signs_once_and_its_links_work_end_to_end(
     assert votes(runtime, ada) == {} and interest(runtime, ada, second).likes == ()
     assert client.post(path_of(up), data={}).status_code == 403  # no CSRF, no change
     assert votes(runtime, ada) == {}
-    assert "liked paper of your interest “Second”" in open_and_press(client, path_of(up))
+    assert "liked paper of your interest “Second”" in press(client, path_of(up))
     assert votes(runtime, ada) == {paper: 1}
     assert [lk.paper_id for lk in interest(runtime, ada, second).likes] == [paper]
-    open_and_press(client, path_of(down))
+    press(client, path_of(down))
     assert votes(runtime, ada) == {paper: -1}
 
     page = client.get(path_of(mute))
     assert page.status_code == 200 and "data-autosubmit" not in page.text
     assert excludes(runtime, ada) == []
-    assert "Papers by Jane Q. Doe will no longer appear" in open_and_press(client, path_of(mute))
-    open_and_press(client, path_of(phrase))
+    assert "Papers by Jane Q. Doe will no longer appear" in press(client, path_of(mute))
+    press(client, path_of(phrase))
     assert excludes(runtime, ada) == [("Second", "author:Jane Q. Doe"), ("Second", "molecules")]
     assert votes(runtime, world["bob"]) == {} and excludes(runtime, world["bob"]) == []
 
@@ -163,11 +151,11 @@ def test_another_subscribers_interest_in_the_query_is_left_alone(
 ) -> None:
     ada, paper, bobs = world["ada"], world["molecules"], world["bob_second"]
     token = digest_token(runtime.signer, ada)
-    done = open_and_press(client, feedback_url("", token, paper, 1, bobs))
+    done = press(client, feedback_url("", token, paper, 1, bobs))
     assert "liked paper" not in done  # the vote alone counts: no interest of Ada's named
     assert votes(runtime, ada) == {paper: 1} and votes(runtime, world["bob"]) == {}
     assert interest(runtime, world["bob"], bobs).likes == ()
-    open_and_press(client, steer_url("", token, paper, "author", "Max Roe", bobs))
+    press(client, steer_url("", token, paper, "author", "Max Roe", bobs))
     assert excludes(runtime, world["bob"]) == []
     assert [text for _, text in excludes(runtime, ada)] == ["author:Max Roe"]  # on Ada's own
 
@@ -201,9 +189,9 @@ def test_legacy_per_link_tokens_still_work(
 ) -> None:
     ada, paper, second = world["ada"], world["molecules"], world["ada_second"]
     up = runtime.signer.make("feedback", s=ada, p=paper, v=1, i=second)
-    assert "liked paper of your interest “Second”" in open_and_press(client, f"/feedback/{up}")
+    assert "liked paper of your interest “Second”" in press(client, f"/feedback/{up}")
     mute = runtime.signer.make("steer", s=ada, p=paper, k="author", t="Max Roe", i=second)
-    open_and_press(client, f"/steer/{mute}")
+    press(client, f"/steer/{mute}")
     assert votes(runtime, ada) == {paper: 1}
     assert excludes(runtime, ada) == [("Second", "author:Max Roe")]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
@@ -16,19 +15,7 @@ from service.delivery.selection import preview
 from service.storage import store
 from service.storage.engine import session_scope
 from tests.delivery.test_interests import EMAIL, NOW, two_interests
-from tests.support.web_helpers import csrf_of
-
-
-def press(client: TestClient, url: str) -> str:
-    """Follow a link (a page, nothing changed) and press its button (the form's own action)."""
-    parts = urlsplit(url)
-    page = client.get(f"{parts.path}?{parts.query}" if parts.query else parts.path)
-    assert page.status_code == 200, page.text
-    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
-    assert action, page.text
-    done = client.post(html.unescape(action.group(1)), data={"csrf_token": csrf_of(page.text)})
-    assert done.status_code == 200, done.text
-    return done.text
+from tests.support.web_helpers import press
 
 
 def interest(runtime: Runtime, name: str):  # type: ignore[no-untyped-def]
