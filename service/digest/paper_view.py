@@ -19,6 +19,7 @@ from service.digest.text import (
     safe_url,
     truncate,
 )
+from service.ranking.reason_labels import label_words
 from service.records import Candidate, DigestLinks, Reason, ScoredPaper
 
 EXCERPT_CHARS = 400
@@ -37,9 +38,6 @@ _SOURCE_NAMES = {
 
 # A sentence ends at . ! or ? followed by space and something that starts a new sentence.
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-# A reason that names words: 'matches "topic"' or 'partly matches "topic" (word, word)'.
-# Meaning matches ('close in meaning to "topic": “sentence”') and the rest name no words.
-_WORD_REASON = re.compile(r'^(?:partly )?matches "(?P<topic>[^"]+)"(?: \((?P<words>[^)]*)\))?$')
 _STOPWORDS = frozenset(
     "a an and are as at be by for from in into is it its of on or the to via vs with".split()
 )
@@ -216,15 +214,11 @@ def matched_words(reasons: tuple[Reason, ...]) -> tuple[str, ...]:
     """
     words: list[str] = []
     for reason in reasons:
-        found = _WORD_REASON.match(clean_text(reason.label))
+        found = label_words(clean_text(reason.label))
         if found is None:
             continue
-        if reason.terms:
-            words.extend(reason.terms)
-        elif found.group("words"):
-            words.extend(found.group("words").split(","))
-        else:
-            words.extend(found.group("topic").split())
+        topic, listed = found
+        words.extend(reason.terms or listed or topic.split())
     cleaned = (word.strip(" \"'“”‘’()[]{}.,;:!?").casefold() for word in words)
     return tuple(dict.fromkeys(w for w in cleaned if len(w) > 2 and w not in _STOPWORDS))
 

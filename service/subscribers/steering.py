@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from service.ranking.reason_labels import label_words
 from service.records import Candidate, ScoredPaper
 
 AUTHOR_PREFIX = "author:"
@@ -44,13 +45,17 @@ def mute_author(paper: Candidate) -> str:
 
 
 def matched_terms(scored: ScoredPaper) -> frozenset[str]:
-    """The (casefolded) words the paper matched the reader's topics with."""
+    """The (casefolded) words the paper matched the reader's topics with: from the ranker's
+    terms and topic, or, for a stored reason (its label only), from the label."""
     words = set()
     for reason in scored.reasons:
-        for term in reason.terms:
+        terms, topic = reason.terms, reason.topic
+        if not terms and not topic:
+            topic, terms = label_words(reason.label) or ("", ())
+        for term in terms:
             words.update(term.casefold().split())
-        if reason.topic:
-            words.update(reason.topic.casefold().split())
+        if topic:
+            words.update(topic.casefold().split())
     return frozenset(words)
 
 
