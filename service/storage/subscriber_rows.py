@@ -8,6 +8,7 @@ Keyword-only arguments, a session first.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,7 @@ from service.storage._common import chunks
 from service.storage.models import Subscriber, Topic
 from service.storage.rows import SubscriberRow
 
-_FIELDS = tuple(SubscriberRow.__slots__[:-1])  # type: ignore[attr-defined]  # all but topics
+_FIELDS = tuple(f.name for f in dataclasses.fields(SubscriberRow) if f.name != "topics")
 COLUMNS = tuple(getattr(Subscriber, name) for name in _FIELDS)
 
 
@@ -35,10 +36,14 @@ def read_subscribers(
     """Each subscriber of ``query`` (from ``select_subscribers``) as a row with its topics, and
     the next due time it read, in the query's order."""
     rows = session.execute(query).all()
-    topics = topics_of(session, ids=[row[0] for row in rows])
+    topics = topics_of(session, ids=[row.id for row in rows])
     width = len(_FIELDS)
     return [
-        (SubscriberRow(*row[:width], topics=topics.get(row[0], ())), row[width]) for row in rows
+        (
+            SubscriberRow(**dict(zip(_FIELDS, row, strict=False)), topics=topics.get(row.id, ())),
+            row[width],
+        )
+        for row in rows
     ]
 
 
