@@ -6,7 +6,6 @@ sample paper has its real authors, links, categories, dates and, from Hugging Fa
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 from service.ranking.index import RelevanceIndex
@@ -61,14 +60,24 @@ def sample_digest(
 ) -> Digest:
     """A digest of `papers` for one subscriber, with the links delivery gives a digest (the same
     function makes them: one signed token, more / less like this, mute, not interested)."""
-    signer = signer or Signer("sample-secret-key")
     topic = next((t.text for t in topics if t.kind == "keyword"), "your topics")
     scored = tuple(
         ScoredPaper(p, 1 - j / (len(papers) + 1), (Reason(f'matches "{topic}"'), *([Reason(f"trending: {p.upvotes} upvotes")] if p.upvotes else [])))
         for j, p in enumerate(papers)
     )  # fmt: skip
-    links = digest_links(signer, BASE_URL, subscriber, [p.paper_id for p in papers], scored)
-    return Digest(email, DIGEST_DATE, scored, links, topics)
+    return _with_links(scored, subscriber=subscriber, email=email, topics=topics, signer=signer)
+
+
+def _with_links(
+    scored: tuple[ScoredPaper, ...], *, subscriber: int = 1, email: str = "ada.lovelace@example.org",
+    topics: tuple[Topic, ...] = TOPICS, signer: Signer | None = None,
+) -> Digest:  # fmt: skip
+    """The digest of these picks, with the links delivery's ``digest_links`` gives them."""
+    signer = signer or Signer("sample-secret-key")
+    ids = [p.paper.paper_id for p in scored]
+    return Digest(
+        email, DIGEST_DATE, scored, digest_links(signer, BASE_URL, subscriber, ids, scored), topics
+    )
 
 
 def ranked_sample_digest(
@@ -81,8 +90,4 @@ def ranked_sample_digest(
         max_papers=max_papers,
         trending_share=trending_share,
     )
-    digest = sample_digest([p.paper for p in picks], topics=topics)
-    links = digest_links(
-        Signer("sample-secret-key"), BASE_URL, 1, [p.paper.paper_id for p in picks], picks
-    )
-    return dataclasses.replace(digest, papers=tuple(picks), links=links)
+    return _with_links(tuple(picks), topics=topics)
