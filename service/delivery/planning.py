@@ -74,6 +74,10 @@ def send_due(
     track = not dry_run and digest_date is None
     index: RelevanceIndex | None = None
     ready: list[int] = []
+    queue = None if dry_run else enqueue
+    queue_every = max(QUEUE_EVERY, pipeline.settings.delivery_batch_size)
+    if queue is not None:  # the report then says how many were handed to workers, none included
+        report.queued = 0
     planned_count = 0
     chunks = due_chunks(
         pipeline.factory, now=now, size=PLAN_CHUNK, only=only, everyone=digest_date is not None,
@@ -89,30 +93,22 @@ def send_due(
                 index = build_index(pipeline, session, now)
         _plan_chunk(pipeline, chunk, index, now, digest_date, dry_run, report, ready, track)
         planned_count += len(chunk)
+        if queue is not None and len(ready) >= queue_every:
+            # Workers start on these while the rest is planned.
+            _hand_over(pipeline, queue, ready, now, stale_before, report)
     planned_at = time.monotonic()
     log.info(
         "plan",
         subscribers=planned_count,
         ready=len(ready),
+        queued=report.queued,
         skipped=report.skipped,
         missed=report.missed,
         failed=report.failed,
         seconds=round(planned_at - started, 2),
     )
-    if enqueue is not None and not dry_run:
-        # With a queue the report always says how many were handed to workers, none included
-        # (rows still under another sender's lease are not ready, so a tick may queue none).
-        to_queue: list[int] = []
-        if ready:
-            with session_scope(pipeline.factory) as session:
-                to_queue = store.deliveries_to_queue(
-                    session,
-                    ids=ready,
-                    now=now,
-                    stale_before=stale_before,
-                )
-        report.queued = len(to_queue)
-        report.jobs = enqueue(to_queue)
+    if queue is not None:
+        _hand_over(pipeline, queue, ready, now, stale_before, report)
     elif ready:
         send_deliveries(
             pipeline,
@@ -140,9 +136,33 @@ def send_due(
 
 
 PLAN_CHUNK = 500  # subscribers planned per transaction
+# With a queue, planned rows are handed to workers whenever this many are ready (and the rest at
+# the end), so delivery starts seconds into a long plan instead of after it.
+QUEUE_EVERY = 5000
 # A digest date still open with no row (skip-empty, or a quiet day before its deadline) is looked
 # at again this much later, or by the next tick after an ingest brought papers.
 RECHECK = dt.timedelta(hours=1)
+
+
+def _hand_over(
+    pipeline: Pipeline,
+    enqueue: Callable[[Sequence[int]], int],
+    ready: list[int],
+    now: dt.datetime,
+    stale_before: dt.datetime,
+    report: SendReport,
+) -> None:
+    """Queue the ``ready`` rows that are still this tick's to send (rows still under another
+    sender's lease are not, so a tick may queue none of them) and empty ``ready``."""
+    to_queue: list[int] = []
+    if ready:
+        with session_scope(pipeline.factory) as session:
+            to_queue = store.deliveries_to_queue(
+                session, ids=ready, now=now, stale_before=stale_before
+            )
+    report.queued = (report.queued or 0) + len(to_queue)
+    report.jobs += enqueue(to_queue)
+    ready.clear()
 
 
 def _plan_chunk(
