@@ -33,8 +33,8 @@ log = logs.get_logger(__name__)
 
 QUEUE = "deliveries"
 STALLED_AFTER_SECONDS = 30  # a worker without heartbeat for this long is considered dead
-
-tasks = procrastinate.Blueprint()
+NAMESPACE = "paperboy"
+SEND_BATCH = f"{NAMESPACE}:send_batch"
 
 # Set by the `paperboy worker` process before it starts; the jobs run in its threads and share
 # one SMTP pool (PAPERBOY_SMTP_CONNECTIONS split between the concurrent jobs).
@@ -57,8 +57,30 @@ def make_app(database_url: str) -> procrastinate.App:
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)),
         worker_defaults={"queues": [QUEUE]},
     )
-    app.add_tasks_from(tasks, namespace="paperboy")
+    app.add_tasks_from(_tasks(), namespace=NAMESPACE)
     return app
+
+
+def _tasks() -> procrastinate.Blueprint:
+    """The queue's tasks, on a new blueprint for every app: adding a blueprint to an app renames
+    its tasks in place (the namespace prefix), so a shared one would be renamed again by each
+    further app in the process, and its jobs would carry names no worker knows."""
+    tasks = procrastinate.Blueprint()
+    retry = procrastinate.RetryStrategy(max_attempts=20, wait=10)
+    tasks.task(name="send_batch", queue=QUEUE, retry=retry)(send_batch)
+    for name, cron, task in (
+        ("retry_stalled_jobs", "* * * * *", retry_stalled_jobs),
+        ("delete_old_jobs", "17 3 * * *", delete_old_jobs),
+    ):
+        tasks.periodic(cron=cron)(
+            tasks.task(name=name, queue=QUEUE, queueing_lock=name, pass_context=True)(task)
+        )
+    return tasks
+
+
+def defer_batch(app: procrastinate.App, delivery_ids: list[int]) -> None:
+    """Queue one send_batch job on ``app`` (open)."""
+    app.tasks[SEND_BATCH].defer(delivery_ids=delivery_ids)
 
 
 @functools.cache
@@ -104,7 +126,7 @@ def enqueue(runtime: Runtime, delivery_ids: Sequence[int]) -> int:
     jobs = 0
     with app.open():
         for batch in batches(sorted(delivery_ids), runtime.settings.delivery_batch_size):
-            send_batch.defer(delivery_ids=batch)
+            defer_batch(app, batch)
             jobs += 1
     log.info("queue.enqueued", deliveries=len(delivery_ids), jobs=jobs)
     return jobs
@@ -114,9 +136,6 @@ class Interrupted(Exception):
     """The worker is stopping: the batch's unsent deliveries were released; retry the job."""
 
 
-@tasks.task(
-    name="send_batch", queue=QUEUE, retry=procrastinate.RetryStrategy(max_attempts=20, wait=10)
-)
 def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
     """Send these deliveries (those still open); safe to run more than once."""
     if _runtime is None or _pool is None:
@@ -134,10 +153,6 @@ def send_batch(delivery_ids: list[int]) -> dict[str, Any]:
     return report.as_dict()
 
 
-@tasks.periodic(cron="* * * * *")
-@tasks.task(
-    name="retry_stalled_jobs", queue=QUEUE, queueing_lock="retry_stalled_jobs", pass_context=True
-)
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Requeue the jobs of workers that stopped sending heartbeats (killed, machine lost)."""
     manager = context.app.job_manager
@@ -146,8 +161,6 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
         await manager.retry_job(job)
 
 
-@tasks.periodic(cron="17 3 * * *")
-@tasks.task(name="delete_old_jobs", queue=QUEUE, queueing_lock="delete_old_jobs", pass_context=True)
 async def delete_old_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Drop finished jobs after three days; the deliveries table keeps the real history."""
     await context.app.job_manager.delete_old_jobs(nb_hours=72, queue=QUEUE, include_failed=True)

@@ -111,7 +111,7 @@ def test_three_workers_one_killed_every_subscriber_gets_one_digest(
         app = queue.make_app(env["PAPERBOY_DATABASE_URL"])
         with app.open():
             for batch in reversed(list(queue.batches(ids, 100))):
-                queue.send_batch.defer(delivery_ids=batch)
+                queue.defer_batch(app, batch)
 
         for n in range(3):
             workers.append(
