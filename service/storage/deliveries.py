@@ -7,6 +7,7 @@ Keyword-only arguments, a session first; the caller commits.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,14 +54,16 @@ def deliveries_for(
 Item = tuple[int, float, list[str]] | tuple[int, float, list[str], str | None]
 
 
-def _item(item: Item) -> dict[str, Any]:
+_ITEM_COLUMNS = ("paper_id", "score", "reasons", "interest")
+
+
+def _item_values(item: Item) -> tuple[Any, ...]:
     pid, score, reasons, *rest = item
-    return {
-        "paper_id": pid,
-        "score": score,
-        "reasons": reasons,
-        "interest": rest[0] if rest else None,
-    }
+    return pid, score, reasons, rest[0] if rest else None
+
+
+def _item(item: Item) -> dict[str, Any]:
+    return dict(zip(_ITEM_COLUMNS, _item_values(item), strict=True))
 
 
 def create_delivery(
@@ -125,13 +128,36 @@ def create_deliveries(
         )
     )
     items = [
-        {"delivery_id": did, "position": pos, **_item(item)}
+        (did, pos, *_item_values(item))
         for did, (_, _, chosen) in zip(ids, rows, strict=True)
         for pos, item in enumerate(chosen, start=1)
     ]
-    if items:
-        session.execute(insert(items_table), items)
+    if not items:
+        return ids
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_items(session, items)
+    else:
+        names = ("delivery_id", "position", *_ITEM_COLUMNS)
+        session.execute(insert(items_table), [dict(zip(names, row, strict=True)) for row in items])
     return ids
+
+
+def _copy_items(session: Session, items: list[tuple[Any, ...]]) -> None:
+    """delivery_items rows by COPY, in the session's transaction: a day's plan writes about
+    ten a digest, and COPY takes them for a fraction of an executemany's CPU on both sides.
+    ``reasons`` goes in as the JSON text the JSON column's own binding writes."""
+    import psycopg  # PostgreSQL only: its driver
+
+    statement = (
+        f"COPY delivery_items ({', '.join(('delivery_id', 'position', *_ITEM_COLUMNS))}) FROM STDIN"
+    )
+    raw = session.connection().connection.driver_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for did, pos, pid, score, reasons, interest in items:
+                copy.write_row((did, pos, pid, score, json.dumps(reasons), interest))
+    except psycopg.errors.IntegrityError as exc:  # as the executemany would raise it
+        raise IntegrityError(statement, None, exc) from exc
 
 
 def finish_delivery(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from service.delivery.runtime import Runtime
 from service.storage import store
 from service.storage.engine import session_scope
@@ -86,3 +89,23 @@ def test_items_of_deliveries_read_every_reason_back(runtime: Runtime) -> None:
             "Diffusion",
         )
         assert (second.paper_id, second.reasons, second.interest) == (two.id, (), None)
+
+
+def test_a_conflicting_item_fails_the_whole_insert_as_an_integrity_error(runtime: Runtime) -> None:
+    """The planner falls back to one delivery at a time on IntegrityError; the bulk path (COPY
+    on PostgreSQL) must raise that, and leave nothing behind."""
+    with session_scope(runtime.factory) as session:
+        sub = store.add_subscriber(
+            session, email="ada@example.org", status="active", timezone="UTC", delivery_hour=8,
+            cadence="daily", max_papers=10, topics=[("keyword", "diffusion", 1.0)], now=NOW,
+        )  # fmt: skip
+        paper = store.insert_paper(session, key="2508.00001", fields=FULL, now=NOW)
+        session.flush()
+        ids = sub.id, paper.id
+    with pytest.raises(IntegrityError), session_scope(runtime.factory) as session:
+        store.create_deliveries(
+            session, now=NOW,
+            rows=[(ids[0], NOW.date(), [(ids[1], 0.9, ["a"]), (ids[1], 0.8, ["b"])])],
+        )  # fmt: skip
+    with session_scope(runtime.factory) as session:
+        assert store.count_deliveries_by_status(session) == {}
