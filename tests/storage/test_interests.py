@@ -120,3 +120,35 @@ def test_interest_ids_of_many_subscribers_match_each_ones_own(runtime: Runtime) 
             999_999: {},
         }
         assert [len(many[sid]) for sid in ids] == [1, 2, 2]
+
+
+def test_interests_of_many_subscribers_are_each_ones_own_as_listed(runtime: Runtime) -> None:
+    """Planning reads every reader's interests as plain rows in a few queries; each must equal
+    what the ORM lists for that reader alone: order, share, topics with weights, likes."""
+    with session_scope(runtime.factory) as session:
+        paper = store.insert_paper(session, key="2508.00001", fields={"title": "A paper"}, now=NOW)
+        other = store.insert_paper(session, key="2508.00002", fields={"title": "Two"}, now=NOW)
+        ids = []
+        for n in range(3):
+            sub = store.add_subscriber(
+                session, email=f"r{n}@example.org", status="active", timezone="UTC",
+                delivery_hour=8, cadence="daily", max_papers=10,
+                topics=[("keyword", f"topic {n}", 1.0), ("category", "cs.CL", 0.5)], now=NOW,
+            )  # fmt: skip
+            session.flush()
+            if n:
+                extra = store.add_interest(
+                    session, subscriber=sub, name=f"second {n}", now=NOW, share=0.25,
+                    topics=[("keyword", "graphs", 2.0), ("exclude", "vision", 1.0)],
+                )  # fmt: skip
+                likes = [(other.id, "Two"), (paper.id, "A paper")][:n]
+                store.add_interest_likes(session, interest=extra, likes=likes, now=NOW)
+            ids.append(sub.id)
+        session.flush()
+        first = store.get_interest(session, subscriber_id=ids[2], name="second 2")
+        store.move_interest(session, subscriber_id=ids[2], interest=first, by=-1)
+    with session_scope(runtime.factory) as session:
+        many = store.interests_of(session, subscriber_ids=[*ids, 999_999])
+        assert many == {sid: store.list_interests(session, subscriber_id=sid) for sid in ids}
+        assert [len(many[sid]) for sid in ids] == [1, 2, 2]
+        assert [lk.title for lk in many[ids[2]][0].likes] == ["Two", "A paper"]
