@@ -58,11 +58,13 @@ class RowView:
 # A slot stands for the n-th per-reader value of a row while the row is rendered for the
 # cache. Control characters never reach a row's text (clean_text drops them, safe_url refuses
 # them), so a slot cannot be confused with anything the paper or the reader's labels say.
-_SLOT = re.compile("\x00([0-9]+)\x00")
+# The letter makes a filter that would change the value (upper, truncate, ...) break the slot
+# instead, which _render refuses: a row macro must show each slot as it is.
+_SLOT = re.compile("\x00s([0-9]+)\x00")
 
 
 def _slot(index: int) -> str:
-    return f"\x00{index}\x00"
+    return f"\x00s{index}\x00"
 
 
 class OncePerRow:
@@ -129,4 +131,7 @@ class OncePerRow:
             ),
         )
         pieces = _SLOT.split(str(macro(row)))
-        return tuple(pieces[::2]), tuple(int(index) for index in pieces[1::2])
+        texts, slots = tuple(pieces[::2]), tuple(int(index) for index in pieces[1::2])
+        if any("\x00" in text for text in texts):
+            raise ValueError(f"{macro!r} must show each per-reader value of its row as it is")
+        return texts, slots

@@ -4,6 +4,10 @@ each reader sees only their own links, highlighted words, reasons and steering l
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
 
 from service.digest.fragments import OncePerRow
 from service.digest.render import Renderer
@@ -69,3 +73,15 @@ def test_the_row_cache_is_bounded() -> None:
     for subscriber, labels in READERS:
         renderer.render(reader_digest(subscriber, labels))
     assert len(cache._rows) <= 2 and len(cache._excerpts) <= 2
+
+
+def test_a_row_macro_that_changes_a_readers_value_is_refused(tmp_path: Path) -> None:
+    # A filter on a per-reader value would be applied to its slot, not to the value: refused.
+    copy = tmp_path / "templates"
+    shutil.copytree(templates_dir(), copy)
+    paper_html = copy / "email" / "_paper.html"
+    text = paper_html.read_text()
+    assert "{{ row.why }}" in text
+    paper_html.write_text(text.replace("{{ row.why }}", "{{ row.why | upper }}"))
+    with pytest.raises(ValueError, match="as it is"):
+        Renderer(copy)
