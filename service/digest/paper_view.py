@@ -250,19 +250,57 @@ def highlight(text: str, words: tuple[str, ...]) -> tuple[tuple[str, bool], ...]
     return tuple(parts)
 
 
+@functools.lru_cache(maxsize=16384)
+def _reader_parts(
+    facts: PaperFacts, reasons: tuple[Reason, ...]
+) -> tuple[tuple[str, ...], str, tuple[tuple[str, bool], ...]]:
+    """A paper's reasons as shown, the why line and the highlighted excerpt: the same for each
+    of its readers with the same reasons (facts hash by identity, one per paper)."""
+    labels = _reason_labels(reasons)
+    return labels, "; ".join(labels), highlight(facts.excerpt, matched_words(reasons))
+
+
+@functools.lru_cache(maxsize=16384)
+def _steer_label(label: str) -> str:
+    return clean_text(label)
+
+
+class _FactsOf:
+    """_paper_facts by the Candidate object itself: a batch's digests share one Candidate per
+    paper, and hashing and comparing its ~20 fields for the lru_cache costs more than the
+    lookup. Holds each Candidate it maps, so an id is never reused while its entry lives."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._facts: dict[int, tuple[Candidate, PaperFacts]] = {}
+
+    def __call__(self, paper: Candidate) -> PaperFacts:
+        found = self._facts.get(id(paper))
+        if found is not None and found[0] is paper:
+            return found[1]
+        if len(self._facts) >= self.size:
+            self._facts.clear()
+        facts = _paper_facts(paper)
+        self._facts[id(paper)] = (paper, facts)
+        return facts
+
+
+_facts_of = _FactsOf()
+
+
 def paper_view(
     number: int, scored: ScoredPaper, links: DigestLinks, *, compact: bool = False
 ) -> PaperView:
     """Everything the templates show for one paper, with untrusted fields cleaned and vetted."""
-    facts = _paper_facts(scored.paper)
+    facts = _facts_of(scored.paper)
     up, down = links.feedback.get(scored.paper.paper_id, ("", ""))
     up, down = safe_url(up), safe_url(down)
     steer = tuple(
-        Link(clean_text(label), url)
+        Link(_steer_label(label), url)
         for label, raw in links.steer.get(scored.paper.paper_id, ())
         if (url := safe_url(raw))
     )
-    reasons = _reason_labels(scored.reasons)
+    reasons, why, excerpt_parts = _reader_parts(facts, scored.reasons)
     return PaperView(
         number=number,
         marker=f"{number}.".ljust(4),
@@ -272,9 +310,9 @@ def paper_view(
         meta=facts.meta,
         meta_line=facts.meta_line,
         excerpt=facts.excerpt,
-        excerpt_parts=() if compact else highlight(facts.excerpt, matched_words(scored.reasons)),
+        excerpt_parts=() if compact else excerpt_parts,
         reasons=reasons,
-        why="; ".join(reasons),
+        why=why,
         links=facts.links,
         text_links=facts.text_links,
         feedback_up=up,

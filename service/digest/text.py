@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 TEXT_WIDTH = 78
 # The text part's links of one paper share a line; past this many octets they take several.
 LINK_LINE_OCTETS = 900
+_SEPARATOR_OCTETS = len(" · ".encode())
 
 # English names on purpose: strftime's %a/%b follow the process locale and %-d is not portable.
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -36,12 +37,18 @@ _BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _UNSAFE_URL_CHAR = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 # http(s)://host[:port][/?#…] with a plain host: urlsplit would accept it, so skip urlsplit.
 _PLAIN_HTTP_URL = re.compile(r"(?i:https?)://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#].*)?", re.DOTALL)
+# Both at once, for the usual case: a plain http(s) URL with no whitespace or controls.
+_PLAIN_SAFE_URL = re.compile(
+    r"(?i:https?)://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?"
+)
 
 
 def safe_url(value: object) -> str:
     """Return `value` if it is an absolute http(s) URL without whitespace or controls, else ""."""
     if not isinstance(value, str):
         return ""
+    if _PLAIN_SAFE_URL.fullmatch(value):  # what the checks below would pass unchanged
+        return value
     url = value.strip()
     if not url or _UNSAFE_URL_CHAR.search(url):
         return ""
@@ -151,15 +158,22 @@ def links_lines(links: Iterable[tuple[str, str]], indent: str = "    ") -> str:
     """A paper's links in the text part: 'Label: URL · Label: URL' on one line, split at links
     only when the line would pass LINK_LINE_OCTETS (mail lines may not pass 998 octets)."""
     lines: list[str] = []
-    line = ""
+    line: list[str] = []
+    octets = 0  # of " · ".join(line) in UTF-8, counted as items are added
     for label, url in links:
         item = f"{label}: {url}"
-        if line and len((line + " · " + item).encode()) > LINK_LINE_OCTETS:
-            lines.append(line)
-            line = ""
-        line = f"{line} · {item}" if line else indent + item
+        size = len(item) if item.isascii() else len(item.encode())
+        if line and octets + _SEPARATOR_OCTETS + size > LINK_LINE_OCTETS:
+            lines.append(" · ".join(line))
+            line = []
+        if line:
+            line.append(item)
+            octets += _SEPARATOR_OCTETS + size
+        else:
+            line = [indent + item]
+            octets = len(indent.encode()) + size
     if line:
-        lines.append(line)
+        lines.append(" · ".join(line))
     return "\n".join(lines)
 
 

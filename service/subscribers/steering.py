@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from service.ranking.reason_labels import label_words
-from service.records import Candidate, ScoredPaper
+from service.records import Candidate, Reason, ScoredPaper
 
 AUTHOR_PREFIX = "author:"
 MAX_PHRASE_WORDS = 3
@@ -37,7 +37,11 @@ _GENERIC = frozenset(
 
 def mute_author(paper: Candidate) -> str:
     """The name a "mute" link offers: the first named author, "" when the paper names none."""
-    for name in paper.authors:
+    return _first_author(paper.authors)
+
+
+def _first_author(authors: Iterable[str]) -> str:
+    for name in authors:
         clean = " ".join(str(name).split())
         if clean:
             return clean[:MAX_TEXT]
@@ -47,8 +51,14 @@ def mute_author(paper: Candidate) -> str:
 def matched_terms(scored: ScoredPaper) -> frozenset[str]:
     """The (casefolded) words the paper matched the reader's topics with: from the ranker's
     terms and topic, or, for a stored reason (its label only), from the label."""
+    return _matched_terms(scored.reasons)
+
+
+@lru_cache(maxsize=8192)
+def _matched_terms(reasons: tuple[Reason, ...]) -> frozenset[str]:
+    """matched_terms, once per list of reasons (a day's digests share a few thousand)."""
     words = set()
-    for reason in scored.reasons:
+    for reason in reasons:
         terms, topic = reason.terms, reason.topic
         if not terms and not topic:
             topic, terms = label_words(reason.label) or ("", ())
@@ -68,17 +78,22 @@ def _title_words(title: str) -> tuple[str, ...]:
 
 def exclude_phrase(paper: Candidate, matched: Iterable[str] = ()) -> str:
     """A word or short phrase of the paper a reader may not want; "" when none stands out."""
+    # a Listing has ai_keywords, a Candidate not yet
+    return _phrase(paper.title, tuple(getattr(paper, "ai_keywords", ())), matched)
+
+
+def _phrase(title: str, keywords: Iterable[str], matched: Iterable[str]) -> str:
     taken = {word.casefold() for word in matched}
 
     def fresh(phrase: str) -> bool:
         words = phrase.casefold().split()
         return bool(words) and not any(w in taken or w in _GENERIC for w in words)
 
-    for keyword in getattr(paper, "ai_keywords", ()):  # a Listing has them, a Candidate not yet
+    for keyword in keywords:
         phrase = " ".join(str(keyword).split())
         if fresh(phrase) and len(phrase.split()) <= MAX_PHRASE_WORDS and len(phrase) <= MAX_TEXT:
             return phrase
-    words = [w for w in _title_words(paper.title) if w.casefold() not in taken]
+    words = [w for w in _title_words(title) if w.casefold() not in taken]
     if not words:
         return ""
     best = max(words, key=len)  # the first of the longest: the most specific, usually
@@ -102,17 +117,22 @@ def steer_label(kind: str, text: str) -> str:
 def steer_choices(scored: ScoredPaper) -> tuple[tuple[str, str], ...]:
     """(kind, text) of the links a paper gets: ("author", name) and ("phrase", phrase), each
     when the paper has one."""
-    return _choices(scored.paper, matched_terms(scored))
+    paper = scored.paper
+    keywords = tuple(getattr(paper, "ai_keywords", ()))  # a Listing has them, a Candidate not yet
+    return _choices(paper.authors, paper.title, keywords, matched_terms(scored))
 
 
 @lru_cache(maxsize=8192)
-def _choices(paper: Candidate, matched: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """steer_choices, once per paper and set of matched words (the same for most of its readers)."""
+def _choices(
+    authors: tuple[str, ...], title: str, keywords: tuple[str, ...], matched: frozenset[str]
+) -> tuple[tuple[str, str], ...]:
+    """steer_choices, once per paper and set of matched words (the same for most of its
+    readers); keyed on the fields it reads, which hash faster than the whole paper."""
     choices = []
-    author = mute_author(paper)
+    author = _first_author(authors)
     if author:
         choices.append(("author", author))
-    phrase = exclude_phrase(paper, matched)
+    phrase = _phrase(title, keywords, matched)
     if phrase:
         choices.append(("phrase", phrase))
     return tuple(choices)

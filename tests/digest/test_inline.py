@@ -114,8 +114,8 @@ def test_one_key_in_two_contexts_fails_construction(templates_copy: Path) -> Non
 def test_a_marker_no_specimen_reaches_fails_construction(templates_copy: Path) -> None:
     edit(
         templates_copy / "email" / "_paper.html",
-        "{% if paper.excerpt_parts %}",
-        "{% if paper.excerpt_parts == 'never' %}",
+        "{% if row.excerpt %}",
+        "{% if row.excerpt == 'never' %}",
     )
     with pytest.raises(TemplateStyleError, match=r"never rendered.*excerpt"):
         Renderer(templates_copy)
