@@ -411,19 +411,20 @@ def cycle(
             report = json.loads(planned.stdout)
             if report.get("failed") or report.get("queued") != subscribers:
                 sys.exit(f"paperboy send planned {report}, expected {subscribers} queued")
-            while True:
+            while True:  # the queue is small and cheap to read; the deliveries, once it is empty
                 with session_scope(factory) as session:
-                    sent = store.count_deliveries_by_status(session, digest_date=DATE).get(
-                        "sent", 0
-                    )
                     jobs = store.queue_status(session) or {}
-                if sent == subscribers and not jobs.get("waiting") and not jobs.get("running"):
+                    idle = not jobs.get("waiting") and not jobs.get("running")
+                    by_status = (
+                        store.count_deliveries_by_status(session, digest_date=DATE) if idle else {}
+                    )
+                if by_status.get("sent") == subscribers:
                     break
                 for n, p in enumerate(processes):
                     if p.poll() is not None:
                         finish(p, f"worker {n}", folder / f"worker{n}.log")
                         sys.exit(f"worker {n} stopped before the deliveries were done")
-                time.sleep(0.5)
+                time.sleep(2.0 if idle else 0.5)
             for p in processes:
                 p.send_signal(signal.SIGTERM)
             finished = {
