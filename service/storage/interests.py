@@ -111,46 +111,6 @@ def list_interests(session: Session, *, subscriber_id: int) -> list[InterestRow]
     return [InterestRow.of(i) for i in _interests(session, subscriber_id)]
 
 
-def interests_of(
-    session: Session, *, subscriber_ids: Sequence[int]
-) -> dict[int, list[InterestRow]]:
-    """Interests of many subscribers at once (planning), in digest order; {} entries are absent.
-
-    Plain rows in three queries per chunk (interests, their topics, their likes): the ORM's
-    objects and selectin loads cost planning more than the ranking of the interests did."""
-    found: dict[int, list[InterestRow]] = {}
-    for chunk in chunks(list(subscriber_ids)):
-        heads = session.execute(
-            select(
-                Interest.id, Interest.subscriber_id, Interest.name, Interest.position,
-                Interest.share, Interest.created_at,
-            )
-            .where(Interest.subscriber_id.in_(chunk))
-            .order_by(Interest.subscriber_id, Interest.position, Interest.id)
-        ).all()  # fmt: skip
-        ids = [head.id for head in heads]
-        topics: dict[int, list[TopicRecord]] = {}
-        likes: dict[int, list[InterestLikeRow]] = {}
-        for part in chunks(ids):
-            query = select(Topic.interest_id, Topic.kind, Topic.text, Topic.weight)
-            for iid, kind, text, weight in session.execute(
-                query.where(Topic.interest_id.in_(part)).order_by(Topic.id)
-            ):
-                topics.setdefault(iid, []).append(TopicRecord(kind, text, weight))
-            like = InterestLike
-            for row in session.execute(
-                select(like.id, like.interest_id, like.paper_id, like.title, like.added_at)
-                .where(like.interest_id.in_(part))
-                .order_by(like.id)
-            ):
-                likes.setdefault(row.interest_id, []).append(InterestLikeRow(*row))
-        for head in heads:
-            found.setdefault(head.subscriber_id, []).append(
-                InterestRow(*head, tuple(topics.get(head.id, ())), tuple(likes.get(head.id, ())))
-            )
-    return found
-
-
 def get_interest(session: Session, *, subscriber_id: int, name: str) -> Interest | None:
     """The subscriber's interest with this name (spaces collapsed, case-insensitive)."""
     wanted = " ".join(str(name).split()).casefold()

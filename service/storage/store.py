@@ -60,6 +60,7 @@ from service.storage.health import (
     queue_status,
     touch_database,
 )
+from service.storage.interest_rows import interests_of
 from service.storage.interests import (
     MAX_INTERESTS,
     MAX_LIKES,
@@ -72,7 +73,6 @@ from service.storage.interests import (
     get_interest_by_id,
     interest_ids,
     interest_ids_of,
-    interests_of,
     list_interests,
     move_interest,
     name_from_topics,
