@@ -88,6 +88,10 @@ class Builder(Generic[T]):
         finally:
             self._put(_END)
 
+    def ready(self) -> bool:
+        """Whether the builder is a full queue ahead of the senders (they are behind)."""
+        return self._queue.full()
+
     def jobs(self) -> Iterator[Job]:
         """The built messages in order; ends when all are built or the builder is halted."""
         while True:

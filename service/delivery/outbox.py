@@ -122,7 +122,7 @@ def send_deliveries(
                     yield job
 
             with builder:
-                run = pool.run(source(), recorder.add, breaker=breaker)
+                run = pool.run(source(), recorder.add, breaker=breaker, ready=builder.ready)
             attempted += run.attempted
             recorder.extend(
                 [Entry(_row_key(row), "failed", detail=f"could not build the message: {exc}")

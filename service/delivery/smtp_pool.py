@@ -20,7 +20,6 @@ on the messages a run attempts keep a large list from flooding a relay.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,6 +27,7 @@ from typing import Any
 
 from service import logs
 from service.delivery.mailer import Mailer
+from service.delivery.rate_limit import RateLimiter
 from service.errors import InDoubtSendError, PermanentSendError, SendError, TransientSendError
 
 log = logs.get_logger(__name__)
@@ -113,26 +113,6 @@ class Breaker:
             self.reason = f"{self.streak} {what} in a row; last: {result.error}"
             return True
         return False
-
-
-class RateLimiter:
-    """At most `rate` acquisitions a second across threads (evenly spaced); 0 = no limit."""
-
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._clock = clock
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
 
 
 class SmtpPool(Mailer):
@@ -229,17 +209,21 @@ class SmtpPool(Mailer):
         *,
         limit: int = 0,
         breaker: Breaker | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> PoolRun:
         """Send every job (at most `limit` when > 0), calling `on_result` once per job pulled.
 
         Jobs are pulled one at a time under a lock, so the iterable may claim and build lazily
         (and need not be thread-safe): it should be cheap, since the lock is held while it is
         pulled (a caller builds its messages outside the pool: delivery/builder.py). ``breaker``: one kept
-        across the runs of a caller that sends in batches. Returns when all workers are done.
+        across the runs of a caller that sends in batches. ``ready()``: whether the next job is
+        already there to take; with it, another sender starts only when one is (the senders, not
+        the jobs' maker, hold the run up). Returns when all workers are done.
         """
         state = _RunState(
             iter(jobs), limit, breaker or Breaker(self.breaker_threshold), RateLimiter(self.rate)
         )
+        state.ready = ready
         workers = min(self.size, limit) if limit else self.size
         state.room = workers - 1  # the caller's thread is the first worker
         self._worker(state, on_result)
@@ -319,20 +303,24 @@ class _RunState:
         self.done = False
         self.aborted: str | None = None
         # Senders are started as the relay needs them, up to ``room`` more: a new one only when
-        # a sender takes a message while no other is waiting for the next. A relay that answers
-        # at once keeps two busy; a slow one gets the pool's size. (Starting them all per batch
+        # a sender takes a message while no other is waiting for the next (and, given ``ready``,
+        # the next is already made). A relay that answers at once keeps one busy; a slow one
+        # gets the pool's size. (Starting them all per batch
         # cost ~15 % of a worker's CPU: thread starts, and idle threads queueing on ``lock``.)
         self.room = 0
         self.started = 1
         self.threads: list[threading.Thread] = []
         self._waiting = 0
         self._count = threading.Lock()
+        self.ready: Callable[[], bool] | None = None
 
     def grow(self) -> bool:
         """True when the caller should start one more sender (and it is counted as started)."""
         with self._count:
             if self._waiting or not self.room or self.done:
                 return False
+            if self.ready is not None and not self.ready():
+                return False  # the senders wait for the jobs: another would wait too
             self.room -= 1
             self.started += 1
             return True

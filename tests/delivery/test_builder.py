@@ -65,3 +65,14 @@ def test_a_message_that_cannot_be_built_fails_and_the_rest_of_the_batch_goes_out
     assert sorted(smtp_sink.accepted) == sorted(r for r in READERS if r != READERS[2])
     with session_scope(batched.factory) as session:
         assert store.count_deliveries_by_status(session) == {"sent": 6, "failed": 1}
+
+
+def test_ready_says_the_senders_are_behind_only_when_the_queue_is_full() -> None:
+    with Builder(list(range(6)), lambda row: Job(key=row, message=message("r@example.org")), str,
+                 ahead=2) as builder:  # fmt: skip
+        built = builder.jobs()
+        while not builder.ready():  # the builder fills its queue of 2, then waits
+            pass
+        assert next(built).key == 0
+        keys = [job.key for job in built]
+    assert keys == [1, 2, 3, 4, 5] and not builder.ready()

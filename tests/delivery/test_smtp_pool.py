@@ -3,12 +3,14 @@ reply-code decisions, the circuit breaker, the per-run cap and the rate limit.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import EmailMessage
 
 import pytest
 
+from service.delivery.rate_limit import RateLimiter
 from service.delivery.smtp_mailer import SmtpMailer
-from service.delivery.smtp_pool import Job, RateLimiter, Result, SmtpPool, is_policy_refusal
+from service.delivery.smtp_pool import Job, Result, SmtpPool, is_policy_refusal
 from tests.support.smtp_sink import SmtpSink
 
 
@@ -25,9 +27,11 @@ def jobs(count: int) -> list[Job]:
     return [Job(key=n, message=message(n), email=f"reader{n}@example.org") for n in range(count)]
 
 
-def run(pool: SmtpPool, items: list[Job], limit: int = 0) -> tuple[object, dict[int, Result]]:
+def run(
+    pool: SmtpPool, items: list[Job], limit: int = 0, ready: Callable[[], bool] | None = None
+) -> tuple[object, dict[int, Result]]:
     results: dict[int, Result] = {}
-    outcome = pool.run(items, lambda r: results.__setitem__(r.job.key, r), limit=limit)
+    outcome = pool.run(items, lambda r: results.__setitem__(r.job.key, r), limit=limit, ready=ready)
     return outcome, results
 
 
@@ -71,6 +75,21 @@ def test_parallel_connections_share_the_batch(smtp_sink: SmtpSink) -> None:
     assert (
         all(count == 1 for count in smtp_sink.accepted.values()) and len(smtp_sink.accepted) == 12
     )
+
+
+def test_senders_are_added_only_while_the_next_message_is_ready(smtp_sink: SmtpSink) -> None:
+    """With ``ready`` (the builder: a full queue of built messages), a slow relay still gets
+    several connections, but senders waiting for messages to be made get no company: each extra
+    thread would only wait too, and cost the worker its wake-ups (a relay that answers at once
+    had kept all 16 of a worker's senders started, every batch)."""
+    smtp_sink.latency = 0.05
+    with pool_for(smtp_sink, size=4) as pool:
+        outcome, _ = run(pool, jobs(8), ready=lambda: False)
+    assert outcome.sent == 8 and smtp_sink.connections == 1  # type: ignore[attr-defined]
+    with pool_for(smtp_sink, size=4) as pool:
+        outcome, _ = run(pool, jobs(12), ready=lambda: True)
+    assert outcome.sent == 12 and 2 <= smtp_sink.connections - 1 <= 4  # type: ignore[attr-defined]
+    assert sum(smtp_sink.accepted.values()) == 8 + 12  # each message once
 
 
 def test_dropped_and_421_connections_are_reopened(smtp_sink: SmtpSink) -> None:
@@ -148,7 +167,7 @@ def test_the_rate_limit_spaces_messages_evenly(monkeypatch: pytest.MonkeyPatch) 
     now = [100.0]
     slept: list[float] = []
     monkeypatch.setattr(
-        "service.delivery.smtp_pool.time.sleep", lambda s: slept.append(round(s, 6))
+        "service.delivery.rate_limit.time.sleep", lambda s: slept.append(round(s, 6))
     )
     limiter = RateLimiter(4, clock=lambda: now[0])
     for _ in range(4):
