@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from service.delivery.runtime import Runtime
 from service.storage import store
@@ -67,13 +68,17 @@ def test_subscribers_and_papers_as_rows_match_the_orm(runtime: Runtime) -> None:
         ]  # fmt: skip
 
 
+def _reader(session: Session) -> Subscriber:
+    return store.add_subscriber(
+        session, email="ada@example.org", status="active", timezone="UTC", delivery_hour=8,
+        cadence="daily", max_papers=10, topics=[("keyword", "diffusion", 1.0)], now=NOW,
+    )  # fmt: skip
+
+
 def test_items_of_deliveries_read_every_reason_back(runtime: Runtime) -> None:
     reasons = ['matches "diffusion"', "trending: 42 upvotes", 'like "Ünïcode \\"quoted\\""']
     with session_scope(runtime.factory) as session:
-        sub = store.add_subscriber(
-            session, email="ada@example.org", status="active", timezone="UTC", delivery_hour=8,
-            cadence="daily", max_papers=10, topics=[("keyword", "diffusion", 1.0)], now=NOW,
-        )  # fmt: skip
+        sub = _reader(session)
         one = store.insert_paper(session, key="2508.00001", fields=FULL, now=NOW)
         two = store.insert_paper(session, key="title:bare", fields={"title": "Bare"}, now=NOW)
         session.flush()
@@ -95,10 +100,7 @@ def test_a_conflicting_item_fails_the_whole_insert_as_an_integrity_error(runtime
     """The planner falls back to one delivery at a time on IntegrityError; the bulk path (COPY
     on PostgreSQL) must raise that, and leave nothing behind."""
     with session_scope(runtime.factory) as session:
-        sub = store.add_subscriber(
-            session, email="ada@example.org", status="active", timezone="UTC", delivery_hour=8,
-            cadence="daily", max_papers=10, topics=[("keyword", "diffusion", 1.0)], now=NOW,
-        )  # fmt: skip
+        sub = _reader(session)
         paper = store.insert_paper(session, key="2508.00001", fields=FULL, now=NOW)
         session.flush()
         ids = sub.id, paper.id
