@@ -2,9 +2,10 @@
 
 A day's digests draw on a few hundred papers, each sent to many readers, and most of a paper's
 row is the same for all of them. `OncePerPaper` keeps what depends on the paper alone (title,
-authors, meta line, links). `OncePerRow` keeps a whole row, keyed on everything it shows but
-the reader's own link URLs (their feedback and steering links carry the reader's signed token):
-those are left as slots and filled in, escaped as the template would escape them, per digest.
+authors, meta line, links). `OncePerRow` keeps a whole row, keyed on the paper and on which
+reader-specific parts it has; those parts (the highlighted excerpt, the why line, the feedback and
+steering links with the reader's signed token, their labels) are left as slots and filled in,
+escaped as the template would escape them, per digest.
 Both are bounded: the cache starts over past `size` entries.
 """
 
