@@ -80,7 +80,10 @@ class _Session(asyncio.Protocol):
     def _command(self, line: bytes) -> None:
         verb = line[:4].upper()
         if verb in (b"EHLO", b"HELO"):
-            self._reply(b"250-lean-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n", delayed=False)
+            self._reply(
+                b"250-lean-sink\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n",
+                delayed=False,
+            )
         elif verb == b"MAIL":
             self.sender, self.recipients = line, []
             self._reply(b"250 2.1.0 OK\r\n")

@@ -43,7 +43,8 @@ from sink_process import Sink  # noqa: E402
 
 from service.delivery.smtp_mailer import SmtpMailer  # noqa: E402
 from service.delivery.smtp_pool import Job, SmtpPool  # noqa: E402
-from service.digest.message import build_message, envelope, wire_bytes  # noqa: E402
+from service.digest.envelope import envelope  # noqa: E402
+from service.digest.message import build_message, wire_bytes  # noqa: E402
 from service.digest.render import Renderer  # noqa: E402
 from service.digest.samples import BASE_URL  # noqa: E402
 from service.resources import templates_dir  # noqa: E402

@@ -10,10 +10,10 @@ out and no reply to its end came (it may have been delivered: never retried).
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import getaddresses
 from types import TracebackType
 from typing import Protocol, Self
 
+from service.digest.envelope import addr_specs
 from service.digest.message import raw_values
 
 
@@ -38,5 +38,5 @@ class Mailer(Protocol):
 
 def recipients(msg: EmailMessage) -> str:
     """The To addresses of `msg`, for logs and error messages."""
-    addresses = [addr for _, addr in getaddresses(raw_values(msg, "To"))]
+    addresses = addr_specs(raw_values(msg, "To"))
     return ", ".join(addresses) or "(no recipient)"

@@ -10,7 +10,8 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-from service.digest.message import envelope, header_value, wire_bytes
+from service.digest.envelope import envelope
+from service.digest.message import DataReady, header_value, wire_bytes
 from service.errors import (
     PermanentSendError,
     SendError,
@@ -50,7 +51,14 @@ def send_wire(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, byt
     if addresses is None:
         return smtp.send_message(msg)
     sender, recipients = addresses
+    if isinstance(smtp, DataPhase):
+        return smtp.transaction(sender, recipients, wire_bytes(msg))
     return smtp.sendmail(sender, recipients, wire_bytes(msg))
+
+
+# An addr-spec smtplib's quoteaddr would write back as it is, between angle brackets.
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_PLAIN_PATH = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")
 
 
 _EOLS = re.compile(rb"\r\n|\n|\r(?!\n)")
@@ -61,7 +69,10 @@ def dot_stuffed(msg: bytes) -> bytes:
     """The message as DATA carries it: every line ending CRLF, a leading "." doubled (RFC 5321
     §4.5.2), ending with CRLF. A message built here already ends its lines with CRLF and rarely
     starts one with "."; byte counts find that, skipping the regexes (most of the CPU a send
-    cost: they rewrite every line break of a 60 kB message)."""
+    cost: they rewrite every line break of a 60 kB message). wire_bytes says when a message
+    is so already (DataReady): the counts alone cost ~0.15 ms for a 70 kB digest."""
+    if type(msg) is DataReady:
+        return msg
     crlf = msg.count(b"\r\n")
     if not (msg.count(b"\r") == msg.count(b"\n") == crlf):
         msg = _EOLS.sub(b"\r\n", msg)
@@ -73,7 +84,8 @@ def dot_stuffed(msg: bytes) -> bytes:
 
 
 class DataPhase:
-    """smtplib.SMTP's DATA, which also says whether the message went out.
+    """smtplib.SMTP's DATA, which also says whether the message went out, and sendmail's
+    transaction pipelined where the server offers it.
 
     `message_sent` turns True once the whole message and its final "." are written: from then
     on a timeout or drop leaves the server holding a message it may deliver, so the caller must
@@ -86,6 +98,73 @@ class DataPhase:
     sock: Any
     timeout: float
 
+    def transaction(
+        self, sender: str, recipients: list[str], msg: bytes
+    ) -> dict[str, tuple[int, bytes]]:
+        """smtplib's ``sendmail(sender, recipients, msg)``: the same replies raise the same
+        errors and the recipients refused are returned. Where the server offers PIPELINING
+        (RFC 2920) and the addresses are plain, MAIL, every RCPT and DATA go out in one write
+        and their replies are read in order: one round trip and one write instead of one per
+        command (the rest of smtplib's exchange cost a sender as much CPU as the message's
+        bytes)."""
+        smtp: Any = self
+        smtp.ehlo_or_helo_if_needed()
+        plain = _PLAIN_PATH.fullmatch
+        if not (
+            smtp.has_extn("pipelining") and recipients
+            and plain(sender) and all(plain(r) for r in recipients)
+        ):  # fmt: skip
+            return smtp.sendmail(sender, recipients, msg)
+        size = f" SIZE={len(msg)}" if smtp.has_extn("size") else ""
+        commands = [f"MAIL FROM:<{sender}>{size}", *(f"RCPT TO:<{r}>" for r in recipients)]
+        smtp.send("".join(f"{command}\r\n" for command in [*commands, "DATA"]))
+        code, reply = smtp.getreply()
+        if code != 250:
+            self._refused(smtplib.SMTPSenderRefused(code, reply, sender), 1 + len(recipients))
+        refused: dict[str, tuple[int, bytes]] = {}
+        for recipient in recipients:
+            code, reply = smtp.getreply()
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+            if code == 421:
+                smtp.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(recipients):
+            self._refused(smtplib.SMTPRecipientsRefused(refused), 1)
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self._send_data(msg)
+        code, reply = self._data_reply()
+        if code != 250:
+            if code == 421:
+                smtp.close()
+            else:
+                _rset(smtp)
+            raise smtplib.SMTPDataError(code, reply)
+        return refused
+
+    def _refused(self, error: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused,
+                 pending: int) -> None:  # fmt: skip
+        """Raise what sendmail raises for a refused MAIL or every RCPT refused, once the
+        pipelined replies still owed (`pending`, DATA's last) are read: RSET after, or the
+        connection closed after a 421."""
+        smtp: Any = self
+        if getattr(error, "smtp_code", None) == 421:
+            smtp.close()
+            raise error
+        try:
+            for _ in range(pending - 1):
+                smtp.getreply()
+            code, _ = smtp.getreply()  # DATA's: refused, as no recipient was taken
+            if code == 354:  # a server that takes DATA anyway gets an empty message, which
+                smtp.send(b".\r\n")  # it must refuse (no recipient), and a clean end
+                smtp.getreply()
+        except smtplib.SMTPServerDisconnected:
+            raise error from None
+        _rset(smtp)
+        raise error
+
     def data(self, msg: bytes | str) -> tuple[int, bytes]:
         smtp: Any = self
         smtp.putcmd("data")
@@ -94,8 +173,17 @@ class DataPhase:
             raise smtplib.SMTPDataError(code, reply)
         if isinstance(msg, str):
             msg = msg.encode("ascii")
+        self._send_data(msg)
+        return self._data_reply()
+
+    def _send_data(self, msg: bytes) -> None:
+        """The message and its final ".": from here on it may have been delivered."""
+        smtp: Any = self
         smtp.send(dot_stuffed(msg) + b".\r\n")
         self.message_sent = True
+
+    def _data_reply(self) -> tuple[int, bytes]:
+        smtp: Any = self
         if self.data_timeout is not None and self.sock is not None:
             self.sock.settimeout(self.data_timeout)
         try:
@@ -103,6 +191,14 @@ class DataPhase:
         finally:
             if self.sock is not None:
                 self.sock.settimeout(self.timeout)
+
+
+def _rset(smtp: smtplib.SMTP) -> None:
+    """RSET after a refused transaction, as sendmail does; a server already gone is no error."""
+    try:
+        smtp.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
 
 
 class DataPhaseSMTP(DataPhase, smtplib.SMTP):

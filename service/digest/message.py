@@ -1,6 +1,6 @@
 """A digest as an email: the MIME message (`build_message`, pre-encoded parts and pre-folded
 headers, list and bulk-mail headers, a stable Message-ID), its bytes on the wire (`wire_bytes`),
-its SMTP envelope, and the header-safe values and recipient addresses the confirmation mail
+and the header-safe values and recipient addresses the confirmation mail
 shares.
 """
 
@@ -14,7 +14,7 @@ import struct
 import uuid
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, parseaddr
 from urllib.parse import urljoin, urlsplit
 
 from service.records import RenderedDigest
@@ -140,6 +140,36 @@ class _WireText(str):
     for as long as the part keeps this payload.
     """
 
+    __slots__ = ()
+    dot_free = False  # whether no line can start with "." (quoted-printable lines can)
+
+
+class _Base64Text(_WireText):
+    """A _WireText of base64 lines: no line starts with "." (not in base64's alphabet)."""
+
+    __slots__ = ()
+    dot_free = True
+
+
+class DataReady(bytes):
+    """A message's wire bytes that SMTP's DATA carries as they are (RFC 5321 §4.5.2): every
+    line ends with CRLF, none starts with ".", and the last line ends too. ``wire_bytes``
+    returns one when it can tell cheaply (the base64 bodies build_message makes are so by
+    construction; only the headers and boundaries are looked at), sparing the sender a scan of
+    the whole message for bare line ends and leading dots."""
+
+    __slots__ = ()
+
+
+def _data_ready(text: bytes) -> bool:
+    """Whether ``text`` has only CRLF line ends and no line starting with "."."""
+    crlf = text.count(b"\r\n")
+    return (
+        text.count(b"\r") == text.count(b"\n") == crlf
+        and not text.startswith(b".")
+        and b"\n." not in text
+    )
+
 
 def _base64_lines(data: bytes) -> str:
     """Base64 in lines of 76 characters with CRLF line ends.
@@ -164,14 +194,15 @@ def _text_part(text: str, subtype: str, cte: str) -> EmailMessage:
     if "\r" in text:
         text = _NEWLINE.sub("\n", text)
     data = text.encode("utf-8").replace(b"\n", b"\r\n")
+    payload: _WireText
     if cte == "base64":
-        payload = _base64_lines(data)
+        payload = _Base64Text(_base64_lines(data))
     else:  # CRLF in makes b2a_qp write CRLF line ends and soft breaks; lines stay within 76
-        payload = binascii.b2a_qp(data, istext=True).decode("ascii")
+        payload = _WireText(binascii.b2a_qp(data, istext=True).decode("ascii"))
     part = EmailMessage(policy=MESSAGE_POLICY)
     part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
     part.set_raw("Content-Transfer-Encoding", cte)
-    part.set_payload(_WireText(payload))
+    part.set_payload(payload)
     return part
 
 
@@ -248,8 +279,13 @@ def build_message(
 _MULTIPART = re.compile(r'multipart/(?:alternative|mixed|related);\s*boundary="([^"\\]+)"')
 
 
-def _flatten(part: EmailMessage, pol: policy.Policy, out: list[bytes]) -> bool:
-    """Append `part`'s bytes as email.generator would write them; False if not a simple shape."""
+def _flatten(
+    part: EmailMessage, pol: policy.Policy, out: list[bytes], checked: list[bytes]
+) -> bool:
+    """Append `part`'s bytes as email.generator would write them; False if not a simple shape.
+
+    Every piece appended that is not known to be DATA-ready (see DataReady) by construction,
+    a base64 payload, also goes to `checked`: the headers and boundaries, a few hundred bytes."""
     if part.preamble is not None or part.epilogue is not None:
         return False
     content_type = next((v for k, v in part.raw_items() if k.lower() == "content-type"), None)
@@ -258,11 +294,13 @@ def _flatten(part: EmailMessage, pol: policy.Policy, out: list[bytes]) -> bool:
     # A list (multipart) or our own _WireText (ASCII) is what get_payload() would return, without
     # the Content-Transfer-Encoding parse and surrogate scan that cost it ~30 us a part.
     payload = part._payload  # type: ignore[attr-defined]
-    if not (isinstance(payload, list) or type(payload) is _WireText):
+    if not (isinstance(payload, list) or isinstance(payload, _WireText)):
         payload = part.get_payload()
+    start = len(out)
     for name, value in part.raw_items():
         out.append(pol.fold_binary(name, value))
     out.append(pol.linesep.encode("ascii"))
+    checked.extend(out[start:])
     nl = pol.linesep
     if isinstance(payload, list):
         match = _MULTIPART.fullmatch(content_type)
@@ -271,17 +309,22 @@ def _flatten(part: EmailMessage, pol: policy.Policy, out: list[bytes]) -> bool:
         boundary = match.group(1)
         for i, sub in enumerate(payload):
             out.append(f"{nl if i else ''}--{boundary}{nl}".encode("ascii"))
-            if not isinstance(sub, EmailMessage) or not _flatten(sub, pol, out):
+            checked.append(out[-1])
+            if not isinstance(sub, EmailMessage) or not _flatten(sub, pol, out, checked):
                 return False
         out.append(f"{nl}--{boundary}--{nl}".encode("ascii"))
+        checked.append(out[-1])
         return True
     if not isinstance(payload, str) or content_type.lower().startswith(("multipart/", "message/")):
         return False
     if not payload.isascii():
         return False  # 8-bit or surrogate-escaped content: the generator re-encodes it
-    if not (type(payload) is _WireText and nl == "\r\n"):
+    wire = isinstance(payload, _WireText) and nl == "\r\n"
+    if not wire:
         payload = _NEWLINE.sub(nl, payload)  # as email.generator rewrites line ends
     out.append(payload.encode("ascii"))
+    if not (wire and payload.dot_free):
+        checked.append(out[-1])
     return True
 
 
@@ -293,8 +336,15 @@ def wire_bytes(msg: EmailMessage) -> bytes:
     """
     pol = msg.policy.clone(linesep="\r\n", utf8=needs_smtputf8(msg))
     out: list[bytes] = []
-    if _flatten(msg, pol, out):
-        return b"".join(out)
+    checked: list[bytes] = []
+    if _flatten(msg, pol, out, checked):
+        wire = b"".join(out)
+        # Joined with CRLF, a checked piece's first line counts as a line start, and a line
+        # end split between pieces (never the case here) shows as a bare one: when in
+        # doubt, not DataReady, and the sender scans the whole message.
+        if wire.endswith(b"\r\n") and _data_ready(b"\r\n".join(checked)):
+            return DataReady(wire)
+        return wire
     return msg.as_bytes(policy=pol)
 
 
@@ -317,19 +367,3 @@ def message_id(msg: EmailMessage) -> str | None:
 def _unfolded(value: str) -> str:
     """A header value with its folding line breaks taken out (RFC 5322 §2.2.3)."""
     return _FOLD.sub("", value) if "\n" in value else value
-
-
-def envelope(msg: EmailMessage) -> tuple[str, list[str]] | None:
-    """Envelope sender and recipients as smtplib's send_message would take them from `msg`.
-
-    None when the message needs send_message's own handling: a Sender, Bcc or Resent-*
-    header, or an address that is not ASCII (SMTPUTF8).
-    """
-    if any(name in msg for name in ("Sender", "Bcc", "Resent-Date", "Resent-Bcc")):
-        return None
-    senders = getaddresses(raw_values(msg, "From")[:1])
-    recipients = [addr for _, addr in getaddresses(raw_values(msg, "To") + raw_values(msg, "Cc"))]
-    sender = senders[0][1] if senders else ""
-    if not "".join([sender, *recipients]).isascii():
-        return None
-    return sender, recipients

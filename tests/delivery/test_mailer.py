@@ -19,7 +19,8 @@ import pytest
 from service.delivery.outbox_mailer import OutboxMailer
 from service.delivery.runtime import mailer_from_settings
 from service.delivery.smtp_mailer import SmtpMailer
-from service.digest.message import build_message, envelope, header_value, raw_values, wire_bytes
+from service.digest.envelope import envelope
+from service.digest.message import build_message, header_value, raw_values, wire_bytes
 from service.errors import ConfigError, PermanentSendError, TransientSendError
 from service.records import RenderedDigest
 from tests.support.smtp_sink import SmtpSink

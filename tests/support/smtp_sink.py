@@ -13,6 +13,7 @@ Use the `smtp_sink` fixture (load this module with `pytest_plugins = ["tests.sup
         smtp_sink.stall_next(1, 5.0, stage="mail")  # say nothing for 5 s, then close
         smtp_sink.latency = 0.01                  # every MAIL/RCPT/DATA/RSET reply 10 ms late
         SmtpSink(record=False)  # count per recipient only, parse nothing (benchmarks)
+        SmtpSink(pipelining=False)  # not offering PIPELINING: one command per round trip
 
 Each delivered message is parsed with email.policy.default and gets X-MailFrom / X-RcptTo
 headers with the envelope, as aiosmtpd's own Message handler does; `deliveries` holds the
@@ -72,6 +73,12 @@ class _Handler:
                 server.transport.close()
             return "421 4.4.2 connection dropped"
         return value
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        if self.sink.pipelining:  # aiosmtpd reads commands a line at a time: it can
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
         self.sink._count("mail")
@@ -138,8 +145,10 @@ class SmtpSink:
         strict: bool = False,
         latency: float = 0.0,
         record: bool = True,
+        pipelining: bool = True,
     ) -> None:
         self._lock = threading.Lock()
+        self.pipelining = pipelining  # offer PIPELINING (RFC 2920), as real relays do
         self.strict = strict  # refuse DATA with a bare LF or CR (550), as strict servers do
         self.latency = latency  # seconds added before every MAIL, RCPT, DATA and RSET reply
         self.record = record  # keep and parse each message (False: count them only)
