@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Text, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from service.storage._common import OPEN_DELIVERY, chunks, not_suppressed
+from service.storage._common import OPEN_DELIVERY, chunks, not_suppressed, one_of
 from service.storage.models import Delivery, DeliveryItem, Subscriber
 from service.storage.rows import DeliveryItemRow
 
@@ -53,7 +53,9 @@ def claim_deliveries(
     )
     claimed: list[Claimed] = []
     for chunk in chunks(sorted(set(ids))):
-        which: Any = select(Delivery.id).where(Delivery.id.in_(chunk), open_now | abandoned, active)
+        which: Any = select(Delivery.id).where(
+            one_of(session, Delivery.id, chunk), open_now | abandoned, active
+        )
         if session.get_bind().dialect.name == "postgresql":
             which = which.limit(len(chunk)).with_for_update(skip_locked=True, of=Delivery)
         rows = session.execute(
@@ -79,7 +81,7 @@ def emails_of_deliveries(session: Session, *, ids: Sequence[int]) -> dict[int, s
         query = (
             select(Delivery.id, Subscriber.email)
             .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(Delivery.id.in_(chunk))
+            .where(one_of(session, Delivery.id, chunk))
         )
         found.update({did: email for did, email in session.execute(query)})
     return found
@@ -102,10 +104,10 @@ def items_of_deliveries(
         query = (
             select(table.id, table.delivery_id, table.paper_id, table.position, table.score,
                    cast(table.reasons, Text), table.interest)
-            .where(table.delivery_id.in_(chunk))
+            .where(one_of(session, table.delivery_id, chunk))
             .order_by(table.delivery_id, table.position)
         )  # fmt: skip
-        for iid, did, pid, position, score, reasons, interest in session.execute(query):
+        for iid, did, pid, position, score, reasons, interest in session.execute(query).all():
             found[did].append(
                 DeliveryItemRow(iid, did, pid, position, score, _labels(reasons), interest)
             )
@@ -120,10 +122,10 @@ def last_digest_dates(
     for chunk in chunks(sorted(set(subscriber_ids))):
         query = (
             select(Delivery.subscriber_id, func.max(Delivery.digest_date))
-            .where(Delivery.subscriber_id.in_(chunk), Delivery.status == "sent")
+            .where(one_of(session, Delivery.subscriber_id, chunk), Delivery.status == "sent")
             .group_by(Delivery.subscriber_id)
         )
-        found.update({sid: date for sid, date in session.execute(query)})
+        found.update({sid: date for sid, date in session.execute(query).all()})
     return found
 
 
@@ -171,7 +173,7 @@ def finish_deliveries(session: Session, *, outcomes: Sequence[Finished], now: dt
     for chunk in chunks(released):
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(chunk), Delivery.status == "sending")
+            .where(one_of(session, Delivery.id, chunk), Delivery.status == "sending")
             .values(
                 status="pending", attempts=Delivery.attempts - 1, updated_at=now, lease_until=None
             )
@@ -181,7 +183,7 @@ def finish_deliveries(session: Session, *, outcomes: Sequence[Finished], now: dt
     for chunk in chunks(went_through):
         session.execute(
             update(Subscriber)
-            .where(Subscriber.id.in_(chunk), Subscriber.soft_bounces > 0)
+            .where(one_of(session, Subscriber.id, chunk), Subscriber.soft_bounces > 0)
             .values(soft_bounces=0)
             .execution_options(synchronize_session=False)
         )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from service.errors import InputError
 from service.records import Topic as TopicRecord
-from service.storage._common import chunks
+from service.storage._common import chunks, one_of
 from service.storage.models import Interest, InterestLike, Subscriber, Topic
 
 MAX_INTERESTS = 20
@@ -133,9 +133,9 @@ def interest_ids_of(
     found: dict[int, dict[str, int]] = {sid: {} for sid in subscriber_ids}
     for chunk in chunks(sorted(set(subscriber_ids))):
         query = select(Interest.subscriber_id, Interest.name, Interest.id).where(
-            Interest.subscriber_id.in_(chunk)
+            one_of(session, Interest.subscriber_id, chunk)
         )
-        for sid, name, interest_id in session.execute(query):
+        for sid, name, interest_id in session.execute(query).all():
             found[sid][name] = interest_id
     return found
 

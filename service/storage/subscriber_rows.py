@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.records import Topic as TopicRecord
-from service.storage._common import chunks
+from service.storage._common import chunks, one_of
 from service.storage.models import Subscriber, Topic
 from service.storage.rows import SubscriberRow
 
@@ -53,9 +53,9 @@ def topics_of(session: Session, *, ids: Sequence[int]) -> dict[int, tuple[TopicR
     for chunk in chunks(sorted(set(ids))):
         rows = session.execute(
             select(Topic.subscriber_id, Topic.kind, Topic.text, Topic.weight)
-            .where(Topic.subscriber_id.in_(chunk))
+            .where(one_of(session, Topic.subscriber_id, chunk))
             .order_by(Topic.subscriber_id, Topic.id)
-        )
+        ).all()  # fetched at once: iterating fetches a row at a time
         for subscriber_id, kind, text, weight in rows:
             found.setdefault(subscriber_id, []).append(TopicRecord(kind, text, weight))
     return {sid: tuple(topics) for sid, topics in found.items()}
@@ -66,7 +66,7 @@ def subscribers_by_id(session: Session, *, ids: Sequence[int]) -> dict[int, Subs
     found: dict[int, SubscriberRow] = {}
     for chunk in chunks(sorted(set(ids))):
         for row, _due in read_subscribers(
-            session, select_subscribers().where(Subscriber.id.in_(chunk))
+            session, select_subscribers().where(one_of(session, Subscriber.id, chunk))
         ):
             found[row.id] = row
     return found

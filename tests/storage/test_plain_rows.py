@@ -111,3 +111,16 @@ def test_a_conflicting_item_fails_the_whole_insert_as_an_integrity_error(runtime
         )  # fmt: skip
     with session_scope(runtime.factory) as session:
         assert store.count_deliveries_by_status(session) == {}
+
+
+def test_paper_lists_read_as_json_text_decode_as_the_orm_reads_them(runtime: Runtime) -> None:
+    """Escapes, non-ASCII names and a JSON null come out of the list columns' text the same."""
+    fields = {"title": "Odd", "authors": ['Zoë "Z" Ünal', "back\\slash"], "sources": None}
+    with session_scope(runtime.factory) as session:
+        odd = store.insert_paper(session, key="title:odd", fields=fields, now=NOW)
+        session.flush()
+        odd_id = odd.id
+    with session_scope(runtime.factory) as session:
+        [paper] = store.papers_by_id(session, ids=[odd_id]).values()
+        assert paper == store.to_candidate(session.get(Paper, odd_id))
+        assert paper.authors == ('Zoë "Z" Ünal', "back\\slash") and paper.sources == ()
