@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 import smtplib
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, NoReturn
 
-from service.digest.envelope import envelope
+from service.digest.envelope import envelope, is_bare_address
 from service.digest.message import DataReady, header_value, wire_bytes
 from service.errors import (
     PermanentSendError,
@@ -54,11 +54,6 @@ def send_wire(smtp: smtplib.SMTP, msg: EmailMessage) -> dict[str, tuple[int, byt
     if isinstance(smtp, DataPhase):
         return smtp.transaction(sender, recipients, wire_bytes(msg))
     return smtp.sendmail(sender, recipients, wire_bytes(msg))
-
-
-# An addr-spec smtplib's quoteaddr would write back as it is, between angle brackets.
-_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_PLAIN_PATH = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")
 
 
 _EOLS = re.compile(rb"\r\n|\n|\r(?!\n)")
@@ -109,10 +104,9 @@ class DataPhase:
         bytes)."""
         smtp: Any = self
         smtp.ehlo_or_helo_if_needed()
-        plain = _PLAIN_PATH.fullmatch
         if not (
-            smtp.has_extn("pipelining") and recipients
-            and plain(sender) and all(plain(r) for r in recipients)
+            smtp.has_extn("pipelining") and recipients  # and what quoteaddr keeps as it is:
+            and is_bare_address(sender) and all(map(is_bare_address, recipients))
         ):  # fmt: skip
             return smtp.sendmail(sender, recipients, msg)
         size = f" SIZE={len(msg)}" if smtp.has_extn("size") else ""
@@ -145,7 +139,7 @@ class DataPhase:
         return refused
 
     def _refused(self, error: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused,
-                 pending: int) -> None:  # fmt: skip
+                 pending: int) -> NoReturn:  # fmt: skip
         """Raise what sendmail raises for a refused MAIL or every RCPT refused, once the
         pipelined replies still owed (`pending`, DATA's last) are read: RSET after, or the
         connection closed after a 421."""

@@ -32,13 +32,19 @@ _ATOMS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*
 _BARE_ADDR_SPEC = re.compile(rf"{_ATOMS}@{_ATOMS}")  # dot-atoms: getaddresses keeps it as it is
 
 
+def is_bare_address(value: str) -> bool:
+    """Whether ``value`` is a bare addr-spec of dot-atoms (``a.b+c@example.org``): what the
+    address parsers give back as it is, and what an SMTP path holds between "<" and ">"."""
+    return _BARE_ADDR_SPEC.fullmatch(value) is not None
+
+
 def addr_specs(values: list[str]) -> list[str]:
     """The addresses in address header values, as ``email.utils.getaddresses`` reads them.
 
     A lone bare address (a digest's To) is its own answer; anything else is parsed, cached
     (the one From of a run): the parser costs ~30 µs a header, more than a send's own work.
     """
-    if len(values) == 1 and _BARE_ADDR_SPEC.fullmatch(values[0]):
+    if len(values) == 1 and is_bare_address(values[0]):
         return values[:]
     return list(_parsed_addr_specs(tuple(values)))
 
