@@ -294,7 +294,7 @@ def _flatten(
     # A list (multipart) or our own _WireText (ASCII) is what get_payload() would return, without
     # the Content-Transfer-Encoding parse and surrogate scan that cost it ~30 us a part.
     payload = part._payload  # type: ignore[attr-defined]
-    if not (isinstance(payload, list) or isinstance(payload, _WireText)):
+    if not isinstance(payload, list | _WireText):
         payload = part.get_payload()
     start = len(out)
     for name, value in part.raw_items():

@@ -6,6 +6,7 @@ scan of a DataReady message, no address parser for a bare address) give what the
 from __future__ import annotations
 
 import random
+import smtplib
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -33,8 +34,6 @@ def sink(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
 def test_the_envelope_goes_out_in_one_write_when_the_relay_offers_pipelining(
     sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import smtplib
-
     sent: list[bytes] = []
     real_send = smtplib.SMTP.send
 
