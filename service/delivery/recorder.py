@@ -109,6 +109,8 @@ class Recorder:
     def flush(self) -> None:
         """Write every outcome handed over so far, in one transaction; raises StoreWriteError."""
         with self._writing:
+            if self.failed is not None:  # a write (maybe the flusher's) lost outcomes: stop here
+                raise self.failed
             with self._lock:
                 batch, self._pending = self._pending, []
             if not batch:

@@ -67,3 +67,29 @@ def test_a_row_is_claimed_by_one_sender_only(runtime: Runtime, smtp_sink: SmtpSi
             session, ids=ids, now=later, lease_until=later + dt.timedelta(minutes=15)
         )
     assert [c.delivery_id for c in again] == sorted(ids) and {c.attempts for c in again} == {2}
+
+
+def test_once_a_write_of_outcomes_failed_the_recorder_records_nothing_more(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periodic write may be the one that fails, after the pool's last result of a batch:
+    the caller's own write before the next claim must then refuse too (those outcomes are
+    lost, their rows stay under lease), so no message of a next batch goes out."""
+    from sqlalchemy.exc import OperationalError
+
+    from service.delivery.recorder import Entry, Prepared, Recorder
+    from service.errors import StoreWriteError
+
+    def refuse(session: Any, **kwargs: Any) -> None:
+        raise OperationalError("UPDATE deliveries", {}, Exception("the database is read-only"))
+
+    claim = store.Claimed(1, 1, NOW.date(), 1)
+    recorder = Recorder(runtime.pipeline, lambda: NOW, lambda outcome: None, every=60)
+    recorder.extend([Entry(Prepared(claim, "a@example.org", 3), "sent", message_id="<m1>")])
+    monkeypatch.setattr(store, "finish_deliveries", refuse)
+    with pytest.raises(StoreWriteError, match="cannot record delivery 1 as sent"):
+        recorder.flush()  # as the flusher thread would, between two results
+    monkeypatch.undo()  # the database takes writes again: too late for the lost outcome
+    recorder.extend([Entry(Prepared(claim, "a@example.org", 3), "released")])
+    with pytest.raises(StoreWriteError):
+        recorder.flush()
