@@ -2,6 +2,7 @@
 statements per message, and the ratio to building the same messages alone.
 
     .venv/bin/python bench/worker.py [--messages 5000] [--latency 0] [--no-fsync] [--no-record]
+        [--set NAME=VALUE ...]
 
 Setup, not timed: a private PostgreSQL server (bench/e2e.py's BenchPostgres, fsync on unless
 --no-fsync), `paperboy db upgrade`, `--messages` generated subscribers (bench/population.py), the
@@ -89,7 +90,13 @@ def main() -> None:
         "--sink", choices=("lean", "aiosmtpd"), default="lean",
         help="bench/lean_sink.py (default) or tests/support/smtp_sink.py",
     )  # fmt: skip
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="a setting for the planning and the worker, e.g. DELIVERY_BATCH_SIZE=1000 "
+        "(PAPERBOY_ is added); the results then name it",
+    )  # fmt: skip
     args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
 
     from sqlalchemy import event
 
@@ -111,6 +118,7 @@ def main() -> None:
             "PAPERBOY_DATABASE_URL": url, "PAPERBOY_DELIVERY_QUEUE": "procrastinate",
             "PAPERBOY_SECRET_KEY": "bench-worker-secret", "PAPERBOY_BASE_URL": "https://paperboy.example.org",
             "PAPERBOY_FROM": FROM, "PAPERBOY_SMTP_URL": sink.url, "PAPERBOY_LOG_LEVEL": "WARNING",
+            **{f"PAPERBOY_{name.upper()}": value for name, value in overrides.items()},
         }  # fmt: skip
         seeds = folder / "seeds.jsonl"
         seeds.write_text(dump_jsonl(seed_listings()), encoding="utf-8")
@@ -177,7 +185,7 @@ def main() -> None:
             f"{dt.date.today().isoformat()}, Python {platform.python_version()} on {cpu_name()} ({os.cpu_count()} CPUs, shared); "
             f"PostgreSQL fsync {'off' if args.no_fsync else 'on'}. One `paperboy worker --once` (run_worker, in the bench's "
             f"process) delivering {sent:,} planned digests of {papers} papers to the counting sink ({args.sink}) in its own process "
-            f"(latency {args.latency:g} ms); default settings: {s.worker_concurrency} jobs at once of "
+            f"(latency {args.latency:g} ms); {'settings ' + ', '.join(f'PAPERBOY_{k.upper()}={v}' for k, v in overrides.items()) + ', otherwise ' if overrides else ''}default settings: {s.worker_concurrency} jobs at once of "
             f"{s.delivery_batch_size} deliveries, {s.smtp_connections} SMTP connections, claim batch {s.send_claim_batch}.",
             "",
             "| measure | value |",
