@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service import logs
@@ -79,6 +79,8 @@ def send_due(
     if queue is not None:  # the report then says how many were handed to workers, none included
         report.queued = 0
     planned_count = 0
+    made = 0  # delivery rows this run wrote, ready to send
+    analyzed = 0  # ... of which the planner statistics last knew
     chunks = due_chunks(
         pipeline.factory, now=now, size=PLAN_CHUNK, only=only, everyone=digest_date is not None,
         pending_before=stale_before if enqueue is not None else None,
@@ -91,11 +93,17 @@ def send_due(
         if index is None:  # built once, and only when somebody is due
             with session_scope(pipeline.factory) as session:
                 index = build_index(pipeline, session, now)
+        before = len(ready)
         _plan_chunk(pipeline, chunk, index, now, digest_date, dry_run, report, ready, track)
         planned_count += len(chunk)
+        made += len(ready) - before
+        if not (dry_run or analyzed) and made >= ANALYZE_AFTER:  # before workers start on them
+            analyzed = _refresh_statistics(pipeline, made)
         if queue is not None and len(ready) >= queue_every:
             # Workers start on these while the rest is planned.
             _hand_over(pipeline, queue, ready, now, stale_before, report)
+    if not dry_run and made >= ANALYZE_AFTER and made > analyzed:
+        _refresh_statistics(pipeline, made)
     planned_at = time.monotonic()
     log.info(
         "plan",
@@ -136,12 +144,27 @@ def send_due(
 
 
 PLAN_CHUNK = 500  # subscribers planned per transaction
+# A run that writes this many delivery rows refreshes the planner statistics of the outbox's
+# tables when it reaches it and again at its end (store.refresh_delivery_statistics).
+ANALYZE_AFTER = 10_000
 # With a queue, planned rows are handed to workers whenever this many are ready (and the rest at
 # the end), so delivery starts seconds into a long plan instead of after it.
 QUEUE_EVERY = 5000
 # A digest date still open with no row (skip-empty, or a quiet day before its deadline) is looked
 # at again this much later, or by the next tick after an ingest brought papers.
 RECHECK = dt.timedelta(hours=1)
+
+
+def _refresh_statistics(pipeline: Pipeline, made: int) -> int:
+    """Refresh the outbox's planner statistics (PostgreSQL); ``made``, for the caller to keep.
+    A failure is logged, never fatal: autovacuum gets there later."""
+    try:
+        with session_scope(pipeline.factory) as session:
+            if store.refresh_delivery_statistics(session):
+                log.info("plan_statistics", deliveries=made)
+    except SQLAlchemyError as exc:
+        log.warning("plan_statistics_failed", error=str(exc).splitlines()[0])
+    return made
 
 
 def _hand_over(

@@ -35,6 +35,7 @@ from service.storage.deliveries import (
     finish_delivery,
     get_delivery,
     recent_delivery_errors,
+    refresh_delivery_statistics,
 )
 from service.storage.delivery_batches import (
     Claimed,
@@ -239,6 +240,7 @@ __all__ = [
     "quiet_source_runs",
     "received_paper_ids",
     "recent_delivery_errors",
+    "refresh_delivery_statistics",
     "recent_match_counts",
     "recent_paper_terms",
     "record_feedback",

@@ -93,3 +93,27 @@ def test_once_a_write_of_outcomes_failed_the_recorder_records_nothing_more(
     recorder.extend([Entry(Prepared(claim, "a@example.org", 3), "released")])
     with pytest.raises(StoreWriteError):
         recorder.flush()
+
+
+def test_a_plan_of_many_rows_refreshes_the_planner_statistics(
+    runtime: Runtime, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the outbox's tables are analyzed once a run has planned ANALYZE_AFTER rows,
+    so the workers' lookups are planned on the day's numbers (not on a never-analyzed table's);
+    SQLite plans these lookups without statistics and is left alone."""
+    from sqlalchemy import text
+
+    from service.delivery import planning
+
+    monkeypatch.setattr(planning, "ANALYZE_AFTER", 4)
+    batched = readers_runtime(runtime, smtp_sink.url, readers=READERS)
+    report = send(batched, NOW)
+    assert report.sent == len(READERS)
+    if batched.engine.dialect.name == "postgresql":
+        with session_scope(batched.factory) as session:
+            counted = session.execute(
+                text("SELECT relname, reltuples FROM pg_class WHERE relname IN "
+                     "('deliveries', 'delivery_items')")
+            ).all()  # fmt: skip
+            items = store.count_delivery_items(session, digest_date=NOW.date())
+        assert dict(counted) == {"deliveries": len(READERS), "delivery_items": items}
