@@ -144,12 +144,13 @@ def send_due(
 
 
 PLAN_CHUNK = 500  # subscribers planned per transaction
-# A run that writes this many delivery rows refreshes the planner statistics of the outbox's
-# tables when it reaches it and again at its end (store.refresh_delivery_statistics).
-ANALYZE_AFTER = 10_000
 # With a queue, planned rows are handed to workers whenever this many are ready (and the rest at
 # the end), so delivery starts seconds into a long plan instead of after it.
 QUEUE_EVERY = 5000
+# A run that writes this many delivery rows refreshes the planner statistics of the outbox's
+# tables when it reaches it (before it first hands rows to the queue's workers: no more than
+# QUEUE_EVERY) and again at its end (store.refresh_delivery_statistics).
+ANALYZE_AFTER = QUEUE_EVERY
 # A digest date still open with no row (skip-empty, or a quiet day before its deadline) is looked
 # at again this much later, or by the next tick after an ingest brought papers.
 RECHECK = dt.timedelta(hours=1)

@@ -109,23 +109,25 @@ class Recorder:
     def flush(self) -> None:
         """Write every outcome handed over so far, in one transaction; raises StoreWriteError."""
         with self._writing:
-            if self.failed is not None:  # a write (maybe the flusher's) lost outcomes: stop here
-                raise self.failed
             with self._lock:
                 batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                outcomes = self._write(batch)
-            except SQLAlchemyError as exc:
-                first = batch[0]
-                self.failed = StoreWriteError(
-                    f"cannot record delivery {first.prepared.claim.delivery_id} as {first.status} "
-                    f"(and {len(batch) - 1} more) in the database: {_brief(exc)}"
-                )
-                raise self.failed from exc
+            outcomes: list[Outcome] = []
+            if batch:
+                try:
+                    outcomes = self._write(batch)
+                except SQLAlchemyError as exc:
+                    first = batch[0]
+                    self.failed = StoreWriteError(
+                        f"cannot record delivery {first.prepared.claim.delivery_id} as "
+                        f"{first.status} (and {len(batch) - 1} more) in the database: {_brief(exc)}"
+                    )
+                    raise self.failed from exc
         for outcome in outcomes:
             self.on_outcome(outcome)
+        if self.failed is not None:
+            # An earlier write (perhaps the flusher's, after the batch's last result) lost its
+            # outcomes: these are written, but the caller must stop before claiming more.
+            raise self.failed
 
     def _write(self, batch: list[Entry]) -> list[Outcome]:
         settings = self.pipeline.settings

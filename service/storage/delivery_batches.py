@@ -60,18 +60,20 @@ def claim_deliveries(
             .where(one_of(session, Delivery.id, chunk))
         )  # fmt: skip
         if session.get_bind().dialect.name == "postgresql":
-            found = found.with_for_update(skip_locked=True, of=Delivery)
+            # NO KEY UPDATE: enough to keep other claims off, and inserts of items that refer to
+            # the row need not wait
+            found = found.with_for_update(skip_locked=True, of=Delivery, key_share=True)
         # The LIMIT keeps the planner from pushing the tests below into the sub-select.
-        row = found.limit(len(chunk)).subquery("found")
-        open_now = row.c.status.in_(OPEN_DELIVERY) & (
-            row.c.next_attempt_at.is_(None) | (row.c.next_attempt_at <= now)
+        got = found.limit(len(chunk)).subquery("found").c
+        open_now = got.status.in_(OPEN_DELIVERY) & (
+            got.next_attempt_at.is_(None) | (got.next_attempt_at <= now)
         )
-        abandoned = (row.c.status == "sending") & (row.c.lease_until < now)
+        abandoned = (got.status == "sending") & (got.lease_until < now)
         # not_suppressed(): an active subscriber's status is never one of SUPPRESSED
-        active = (row.c.subscriber_status == "active") & row.c.suppressed_reason.is_(None)
+        active = (got.subscriber_status == "active") & got.suppressed_reason.is_(None)
         rows = session.execute(
             update(Delivery)
-            .where(Delivery.id == row.c.id, open_now | abandoned, active)
+            .where(Delivery.id == got.id, open_now | abandoned, active)
             .values(
                 status="sending",
                 attempts=Delivery.attempts + 1,

@@ -84,15 +84,17 @@ def test_once_a_write_of_outcomes_failed_the_recorder_records_nothing_more(
         raise OperationalError("UPDATE deliveries", {}, Exception("the database is read-only"))
 
     claim = store.Claimed(1, 1, NOW.date(), 1)
-    recorder = Recorder(runtime.pipeline, lambda: NOW, lambda outcome: None, every=60)
+    written: list[str] = []
+    recorder = Recorder(runtime.pipeline, lambda: NOW, lambda o: written.append(o.status), every=60)
     recorder.extend([Entry(Prepared(claim, "a@example.org", 3), "sent", message_id="<m1>")])
     monkeypatch.setattr(store, "finish_deliveries", refuse)
     with pytest.raises(StoreWriteError, match="cannot record delivery 1 as sent"):
         recorder.flush()  # as the flusher thread would, between two results
     monkeypatch.undo()  # the database takes writes again: too late for the lost outcome
     recorder.extend([Entry(Prepared(claim, "a@example.org", 3), "released")])
-    with pytest.raises(StoreWriteError):
+    with pytest.raises(StoreWriteError, match="cannot record delivery 1 as sent"):
         recorder.flush()
+    assert written == ["left"]  # what came after the failure is still written, then it refuses
 
 
 def test_a_plan_of_many_rows_refreshes_the_planner_statistics(
@@ -117,3 +119,55 @@ def test_a_plan_of_many_rows_refreshes_the_planner_statistics(
             ).all()  # fmt: skip
             items = store.count_delivery_items(session, digest_date=NOW.date())
         assert dict(counted) == {"deliveries": len(READERS), "delivery_items": items}
+
+
+def test_a_claim_takes_open_rows_of_active_subscribers_only(
+    runtime: Runtime, smtp_sink: SmtpSink
+) -> None:
+    from sqlalchemy import select, update
+
+    from service.storage.models import Delivery, Subscriber
+
+    batched = readers_runtime(runtime, smtp_sink.url, readers=READERS[:7])
+    date, soon, past = NOW.date(), NOW + dt.timedelta(minutes=5), NOW - dt.timedelta(minutes=5)
+    with session_scope(batched.factory) as session:
+        subscribers = sorted(store.list_subscribers(session), key=lambda s: s.email)
+        ids = [
+            store.create_delivery(
+                session, subscriber_id=s.id, digest_date=date, items=[], now=NOW
+            ).id  # type: ignore[union-attr]
+            for s in subscribers
+        ]
+    cases: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
+        ({}, {}, True),  # pending, its subscriber active
+        ({}, {"status": "unsubscribed"}, False),
+        ({}, {"suppressed_reason": "hard bounce: 550 no such user"}, False),
+        ({"status": "deferred", "next_attempt_at": soon}, {}, False),  # retry not due yet
+        ({"status": "deferred", "next_attempt_at": past}, {}, True),
+        ({"status": "sending", "lease_until": soon}, {}, False),  # another sender holds it
+        ({"status": "sending", "lease_until": past}, {}, True),  # its sender died
+    ]
+    with session_scope(batched.factory) as session:
+        for did, subscriber, (row, person, _) in zip(ids, subscribers, cases, strict=True):
+            if row:
+                session.execute(update(Delivery).where(Delivery.id == did).values(**row))
+            if person:
+                session.execute(
+                    update(Subscriber).where(Subscriber.id == subscriber.id).values(**person)
+                )
+    with session_scope(batched.factory) as session:
+        won = store.claim_deliveries(session, ids=ids, now=NOW, lease_until=soon)
+    claimable = [did for did, (*_, ok) in zip(ids, cases, strict=True) if ok]
+    assert [c.delivery_id for c in won] == claimable
+    with session_scope(batched.factory) as session:
+        statuses = {did: status for did, status in session.execute(
+            select(Delivery.id, Delivery.status).where(Delivery.id.in_(ids)))}  # fmt: skip
+    assert [statuses[did] for did in ids] == [
+        "sending",
+        "pending",
+        "pending",
+        "deferred",
+        "sending",
+        "sending",
+        "sending",
+    ]
