@@ -56,21 +56,28 @@ def fill(session: Session, *, analyzed: str) -> None:
     session.commit()
 
 
-def plans(runtime: Runtime, call: Callable[[Session], Any]) -> Iterator[dict[str, Any]]:
-    """Every plan node of the statements ``call`` sends, as EXPLAIN ANALYZE gives them (run in
-    a transaction rolled back, so nothing changes)."""
+def statements(session: Session, engine: Any, call: Callable[[Session], Any]) -> list[Any]:
+    """The (statement, parameters) of each SELECT and UPDATE ``call`` sends (an executemany
+    left out), ``call`` run in ``session``."""
     sent: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
         if not many and statement.lstrip().upper().startswith(("SELECT", "UPDATE")):
             sent.append((statement, params))
 
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        call(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return sent
+
+
+def plans(runtime: Runtime, call: Callable[[Session], Any]) -> Iterator[dict[str, Any]]:
+    """Every plan node of the statements ``call`` sends, as EXPLAIN ANALYZE gives them (run in
+    a transaction rolled back, so nothing changes)."""
     with session_scope(runtime.factory) as session:
-        event.listen(runtime.engine, "before_cursor_execute", capture)
-        try:
-            call(session)
-        finally:
-            event.remove(runtime.engine, "before_cursor_execute", capture)
+        sent = statements(session, runtime.engine, call)
         session.rollback()
         cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         for statement, params in sent:
@@ -144,18 +151,11 @@ def test_a_subscribers_last_digest_is_not_looked_up_through_the_status_index(
 def test_sqlite_finds_the_deliveries_to_resume_through_the_open_index(runtime: Runtime) -> None:
     """SQLite uses a partial index only for a query that states its condition: the planner's
     look for deliveries to resume must not read the whole table (a year of sent digests)."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
-        captured.append((statement, params))
-
     with session_scope(runtime.factory) as session:
-        event.listen(runtime.engine, "before_cursor_execute", capture)
-        try:
-            store.resumable_subscriber_ids(session, now=NOW, pending_before=NOW)
-        finally:
-            event.remove(runtime.engine, "before_cursor_execute", capture)
-        statement, params = captured[-1]
+        (statement, params), *_ = statements(
+            session, runtime.engine,
+            lambda s: store.resumable_subscriber_ids(s, now=NOW, pending_before=NOW),
+        )  # fmt: skip
         cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         plan = " ".join(
             str(row[-1]) for row in cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
