@@ -80,7 +80,7 @@ def send_due(
         report.queued = 0
     planned_count = 0
     made = 0  # delivery rows this run wrote, ready to send
-    analyzed = 0  # ... of which the planner statistics last knew
+    analyzed = 0  # how many of them there were at the last ANALYZE
     chunks = due_chunks(
         pipeline.factory, now=now, size=PLAN_CHUNK, only=only, everyone=digest_date is not None,
         pending_before=stale_before if enqueue is not None else None,
@@ -98,7 +98,8 @@ def send_due(
         planned_count += len(chunk)
         made += len(ready) - before
         if not (dry_run or analyzed) and made >= ANALYZE_AFTER:  # before workers start on them
-            analyzed = _refresh_statistics(pipeline, made)
+            _refresh_statistics(pipeline, made)
+            analyzed = made
         if queue is not None and len(ready) >= queue_every:
             # Workers start on these while the rest is planned.
             _hand_over(pipeline, queue, ready, now, stale_before, report)
@@ -156,8 +157,8 @@ ANALYZE_AFTER = QUEUE_EVERY
 RECHECK = dt.timedelta(hours=1)
 
 
-def _refresh_statistics(pipeline: Pipeline, made: int) -> int:
-    """Refresh the outbox's planner statistics (PostgreSQL); ``made``, for the caller to keep.
+def _refresh_statistics(pipeline: Pipeline, made: int) -> None:
+    """Refresh the outbox's planner statistics (PostgreSQL) after ``made`` rows were planned.
     A failure is logged, never fatal: autovacuum gets there later."""
     try:
         with session_scope(pipeline.factory) as session:
@@ -165,7 +166,6 @@ def _refresh_statistics(pipeline: Pipeline, made: int) -> int:
                 log.info("plan_statistics", deliveries=made)
     except SQLAlchemyError as exc:
         log.warning("plan_statistics_failed", error=str(exc).splitlines()[0])
-    return made
 
 
 def _hand_over(

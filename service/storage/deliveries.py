@@ -164,7 +164,7 @@ def refresh_delivery_statistics(session: Session) -> bool:
     """ANALYZE the outbox's tables on PostgreSQL, after a plan wrote many rows: the workers'
     queries are then planned on the day's numbers instead of the last autovacuum's (a delivery
     table PostgreSQL never analyzed yet is taken for one whose lookups by delivery read half of
-    it). A sample of each table, well under a second at a million rows. False on SQLite, whose
+    it). ANALYZE reads a sample of each table, not all of it. False on SQLite, whose
     planner does not depend on statistics for these lookups."""
     if session.get_bind().dialect.name != "postgresql":
         return False

@@ -222,7 +222,7 @@ class Delivery(Base):
             "status",
             postgresql_where=text(OPEN_STATUSES),
             sqlite_where=text(OPEN_STATUSES),
-        ),  # fmt: skip
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -94,13 +94,18 @@ def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-@on_postgresql
-@pytest.mark.parametrize("analyzed", ["sent", "pending"])
-def test_a_claim_finds_its_rows_by_id_however_old_the_statistics(
-    runtime: Runtime, analyzed: str
-) -> None:
+@pytest.fixture(params=["sent", "pending"])
+def stale(runtime: Runtime, request: pytest.FixtureRequest) -> Runtime:
+    """``runtime`` with its tables filled (``fill``): the last ANALYZE saw yesterday's
+    deliveries ``request.param``."""
     with session_scope(runtime.factory) as session:
-        fill(session, analyzed=analyzed)
+        fill(session, analyzed=request.param)
+    return runtime
+
+
+@on_postgresql
+def test_a_claim_finds_its_rows_by_id_however_old_the_statistics(stale: Runtime) -> None:
+    runtime = stale
     with session_scope(runtime.factory) as session:
         today = sorted(
             session.scalars(
@@ -130,12 +135,11 @@ def test_a_claim_finds_its_rows_by_id_however_old_the_statistics(
 
 
 @on_postgresql
-@pytest.mark.parametrize("analyzed", ["sent", "pending"])
 def test_a_subscribers_last_digest_is_not_looked_up_through_the_status_index(
-    runtime: Runtime, analyzed: str
+    stale: Runtime,
 ) -> None:
+    runtime = stale
     with session_scope(runtime.factory) as session:
-        fill(session, analyzed=analyzed)
         subscriber_ids = sorted(session.scalars(text("SELECT id FROM subscribers")).all())[:100]
     nodes = list(
         plans(runtime, lambda s: store.last_digest_dates(s, subscriber_ids=subscriber_ids))
