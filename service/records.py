@@ -156,6 +156,10 @@ class DigestLinks:
     archive: str = ""  # the subscriber's archive page: "view in browser" and "N more" link
     # paper_id -> ((label, url), ...): "Mute Jane Doe", "Not interested in “fuzzing”"
     steer: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # The signed token in every feedback and steer URL, when it is all that tells one reader's
+    # paper links from another's (service/subscribers/paper_links.py): the Renderer then shares
+    # each paper's view and rows between readers (service/digest/shared_views.py). "" for none.
+    token: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from service.digest.paper_view import Link, PaperFacts, PaperView
+from service.digest.shared_views import VIEWS_KEPT
 
 
 class OncePerPaper:
@@ -40,6 +41,34 @@ class OncePerPaper:
                 self._rendered.clear()
             rendered = self._rendered[key] = macro(facts)
         return rendered
+
+
+class OncePerView:
+    """Template global `once_per_view(macro, paper)`: macro(paper), rendered once per shared
+    PaperView (one view for every reader who gets the paper the same way, PaperView.shared),
+    every time for any other. Kept by the view's identity, the view held with its text so
+    its id is not reused while the entry lives."""
+
+    def __init__(self, size: int = VIEWS_KEPT) -> None:
+        self.size = size
+        self._kept: dict[tuple[object, int], tuple[PaperView, str]] = {}
+
+    def __call__(self, macro: Callable[[PaperView], str], paper: PaperView) -> str:
+        if not paper.shared:
+            return macro(paper)
+        return self.kept(macro, paper, lambda: macro(paper))
+
+    def kept(self, what: object, paper: PaperView, make: Callable[[], str]) -> str:
+        """make() the first time for `what` (hashable, e.g. the macro) and this shared view."""
+        key = (what, id(paper))
+        found = self._kept.get(key)
+        if found is not None and found[0] is paper:
+            return found[1]
+        if len(self._kept) >= self.size:
+            self._kept.clear()
+        text = make()
+        self._kept[key] = (paper, text)
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +103,15 @@ class OncePerRow:
     (excerpt, why line, feedback links, how many steering links), with slots where those parts
     go. Each call fills the slots with this reader's values, escaped as the template escapes
     them; the highlighted excerpt is excerpt_markup(paper.excerpt_parts), rendered once per
-    set of parts.
+    set of parts. A shared view's row (PaperView.shared: one view for many readers) is kept
+    whole, slots filled.
     """
 
     def __init__(self, size: int = 8192) -> None:
         self.size = size
         self._rows: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
         self._excerpts: dict[tuple[object, ...], str] = {}
+        self._shared = OncePerView()  # a shared view's whole row, slots filled
 
     def __call__(
         self,
@@ -88,6 +119,20 @@ class OncePerRow:
         paper: PaperView,
         excerpt_markup: Callable[[tuple[tuple[str, bool], ...]], str],
     ) -> Markup:
+        if not paper.shared:
+            return self._filled(macro, paper, excerpt_markup)
+        row = self._shared.kept(
+            (macro, excerpt_markup), paper, lambda: self._filled(macro, paper, excerpt_markup)
+        )
+        return row  # type: ignore[return-value]  # what _filled made: Markup
+
+    def _filled(
+        self,
+        macro: Callable[[RowView], str],
+        paper: PaperView,
+        excerpt_markup: Callable[[tuple[tuple[str, bool], ...]], str],
+    ) -> Markup:
+        """The row from the cached texts and slots, filled with this paper's values."""
         parts, steer = paper.excerpt_parts, paper.steer_links
         key = (
             macro, paper.facts, bool(parts), bool(paper.why), bool(paper.feedback_up),

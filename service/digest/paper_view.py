@@ -73,10 +73,11 @@ class PaperFacts:
 
 @dataclass(frozen=True, slots=True)
 class PaperView:
-    """One paper as the templates see it: display strings, vetted URLs ("" when none)."""
+    """One paper as the templates see it: display strings, vetted URLs ("" when none).
 
-    number: int
-    marker: str  # "1.  ", the text part's hanging-indent prefix
+    Its place in the digest is the template loop's (``loop.index``), not the view's: a view
+    can serve every reader who gets the paper with the same reasons and links (``shared``)."""
+
     title: str
     url: str  # where the title links: abstract, else PDF, code or project page
     authors: str
@@ -91,11 +92,18 @@ class PaperView:
     feedback_up: str
     feedback_down: str
     facts: PaperFacts  # what every subscriber sees the same: once_per_paper() fragments
-    scored: ScoredPaper  # the raw record, for templates that want more
     compact: bool = False  # past FULL_PAPERS: title, one line and links only
     text_line: str = ""  # the text part's links: 'Abstract: URL · PDF: URL · More like this: URL'
     section: str = ""  # the reader's interest it was picked for ("": they have one)
     steer_links: tuple[Link, ...] = ()  # "Mute Jane Doe", "Not interested in “fuzzing”"
+    # Built once for many readers, with a stand-in for their token (shared_views.SharedViews):
+    # its rows are rendered once too (fragments.OncePerRow).
+    shared: bool = False
+
+
+def marker(number: int) -> str:
+    """'1.  ': a paper's number as the text part's hanging-indent prefix."""
+    return f"{number}.".ljust(4)
 
 
 def excerpt(paper: Candidate, limit: int = EXCERPT_CHARS) -> str:
@@ -285,14 +293,14 @@ class _FactsOf:
         return facts
 
 
-_facts_of = _FactsOf()
+facts_of = _FactsOf()
 
 
 def paper_view(
-    number: int, scored: ScoredPaper, links: DigestLinks, *, compact: bool = False
+    scored: ScoredPaper, links: DigestLinks, *, compact: bool = False, shared: bool = False
 ) -> PaperView:
     """Everything the templates show for one paper, with untrusted fields cleaned and vetted."""
-    facts = _facts_of(scored.paper)
+    facts = facts_of(scored.paper)
     up, down = links.feedback.get(scored.paper.paper_id, ("", ""))
     up, down = safe_url(up), safe_url(down)
     steer = tuple(
@@ -302,8 +310,6 @@ def paper_view(
     )
     reasons, why, excerpt_parts = _reader_parts(facts, scored.reasons)
     return PaperView(
-        number=number,
-        marker=f"{number}.".ljust(4),
         title=facts.title,
         url=facts.url,
         authors=facts.authors,
@@ -318,7 +324,6 @@ def paper_view(
         feedback_up=up,
         feedback_down=down,
         facts=facts,
-        scored=scored,
         compact=compact,
         section=clean_text(scored.interest or ""),
         text_line=links_lines(
@@ -330,4 +335,5 @@ def paper_view(
             ]
         ),
         steer_links=steer,
+        shared=shared,
     )

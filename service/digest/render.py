@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from service import logs
-from service.digest.fragments import OncePerPaper, OncePerRow
+from service.digest.fragments import OncePerPaper, OncePerRow, OncePerView
 from service.digest.inline import (
     LearnedStyles,
     MarkerLoader,
@@ -34,6 +34,8 @@ from service.digest.inline import (
     probe_marker,
 )
 from service.digest.paper_view import PaperView, paper_view
+from service.digest.paper_view import marker as number_marker
+from service.digest.shared_views import SharedViews, restore, shareable
 from service.digest.text import (
     TEXT_WIDTH,
     clean_text,
@@ -74,6 +76,7 @@ HTML_BUDGET = 88_000
 HTML_TEMPLATE = "email/digest.html"
 TEXT_TEMPLATE = "email/digest.txt"
 ROWS_TEMPLATE = "email/_paper.html"  # the paper row macros, the global `rows` of the templates
+TEXT_ROWS_TEMPLATE = "email/_paper.txt"  # the text part's, the global `text_rows`
 CSS_FILE = "email/digest.css"
 
 QUIET_DAY = "Nothing new for your topics today"  # when the day's paper count is not known
@@ -194,6 +197,7 @@ class Renderer:
     def __init__(self, templates_dir: Path, *, site_name: str = "Paperboy") -> None:
         self.templates_dir = Path(templates_dir)
         self.site_name = clean_text(site_name) or "Paperboy"
+        self._views = SharedViews()
         files = FileSystemLoader(self.templates_dir)
         # The stylesheet is static text, not a template: read it raw so CSS braces never
         # collide with Jinja syntax.
@@ -243,10 +247,13 @@ class Renderer:
             preheader_padding=PREHEADER_PADDING,
             once_per_paper=OncePerPaper(),
             once_per_row=OncePerRow(),
+            once_per_view=OncePerView(),
+            number_marker=number_marker,
         )
         # The row macros as a global, made once: a `{% from %}` import in digest.html would look
         # the module up again on every render (~2 % of the worker's time).
         env.globals["rows"] = env.get_template(ROWS_TEMPLATE).module
+        env.globals["text_rows"] = env.get_template(TEXT_ROWS_TEMPLATE).module
         return env
 
     def context(
@@ -255,10 +262,18 @@ class Renderer:
         """The variables both templates receive. `limits`: (papers in the full layout, papers
         listed at all); the rest are only counted."""
         full, listed = limits
-        papers = [
-            paper_view(i, scored, digest.links, compact=i > full)
-            for i, scored in enumerate(digest.papers[:listed], 1)
-        ]
+        token = shareable(digest.links)
+        if token:
+            views = self._views
+            papers = [
+                views(scored, digest.links, token, compact=i > full)
+                for i, scored in enumerate(digest.papers[:listed], 1)
+            ]
+        else:
+            papers = [
+                paper_view(scored, digest.links, compact=i > full)
+                for i, scored in enumerate(digest.papers[:listed], 1)
+            ]
         count = len(digest.papers)
         archive = safe_url(digest.links.archive)
         cadence = "weekly" if digest.cadence == "weekly" else "daily"
@@ -307,6 +322,7 @@ class Renderer:
     def render(self, digest: Digest) -> RenderedDigest:
         """Subject, CSS-inlined HTML, wrapped plain text and preheader for one digest."""
         ctx, html = self._fitted(digest)
+        token = shareable(digest.links)
         if not ctx["unsubscribe_url"]:
             log.warning(
                 "render.unsubscribe_dropped",
@@ -315,8 +331,8 @@ class Renderer:
             )
         return RenderedDigest(
             subject=str(ctx["subject"]),
-            html=html,
-            text=tidy_text(self._text.render(ctx)),
+            html=restore(html, token),
+            text=restore(tidy_text(self._text.render(ctx)), token),
             preheader=str(ctx["preheader"]),
         )
 
@@ -327,10 +343,11 @@ class Renderer:
         bench/build.py times the two.
         """
         ctx, _ = self._fitted(digest)
+        token = shareable(digest.links)
         html = self._reference.get_template(HTML_TEMPLATE).render(ctx)
         return RenderedDigest(
             subject=str(ctx["subject"]),
-            html=inline_css(html),
-            text=tidy_text(self._text.render(ctx)),
+            html=restore(inline_css(html), token),
+            text=restore(tidy_text(self._text.render(ctx)), token),
             preheader=str(ctx["preheader"]),
         )

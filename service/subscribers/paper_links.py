@@ -122,4 +122,5 @@ def digest_links(
         feedback=feedback,  # type: ignore[arg-type]
         archive=f"{base}/archive/{manage}",
         steer=steer,
+        token=token,
     )
