@@ -23,6 +23,7 @@ import procrastinate
 from sqlalchemy.engine import make_url
 
 from service import logs
+from service.delivery.heap import settle_heap
 from service.delivery.mailer import Mailer
 from service.delivery.outbox import send_deliveries
 from service.delivery.runtime import Runtime
@@ -186,7 +187,8 @@ def run_worker(
     """Run a worker until SIGTERM/SIGINT (or, without ``wait``, until the queue is empty).
 
     On a stop signal the running batches finish the message they are sending, release their
-    other claims and return; then the worker exits.
+    other claims and return; then the worker exits. The worker process's collector is set for
+    the long run first (service/delivery/heap.py).
     """
     ensure_schema(runtime.settings.database_url)
     app = make_app(runtime.settings.database_url)
@@ -219,4 +221,5 @@ def run_worker(
                 pass
 
     with worker_runtime(runtime, concurrency=concurrency):
+        settle_heap()
         asyncio.run(main())

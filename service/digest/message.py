@@ -105,7 +105,17 @@ def _message_id(domain: str, key: str | None = None) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
+# An absolute http(s) URL that urljoin would give back as it is: a host, then path segments of
+# unreserved characters, none of them "." or "..", no query or fragment. The unsubscribe link
+# of every digest is one; the check costs a regex instead of urljoin's parse and rebuild.
+_PLAIN_ABSOLUTE_URL = re.compile(
+    r"https?://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]*)*"
+)
+
+
 def _absolute_http_url(url: str, base_url: str, name: str) -> str:
+    if _PLAIN_ABSOLUTE_URL.fullmatch(url):
+        return url
     url = urljoin(base_url, header_value(url)) if base_url else header_value(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"[\s<>]", url):

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from service.storage._common import OPEN_DELIVERY, chunks, one_of
@@ -155,33 +156,80 @@ class Finished:
 
 
 def finish_deliveries(session: Session, *, outcomes: Sequence[Finished], now: dt.datetime) -> None:
-    """Write these outcomes: one executemany for the finished rows, one UPDATE for the released
-    ones, one to reset the soft bounces of the subscribers whose digest went through."""
-    table = Delivery.__table__
+    """Write these outcomes: one statement for the finished rows (sent, and the rest), one
+    UPDATE for the released ones, one to reset the soft bounces of the subscribers whose
+    digest went through."""
+    postgres = session.get_bind().dialect.name == "postgresql"
     for sent in (True, False):
         group = [o for o in outcomes if o.status != "released" and (o.status == "sent") == sent]
-        if not group:
-            continue
-        values: dict[str, Any] = {
-            "status": bindparam("b_status"), "updated_at": now, "last_error": bindparam("b_error"),
-            "next_attempt_at": bindparam("b_next"), "lease_until": None,
-        }  # fmt: skip
-        if sent:
-            values.update(sent_at=now, message_id=bindparam("b_message_id"))
-        statement = update(table).where(table.c.id == bindparam("b_id")).values(**values)  # type: ignore[arg-type]
-        session.execute(
-            statement,
-            [
-                {
-                    "b_id": o.delivery_id,
-                    "b_status": o.status,
-                    "b_error": o.error,
-                    "b_next": o.next_attempt_at,
-                    "b_message_id": o.message_id,
-                }  # fmt: skip
-                for o in group
-            ],
-        )
+        if group:
+            (_finish_in_arrays if postgres else _finish_each)(session, group, sent, now)
+    _finish_rest(session, outcomes, now)
+
+
+def _finish_each(session: Session, group: Sequence[Finished], sent: bool, now: dt.datetime) -> None:
+    """One executemany: an UPDATE by id for each outcome."""
+    table = Delivery.__table__
+    values: dict[str, Any] = {
+        "status": bindparam("b_status"), "updated_at": now, "last_error": bindparam("b_error"),
+        "next_attempt_at": bindparam("b_next"), "lease_until": None,
+    }  # fmt: skip
+    if sent:
+        values.update(sent_at=now, message_id=bindparam("b_message_id"))
+    statement = update(table).where(table.c.id == bindparam("b_id")).values(**values)  # type: ignore[arg-type]
+    session.execute(
+        statement,
+        [
+            {
+                "b_id": o.delivery_id,
+                "b_status": o.status,
+                "b_error": o.error,
+                "b_next": o.next_attempt_at,
+                "b_message_id": o.message_id,
+            }  # fmt: skip
+            for o in group
+        ],
+    )
+
+
+def _finish_in_arrays(
+    session: Session, group: Sequence[Finished], sent: bool, now: dt.datetime
+) -> None:
+    """PostgreSQL: one UPDATE ... FROM unnest(arrays), each outcome's values an element of a
+    column array. An executemany sends a statement a row, which SQLAlchemy and psycopg each
+    prepare in Python (~0.1 ms a message of the worker's CPU); this is one statement a batch.
+    A delivery given twice keeps its last outcome, as with the executemany's UPDATEs in turn
+    (an UPDATE ... FROM with two matching rows would pick one at random)."""
+    last = {o.delivery_id: o for o in group}
+    columns: dict[str, tuple[list[Any], Any]] = {
+        "id": ([o.delivery_id for o in last.values()], Delivery.id.type),
+        "status": ([o.status for o in last.values()], Delivery.status.type),
+        "error": ([o.error for o in last.values()], Delivery.last_error.type),
+        "next": ([o.next_attempt_at for o in last.values()], Delivery.next_attempt_at.type),
+    }
+    if sent:
+        columns["message_id"] = ([o.message_id for o in last.values()], Delivery.message_id.type)
+    arrays = [
+        bindparam(f"b_{name}", items, type_=postgresql.ARRAY(kind))
+        for name, (items, kind) in columns.items()
+    ]
+    rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="outcome")
+    values: dict[str, Any] = {
+        "status": rows.c.status, "updated_at": now, "last_error": rows.c.error,
+        "next_attempt_at": rows.c.next, "lease_until": None,
+    }  # fmt: skip
+    if sent:
+        values.update(sent_at=now, message_id=rows.c.message_id)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == rows.c.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _finish_rest(session: Session, outcomes: Sequence[Finished], now: dt.datetime) -> None:
+    """The released rows back to pending, and the soft bounces of those sent reset."""
     released = [o.delivery_id for o in outcomes if o.status == "released"]
     for chunk in chunks(released):
         session.execute(

@@ -171,3 +171,70 @@ def test_a_claim_takes_open_rows_of_active_subscribers_only(
         "sending",
         "sending",
     ]
+
+
+def test_outcomes_are_written_as_given(runtime: Runtime, smtp_sink: SmtpSink) -> None:
+    # One statement writes a batch's outcomes (on PostgreSQL, UPDATE ... FROM unnest(arrays));
+    # each row gets its own status, error, retry time and Message-ID, a delivery given twice
+    # in a batch its last outcome, and a released one is pending again with its attempt not counted.
+    from sqlalchemy import select
+
+    from service.storage.models import Delivery, Subscriber
+
+    batched = readers_runtime(runtime, smtp_sink.url, readers=READERS[:6])
+    later, lease = NOW + dt.timedelta(minutes=30), NOW + dt.timedelta(minutes=15)
+    with session_scope(batched.factory) as session:
+        subscribers = sorted(store.list_subscribers(session), key=lambda s: s.email)
+        ids = [
+            store.create_delivery(
+                session, subscriber_id=s.id, digest_date=NOW.date(), items=[], now=NOW
+            ).id  # type: ignore[union-attr]
+            for s in subscribers
+        ]
+        session.execute(
+            Subscriber.__table__.update().values(soft_bounces=2)  # type: ignore[attr-defined]
+        )
+    with session_scope(batched.factory) as session:
+        store.claim_deliveries(session, ids=ids, now=NOW, lease_until=lease)
+    who = {did: s.id for did, s in zip(ids, subscribers, strict=True)}
+
+    def outcome(did: int, status: str, **extra: Any) -> store.Finished:
+        return store.Finished(did, who[did], status, **extra)
+
+    outcomes = [
+        outcome(ids[0], "sent", message_id="<a@x>"),
+        outcome(ids[1], "deferred", error="451 try later", next_attempt_at=later),
+        outcome(ids[2], "failed", error="550 no such user"),
+        outcome(ids[3], "in_doubt", error="connection lost after DATA"),
+        outcome(ids[4], "released"),
+        outcome(ids[5], "failed", error="554 rejected"),
+        outcome(ids[5], "deferred", error="421 busy", next_attempt_at=later),  # the last counts
+    ]
+    with session_scope(batched.factory) as session:
+        store.finish_deliveries(session, outcomes=outcomes, now=NOW)
+    with session_scope(batched.factory) as session:
+        rows = {
+            row.id: row
+            for row in session.execute(
+                select(Delivery.id, Delivery.status, Delivery.message_id, Delivery.last_error,
+                       Delivery.next_attempt_at, Delivery.sent_at, Delivery.lease_until,
+                       Delivery.attempts)
+                .where(Delivery.id.in_(ids))
+            )
+        }  # fmt: skip
+        bounces = dict(session.execute(select(Subscriber.id, Subscriber.soft_bounces)).all())
+    got = [
+        (r.status, r.message_id, r.last_error, r.next_attempt_at, r.sent_at is not None)
+        for r in (rows[did] for did in ids)
+    ]
+    assert got == [
+        ("sent", "<a@x>", None, None, True),
+        ("deferred", None, "451 try later", later, False),
+        ("failed", None, "550 no such user", None, False),
+        ("in_doubt", None, "connection lost after DATA", None, False),
+        ("pending", None, None, None, False),
+        ("deferred", None, "421 busy", later, False),
+    ]
+    assert all(rows[did].lease_until is None for did in ids)
+    assert rows[ids[4]].attempts == rows[ids[0]].attempts - 1
+    assert [bounces[who[did]] for did in ids] == [0, 2, 2, 2, 2, 2]
