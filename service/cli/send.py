@@ -29,6 +29,7 @@ def send(
 ) -> None:
     """Build and deliver every due digest."""
     from service.delivery.fan_out import fan_out
+    from service.delivery.heap import settle_heap
     from service.delivery.planning import send_due
     from service.ledger.ingest import utcnow
 
@@ -38,6 +39,7 @@ def send(
     enqueue = None if dry_run else fan_out(runtime)
     mailer = None if dry_run or enqueue is not None else runtime.mailer()
     bar = ProgressBar("sending", enabled=sys.stderr.isatty() and not dry_run)
+    settle_heap()
     try:
         with _stop_on_sigterm(runtime):
             report = send_due(

@@ -22,6 +22,7 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     """
     import uvicorn
 
+    from service.delivery.heap import settle_heap
     from service.delivery.scheduler import build_scheduler
     from service.settings import listen_url, misses_listener
     from service.web.app import create_app
@@ -51,6 +52,7 @@ def serve(ctx: click.Context, host: str, port: int, migrate: bool, no_scheduler:
     click.echo(
         f"Paperboy on {here} (database {database}; links in emails to {runtime.settings.base_url})"
     )
+    settle_heap()
     uvicorn.run(app, host=host, port=port, log_config=None, **uvicorn_options(runtime.settings))
 
 
@@ -61,6 +63,7 @@ def scheduler_command(ctx: click.Context) -> None:
     import signal
     import threading
 
+    from service.delivery.heap import settle_heap
     from service.delivery.scheduler import build_scheduler
 
     runtime = runtime_from(ctx)
@@ -68,6 +71,7 @@ def scheduler_command(ctx: click.Context) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     jobs = build_scheduler(runtime)
+    settle_heap()
     jobs.start()
     click.echo(
         f"Paperboy scheduler running ({', '.join(j.id for j in jobs.get_jobs())}); stop with SIGTERM or Ctrl-C"
