@@ -97,7 +97,7 @@ class PaperView:
     section: str = ""  # the reader's interest it was picked for ("": they have one)
     steer_links: tuple[Link, ...] = ()  # "Mute Jane Doe", "Not interested in “fuzzing”"
     # Built once for many readers, with a stand-in for their token (shared_views.SharedViews):
-    # its rows are rendered once too (fragments.OncePerRow).
+    # its HTML row and text lines are rendered once too (fragments.OncePerRow, OncePerView).
     shared: bool = False
 
 
