@@ -539,7 +539,20 @@ def describe(c: Cycle) -> list[str]:
     return lines
 
 
+def build_in_child() -> float:
+    """bench/build.py's CPU per built message, measured in a process of its own (`e2e.py build`):
+    this one holds the whole run by then, and its collector's passes over all of it would be
+    counted as building (1.51 ms a message once, against 0.93–1.05 in a fresh process)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "build"], capture_output=True, text=True, timeout=900, check=True
+    )
+    return float(done.stdout.split()[-1])
+
+
 def main() -> None:
+    if len(sys.argv) == 2 and sys.argv[1] == "build":
+        print(cycle_figures.build_cpu_ms_per_message())
+        return
     if len(sys.argv) == 4 and sys.argv[1] == "populate":
         populate(sys.argv[2], int(sys.argv[3]))
         return
@@ -690,7 +703,7 @@ def one_line(full: Cycle, everything: list[Cycle]) -> dict[str, Any]:
             figures.get("db_bytes_per_digest_in_window", float("nan")), 1
         ),
         "worker_cpu_ms_per_message": round(workers / max(deliver.count, 1) * 1000, 3),
-        "build_cpu_ms_per_message": round(cycle_figures.build_cpu_ms_per_message(), 3),
+        "build_cpu_ms_per_message": round(build_in_child(), 3),
     }
 
 
